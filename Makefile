@@ -1,0 +1,53 @@
+# earshot: two commands on a fresh machine.
+#   make demo   set up, build, start the broker and services, replay sample data
+#   make test   set up what is missing, check formatting and lints, run all tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+# One profile for builds, tests and lints so libtorch-sys and librdkafka build once.
+PROFILE_FLAG := --release
+
+.PHONY: help setup build up down demo test test-unit test-integration fmt lint clean-state broker-start broker-stop
+
+help:
+	@echo "make demo   - set up everything, run the pipeline on sample data, print where to look"
+	@echo "make test   - set up what is missing, run fmt/clippy checks and all tests"
+	@echo "make up     - start broker and services in the background (idempotent)"
+	@echo "make down   - stop what make up started"
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@echo "==> building earshot (release; the first build takes a while: librdkafka, libtorch bindings)"
+	@$(CARGO) build $(PROFILE_FLAG) --workspace --bins
+
+broker-start: setup
+	@scripts/broker.sh start
+
+broker-stop:
+	@scripts/broker.sh stop
+
+up: build
+	@scripts/up.sh
+
+down:
+	@scripts/down.sh
+
+demo: build
+	@scripts/demo.sh
+
+fmt:
+	@echo "==> cargo fmt --check"
+	@$(CARGO) fmt --all -- --check
+
+lint: setup
+	@echo "==> cargo clippy -D warnings"
+	@$(CARGO) clippy $(PROFILE_FLAG) --workspace --all-targets -- -D warnings
+
+test: setup fmt lint
+	@echo "==> cargo test (unit and integration tests; integration tests start their own brokers)"
+	@$(CARGO) test $(PROFILE_FLAG) --workspace
+
+clean-state: down
+	rm -rf .earshot

@@ -1,0 +1,92 @@
+use earshot_service::Health;
+use rdkafka::consumer::ConsumerContext;
+use rdkafka::error::KafkaError;
+use rdkafka::statistics::Statistics;
+use rdkafka::ClientContext;
+
+use crate::metrics::KafkaMetrics;
+
+/// Client context that turns librdkafka statistics into lag and broker-up
+/// metrics and keeps the service's health entry current.
+#[derive(Clone)]
+pub struct ClientHealthContext {
+    metrics: KafkaMetrics,
+    health: Health,
+    component: &'static str,
+}
+
+impl ClientHealthContext {
+    pub fn new(metrics: KafkaMetrics, health: Health, component: &'static str) -> Self {
+        health.set(component, true, "starting");
+        ClientHealthContext {
+            metrics,
+            health,
+            component,
+        }
+    }
+}
+
+impl ClientContext for ClientHealthContext {
+    fn stats(&self, statistics: Statistics) {
+        let brokers_up = statistics
+            .brokers
+            .values()
+            .filter(|broker| broker.nodeid >= 0 && broker.state == "UP")
+            .count();
+        self.metrics.broker_up.set(i64::from(brokers_up > 0));
+        if brokers_up > 0 {
+            self.health.set(
+                self.component,
+                true,
+                format!("{brokers_up} broker connection(s) up"),
+            );
+        } else {
+            self.health
+                .set(self.component, false, "no broker connection is up");
+        }
+        for (topic_name, topic) in &statistics.topics {
+            for (partition_id, partition) in &topic.partitions {
+                // librdkafka reports an internal partition -1; skip it.
+                if *partition_id < 0 {
+                    continue;
+                }
+                let partition_label = partition_id.to_string();
+                let labels = [topic_name.as_str(), partition_label.as_str()];
+                if partition.desired && partition.consumer_lag >= 0 {
+                    self.metrics
+                        .consumer_lag
+                        .with_label_values(&labels)
+                        .set(partition.consumer_lag);
+                } else if !partition.desired {
+                    let _ = self.metrics.consumer_lag.remove_label_values(&labels);
+                }
+            }
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let all_down = matches!(
+            error.rdkafka_error_code(),
+            Some(rdkafka::types::RDKafkaErrorCode::AllBrokersDown)
+        );
+        if all_down {
+            self.metrics.broker_up.set(0);
+            self.health
+                .set(self.component, false, "all brokers are down");
+        }
+        self.metrics
+            .errors
+            .with_label_values(&[
+                "client",
+                if all_down {
+                    "all_brokers_down"
+                } else {
+                    "client"
+                },
+            ])
+            .inc();
+        tracing::warn!(component = self.component, %error, reason, "kafka client error");
+    }
+}
+
+impl ConsumerContext for ClientHealthContext {}

@@ -1,0 +1,28 @@
+//! Wire schemas shared by every earshot service: [`Mention`] on `mentions`,
+//! [`ScoredMention`] on `mentions.scored` and [`Alert`] on `alerts`.
+//!
+//! Decoding goes through [`Mention::from_json_bytes`] and
+//! [`ScoredMention::from_json_bytes`], which validate every field and return a
+//! [`SchemaError`] naming the offending field, so that a dead-letter record
+//! says exactly what was wrong. Fields the schema does not know are kept and
+//! written back out unchanged.
+
+mod alert;
+mod error;
+mod mention;
+mod scored;
+pub mod topics;
+
+pub use alert::{
+    Alert, AlertEvidence, AlertKind, AlertMetrics, AlertStatus, SampleMention, Severity,
+    TermEvidence,
+};
+pub use error::{SchemaError, SchemaErrorKind};
+pub use mention::{Mention, MentionMetrics, ValidationLimits};
+pub use scored::{ModelInfo, ScoredMention, Sentiment, SentimentLabel, SentimentProbs, Toxicity};
+
+/// Formats a timestamp the way every earshot message carries it: RFC 3339 in
+/// UTC with a `Z` suffix and only as many fractional digits as needed.
+pub fn format_timestamp(timestamp: &chrono::DateTime<chrono::Utc>) -> String {
+    timestamp.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}

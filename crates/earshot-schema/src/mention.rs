@@ -1,0 +1,494 @@
+use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::error::{json_type_name, SchemaError};
+
+/// A brand mention as collectors publish it on `mentions`.
+///
+/// Decode with [`Mention::from_json_bytes`]; fields the schema does not know
+/// are kept in [`Mention::extra`] and serialized back at the top level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mention {
+    pub id: String,
+    pub brand: String,
+    pub text: String,
+    #[serde(serialize_with = "serialize_timestamp")]
+    pub created_at: DateTime<Utc>,
+    /// Where the mention was seen: twitter, reddit, news, review, ...
+    /// Defaults to `unknown` when the collector did not say.
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MentionMetrics>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// Fields this version of the schema does not know, kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Engagement counts a collector may attach to a mention.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MentionMetrics {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub likes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shares: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub followers: Option<u64>,
+    /// Other counters, kept verbatim.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// Bounds applied while decoding; the defaults suit social posts and reviews.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationLimits {
+    /// Largest encoded message accepted, in bytes.
+    pub max_message_bytes: usize,
+    /// Longest `id`, in characters.
+    pub max_id_chars: usize,
+    /// Longest `brand`, in characters.
+    pub max_brand_chars: usize,
+    /// Earliest accepted `created_at` year.
+    pub min_year: i32,
+    /// Latest accepted `created_at` year.
+    pub max_year: i32,
+}
+
+impl Default for ValidationLimits {
+    fn default() -> Self {
+        ValidationLimits {
+            max_message_bytes: 4 * 1024 * 1024,
+            max_id_chars: 512,
+            max_brand_chars: 200,
+            min_year: 1970,
+            max_year: 2100,
+        }
+    }
+}
+
+const UNKNOWN_SOURCE: &str = "unknown";
+
+impl Mention {
+    /// Decodes and validates a mention from raw message bytes.
+    pub fn from_json_bytes(bytes: &[u8], limits: &ValidationLimits) -> Result<Self, SchemaError> {
+        let object = parse_object(bytes, limits)?;
+        Mention::from_object(object, limits)
+    }
+
+    /// Validates a mention held in a JSON object, consuming it.
+    pub fn from_object(
+        mut object: Map<String, Value>,
+        limits: &ValidationLimits,
+    ) -> Result<Self, SchemaError> {
+        let id = take_required_string(&mut object, "id")?;
+        check_not_blank("id", &id)?;
+        check_max_chars("id", &id, limits.max_id_chars)?;
+        let brand = take_required_string(&mut object, "brand")?;
+        check_not_blank("brand", &brand)?;
+        check_max_chars("brand", &brand, limits.max_brand_chars)?;
+        // An empty text is a valid (if useless) mention: a photo with no caption.
+        let text = take_required_string(&mut object, "text")?;
+        let created_at_raw = take_required_string(&mut object, "created_at")?;
+        let created_at = parse_timestamp("created_at", &created_at_raw, limits)?;
+        let source = match take_optional_string(&mut object, "source")? {
+            Some(source) if !source.trim().is_empty() => source,
+            _ => UNKNOWN_SOURCE.to_owned(),
+        };
+        let author = take_optional_string(&mut object, "author")?;
+        let url = take_optional_string(&mut object, "url")?;
+        let lang = take_optional_string(&mut object, "lang")?;
+        let metrics = match object.remove("metrics") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(metrics)) => Some(parse_metrics(metrics)?),
+            Some(other) => {
+                return Err(SchemaError::WrongType {
+                    field: "metrics",
+                    expected: "an object",
+                    found: json_type_name(&other),
+                })
+            }
+        };
+        let metadata = match object.remove("metadata") {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(metadata)) => Some(metadata),
+            Some(other) => {
+                return Err(SchemaError::WrongType {
+                    field: "metadata",
+                    expected: "an object",
+                    found: json_type_name(&other),
+                })
+            }
+        };
+        Ok(Mention {
+            id,
+            brand,
+            text,
+            created_at,
+            source,
+            author,
+            url,
+            lang,
+            metrics,
+            metadata,
+            extra: object,
+        })
+    }
+
+    /// Returns the message key: the brand, so that a brand stays in one partition.
+    pub fn key(&self) -> &str {
+        &self.brand
+    }
+
+    /// Serializes to the JSON wire format.
+    pub fn to_json_vec(&self) -> Vec<u8> {
+        // Serializing plain strings, numbers and maps cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+fn parse_metrics(mut metrics: Map<String, Value>) -> Result<MentionMetrics, SchemaError> {
+    Ok(MentionMetrics {
+        likes: take_optional_count(&mut metrics, "metrics.likes", "likes")?,
+        shares: take_optional_count(&mut metrics, "metrics.shares", "shares")?,
+        followers: take_optional_count(&mut metrics, "metrics.followers", "followers")?,
+        extra: metrics,
+    })
+}
+
+pub(crate) fn serialize_timestamp<S: serde::Serializer>(
+    timestamp: &DateTime<Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&crate::format_timestamp(timestamp))
+}
+
+/// Checks size and UTF-8, then parses a JSON object.
+pub(crate) fn parse_object(
+    bytes: &[u8],
+    limits: &ValidationLimits,
+) -> Result<Map<String, Value>, SchemaError> {
+    if bytes.len() > limits.max_message_bytes {
+        return Err(SchemaError::TooLarge {
+            size: bytes.len(),
+            limit: limits.max_message_bytes,
+        });
+    }
+    // Checked up front so that the error says "UTF-8" rather than a JSON position.
+    if let Err(utf8_error) = std::str::from_utf8(bytes) {
+        return Err(SchemaError::InvalidUtf8 {
+            valid_up_to: utf8_error.valid_up_to(),
+        });
+    }
+    let value: Value =
+        serde_json::from_slice(bytes).map_err(|json_error| SchemaError::InvalidJson {
+            message: json_error.to_string(),
+        })?;
+    match value {
+        Value::Object(object) => Ok(object),
+        _ => Err(SchemaError::NotAnObject),
+    }
+}
+
+pub(crate) fn take_required_string(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<String, SchemaError> {
+    match object.remove(field) {
+        None | Some(Value::Null) => Err(SchemaError::MissingField { field }),
+        Some(Value::String(value)) => Ok(value),
+        Some(other) => Err(SchemaError::WrongType {
+            field,
+            expected: "a string",
+            found: json_type_name(&other),
+        }),
+    }
+}
+
+pub(crate) fn take_optional_string(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+) -> Result<Option<String>, SchemaError> {
+    match object.remove(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(value)) => Ok(Some(value)),
+        Some(other) => Err(SchemaError::WrongType {
+            field,
+            expected: "a string",
+            found: json_type_name(&other),
+        }),
+    }
+}
+
+fn take_optional_count(
+    object: &mut Map<String, Value>,
+    field: &'static str,
+    key: &str,
+) -> Result<Option<u64>, SchemaError> {
+    match object.remove(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) => match number.as_u64() {
+            Some(count) => Ok(Some(count)),
+            // Some collectors send counts as floats ("12.0"); accept whole ones.
+            None => match number.as_f64() {
+                Some(float) if float >= 0.0 && float.fract() == 0.0 && float < 1.0e18 => {
+                    Ok(Some(float as u64))
+                }
+                _ => Err(SchemaError::OutOfRange {
+                    field,
+                    reason: format!("{number} is not a non-negative whole number"),
+                }),
+            },
+        },
+        Some(other) => Err(SchemaError::WrongType {
+            field,
+            expected: "a number",
+            found: json_type_name(&other),
+        }),
+    }
+}
+
+fn check_not_blank(field: &'static str, value: &str) -> Result<(), SchemaError> {
+    if value.trim().is_empty() {
+        return Err(SchemaError::Empty { field });
+    }
+    Ok(())
+}
+
+fn check_max_chars(field: &'static str, value: &str, limit: usize) -> Result<(), SchemaError> {
+    let length = value.chars().count();
+    if length > limit {
+        return Err(SchemaError::TooLong {
+            field,
+            length,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+pub(crate) fn parse_timestamp(
+    field: &'static str,
+    raw: &str,
+    limits: &ValidationLimits,
+) -> Result<DateTime<Utc>, SchemaError> {
+    let parsed = DateTime::parse_from_rfc3339(raw).map_err(|_| SchemaError::InvalidTimestamp {
+        field,
+        value: raw.chars().take(64).collect(),
+    })?;
+    let utc = parsed.with_timezone(&Utc);
+    if utc.year() < limits.min_year || utc.year() > limits.max_year {
+        return Err(SchemaError::OutOfRange {
+            field,
+            reason: format!(
+                "year {} is outside {}..={}",
+                utc.year(),
+                limits.min_year,
+                limits.max_year
+            ),
+        });
+    }
+    Ok(utc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn limits() -> ValidationLimits {
+        ValidationLimits::default()
+    }
+
+    fn valid_json() -> serde_json::Value {
+        serde_json::json!({
+            "id": "m-1",
+            "brand": "acme",
+            "text": "the new acme phone is great",
+            "created_at": "2026-11-23T10:00:00+01:00",
+            "source": "twitter",
+            "author": "@someone",
+            "url": "https://example.com/1",
+            "lang": "en",
+            "metrics": {"likes": 3, "shares": 1, "followers": 1200, "views": 50},
+            "metadata": {"campaign": "launch"},
+            "collector_version": "7"
+        })
+    }
+
+    fn decode(value: &serde_json::Value) -> Result<Mention, SchemaError> {
+        Mention::from_json_bytes(value.to_string().as_bytes(), &limits())
+    }
+
+    #[test]
+    fn decodes_a_complete_mention() {
+        let mention = decode(&valid_json()).expect("valid mention");
+        assert_eq!(mention.id, "m-1");
+        assert_eq!(mention.key(), "acme");
+        assert_eq!(
+            crate::format_timestamp(&mention.created_at),
+            "2026-11-23T09:00:00Z"
+        );
+        let metrics = mention.metrics.as_ref().expect("metrics");
+        assert_eq!(metrics.likes, Some(3));
+        assert_eq!(metrics.followers, Some(1200));
+        assert_eq!(metrics.extra["views"], 50);
+    }
+
+    #[test]
+    fn keeps_unknown_fields_through_a_round_trip() {
+        let mention = decode(&valid_json()).expect("valid mention");
+        assert_eq!(mention.extra["collector_version"], "7");
+        let encoded: serde_json::Value =
+            serde_json::from_slice(&mention.to_json_vec()).expect("json");
+        assert_eq!(encoded["collector_version"], "7");
+        assert_eq!(encoded["metrics"]["views"], 50);
+        assert_eq!(encoded["metadata"]["campaign"], "launch");
+        let again = Mention::from_json_bytes(&mention.to_json_vec(), &limits()).expect("again");
+        assert_eq!(again, mention);
+    }
+
+    #[test]
+    fn source_defaults_to_unknown() {
+        let mut value = valid_json();
+        value.as_object_mut().expect("object").remove("source");
+        assert_eq!(decode(&value).expect("valid").source, "unknown");
+    }
+
+    #[test]
+    fn each_missing_required_field_is_named() {
+        for field in ["id", "brand", "text", "created_at"] {
+            let mut value = valid_json();
+            value.as_object_mut().expect("object").remove(field);
+            assert_eq!(decode(&value), Err(SchemaError::MissingField { field }));
+        }
+    }
+
+    #[test]
+    fn each_mistyped_field_is_named() {
+        let cases = [
+            ("id", serde_json::json!(17)),
+            ("brand", serde_json::json!(["acme"])),
+            ("text", serde_json::json!({"a": 1})),
+            ("created_at", serde_json::json!(1700000000)),
+            ("source", serde_json::json!(true)),
+            ("author", serde_json::json!(1)),
+            ("url", serde_json::json!(1)),
+            ("lang", serde_json::json!(1)),
+            ("metrics", serde_json::json!("many")),
+            ("metadata", serde_json::json!([1])),
+        ];
+        for (field, bad) in cases {
+            let mut value = valid_json();
+            value[field] = bad;
+            let error = decode(&value).expect_err(field);
+            assert_eq!(error.field(), Some(field), "{error}");
+            assert!(error.to_string().contains(field), "{error}");
+        }
+        let mut value = valid_json();
+        value["metrics"]["likes"] = serde_json::json!("3");
+        assert_eq!(
+            decode(&value).expect_err("likes").field(),
+            Some("metrics.likes")
+        );
+        value["metrics"]["likes"] = serde_json::json!(-3);
+        assert_eq!(
+            decode(&value).expect_err("likes").field(),
+            Some("metrics.likes")
+        );
+    }
+
+    #[test]
+    fn rejects_blank_ids_and_brands_and_bad_timestamps() {
+        let mut value = valid_json();
+        value["brand"] = serde_json::json!("   ");
+        assert_eq!(decode(&value), Err(SchemaError::Empty { field: "brand" }));
+        let mut value = valid_json();
+        value["created_at"] = serde_json::json!("yesterday");
+        assert_eq!(
+            decode(&value).expect_err("timestamp").kind(),
+            crate::SchemaErrorKind::InvalidTimestamp
+        );
+        value["created_at"] = serde_json::json!("9999-01-01T00:00:00Z");
+        assert_eq!(
+            decode(&value).expect_err("future").field(),
+            Some("created_at")
+        );
+        value["created_at"] = serde_json::json!("1066-10-14T09:00:00Z");
+        assert_eq!(
+            decode(&value).expect_err("ancient").field(),
+            Some("created_at")
+        );
+    }
+
+    #[test]
+    fn rejects_non_objects_bad_json_bad_utf8_and_oversize() {
+        let limits = limits();
+        assert_eq!(
+            Mention::from_json_bytes(b"[1,2]", &limits),
+            Err(SchemaError::NotAnObject)
+        );
+        assert!(matches!(
+            Mention::from_json_bytes(b"{\"id\": ", &limits),
+            Err(SchemaError::InvalidJson { .. })
+        ));
+        assert_eq!(
+            Mention::from_json_bytes(b"{\"id\": \"\xff\"}", &limits),
+            Err(SchemaError::InvalidUtf8 { valid_up_to: 8 })
+        );
+        let small = ValidationLimits {
+            max_message_bytes: 10,
+            ..limits
+        };
+        assert!(matches!(
+            Mention::from_json_bytes(valid_json().to_string().as_bytes(), &small),
+            Err(SchemaError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn accepts_unicode_nul_and_huge_text() {
+        let mut value = valid_json();
+        let tricky = "ok 👍🏽 مرحبا e\u{301} \u{0} 日本語";
+        value["text"] = serde_json::json!(tricky);
+        assert_eq!(decode(&value).expect("unicode").text, tricky);
+        let huge = "a".repeat(1024 * 1024);
+        value["text"] = serde_json::json!(huge);
+        assert_eq!(decode(&value).expect("huge").text.len(), 1024 * 1024);
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Mention::from_json_bytes(&bytes, &ValidationLimits::default());
+        }
+
+        #[test]
+        fn round_trips_any_valid_mention(
+            id in "[a-zA-Z0-9:_-]{1,40}",
+            brand in "\\PC{1,30}".prop_filter("non-blank", |b| !b.trim().is_empty()),
+            text in "\\PC{0,200}",
+            seconds in 0i64..4_000_000_000,
+            likes in proptest::option::of(0u64..1_000_000),
+            extra_value in "\\PC{0,20}",
+        ) {
+            let created_at = DateTime::from_timestamp(seconds, 0).expect("in range");
+            let mention = Mention {
+                id, brand, text, created_at,
+                source: "reddit".into(), author: None, url: None, lang: None,
+                metrics: likes.map(|likes| MentionMetrics { likes: Some(likes), ..Default::default() }),
+                metadata: None,
+                extra: [("x_extra".to_string(), Value::String(extra_value))].into_iter().collect(),
+            };
+            let decoded = Mention::from_json_bytes(&mention.to_json_vec(), &ValidationLimits::default());
+            prop_assert_eq!(decoded, Ok(mention));
+        }
+    }
+}

