@@ -28,14 +28,14 @@ pub async fn score_file(
     dlq: Option<PathBuf>,
     batch_size: usize,
 ) -> anyhow::Result<FileSummary> {
-    let reader: Box<dyn BufRead> = if input == "-" {
+    let reader: Box<dyn BufRead + Send> = if input == "-" {
         Box::new(BufReader::new(std::io::stdin()))
     } else {
         Box::new(BufReader::new(
             File::open(input).with_context(|| format!("cannot open {input}"))?,
         ))
     };
-    let mut writer: Box<dyn Write> = if output == "-" {
+    let mut writer: Box<dyn Write + Send> = if output == "-" {
         Box::new(BufWriter::new(std::io::stdout()))
     } else {
         Box::new(BufWriter::new(
