@@ -136,7 +136,15 @@ pub async fn replay_file(
                         "reason": error.to_string(),
                         "raw": String::from_utf8_lossy(&trimmed[..trimmed.len().min(2048)]),
                     });
-                    writeln!(rejects, "{reject}")?;
+                    let writer = match &mut rejects {
+                        Some(writer) => writer,
+                        None => rejects.insert(BufWriter::new(
+                            File::create(&args.reject_file).with_context(|| {
+                                format!("cannot create {}", args.reject_file.display())
+                            })?,
+                        )),
+                    };
+                    writeln!(writer, "{reject}")?;
                     continue;
                 }
             };
@@ -169,7 +177,9 @@ pub async fn replay_file(
         }
     }
     flush_chunk(&producer, &mut chunk, &shutdown, &mut summary).await?;
-    rejects.flush()?;
+    if let Some(writer) = &mut rejects {
+        writer.flush()?;
+    }
     summary.elapsed_ms = started.elapsed().as_millis();
     progress.finish(&summary);
     if summary.rejected > 0 {
