@@ -97,10 +97,8 @@ pub async fn replay_file(
         Duration::from_secs(5),
     )?;
     let limits = ValidationLimits::default();
-    let mut rejects = BufWriter::new(
-        File::create(&args.reject_file)
-            .with_context(|| format!("cannot create {}", args.reject_file.display()))?,
-    );
+    // Created on the first reject, so a clean replay leaves no empty file behind.
+    let mut rejects: Option<BufWriter<File>> = None;
     let progress = Progress::new();
     let mut pacer = Pacer::new(args.speed, args.rate);
     let mut summary = ReplaySummary::default();
