@@ -48,6 +48,7 @@ lint: setup
 test: setup fmt lint
 	@echo "==> cargo test (unit and integration tests; integration tests start their own brokers)"
 	@$(CARGO) test $(PROFILE_FLAG) --workspace
+	@scripts/test-deploy.sh
 
 clean-state: down
 	rm -rf .earshot
