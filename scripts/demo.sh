@@ -4,25 +4,52 @@
 source "$(dirname "$0")/common.sh"
 "$ROOT/scripts/up.sh"
 SAMPLE="$ROOT/data/sample_mentions.jsonl"
+# Counters of a scorer that was already running: wait for this run's share only.
+produced() { curl -fsS http://127.0.0.1:9471/metrics | awk -v topic="$1" '$0 ~ "^earshot_kafka_produced_messages_total\\{.*topic=\"" topic "\"" {sum += $2} END {print sum+0}'; }
+scored_before="$(produced mentions.scored)"
+dead_before="$(produced mentions.dlq)"
 step "replaying $(wc -l <"$SAMPLE") sample mentions into topic mentions"
 "$ROOT/target/release/earshot-replay" file --input "$SAMPLE" --topic mentions
 expected="$(wc -l <"$SAMPLE")"
 step "waiting for the scorer to score them"
 scored=0
 for _ in $(seq 1 600); do
-  scored="$(curl -fsS http://127.0.0.1:9471/metrics | awk '/^earshot_kafka_produced_messages_total\{.*topic="mentions.scored"/ {sum += $2} END {print sum+0}')"
-  dead="$(curl -fsS http://127.0.0.1:9471/metrics | awk '/^earshot_kafka_produced_messages_total\{.*topic="mentions.dlq"/ {sum += $2} END {print sum+0}')"
+  scored=$(( $(produced mentions.scored) - scored_before ))
+  dead=$(( $(produced mentions.dlq) - dead_before ))
   [ $((scored + dead)) -ge "$expected" ] && break
   sleep 1
 done
 note "scored $scored, dead-lettered ${dead:-0} of $expected"
 step "a few scored mentions from mentions.scored"
 "$VENV/bin/python" "$ROOT/scripts/peek_topic.py" --brokers "127.0.0.1:$EARSHOT_BROKER_PORT" --topic mentions.scored --count 5
+step "waiting for Prometheus to scrape the exporter"
+for _ in $(seq 1 60); do
+  seen="$(curl -fsS 'http://127.0.0.1:9090/api/v1/query?query=sum(earshot_mentions_total)' | "$VENV/bin/python" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)')"
+  [ "$seen" -ge "$(produced mentions.scored)" ] && break
+  sleep 2
+done
+note "Prometheus sees $seen mentions"
+graph() { printf 'http://127.0.0.1:9090/graph?g0.expr=%s&g0.tab=0&g0.range_input=1h' "$("$VENV/bin/python" -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$1")"; }
 cat <<EOT
+
+Prometheus graphs (brand):
+  mentions/s by brand       $(graph 'brand:earshot_mentions:rate5m')
+  negative share            $(graph 'brand:earshot_negative_share:ratio_rate15m')
+  toxic share               $(graph 'brand:earshot_toxicity_share:ratio_rate15m')
+  share of voice            $(graph 'brand_group:earshot_share_of_voice:ratio_rate15m')
+  mentions by sentiment     $(graph 'sum by (brand, sentiment) (earshot_mentions_total)')
+Prometheus graphs (pipeline):
+  throughput per stage      $(graph 'sum by (service, topic) (rate(earshot_kafka_produced_messages_total[1m]))')
+  consumer lag              $(graph 'sum by (service, topic) (earshot_kafka_consumer_lag_messages)')
+  model time p99            $(graph 'histogram_quantile(0.99, sum by (le) (rate(earshot_scorer_inference_duration_seconds_bucket[5m])))')
+  pipeline alerts (rules)   http://127.0.0.1:9090/alerts
+Alertmanager alert list     http://127.0.0.1:9093/#/alerts
+Grafana dashboards (import) deploy/grafana/dashboards/*.json
 
 Where to look:
   scorer metrics   http://127.0.0.1:9471/metrics   (earshot_scorer_*, earshot_kafka_*)
   scorer health    http://127.0.0.1:9471/health
+  exporter metrics http://127.0.0.1:9464/metrics  (earshot_mentions_total, earshot_toxic_mentions_total, ...)
   scored topic     $VENV/bin/python scripts/peek_topic.py --topic mentions.scored --count 20
   dead letters     $VENV/bin/python scripts/peek_topic.py --topic mentions.dlq --count 20
   logs             $EARSHOT_STATE/run/*.log, broker: $EARSHOT_STATE/broker/tansu.log

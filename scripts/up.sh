@@ -20,10 +20,37 @@ start_service() {
   echo $! >"$pid_file"
 }
 
+# start_program NAME ARGS...: like start_service for programs on PATH.
+start_program() {
+  local name="$1"; shift
+  local pid_file="$RUN_DIR/$name.pid"
+  if pid_alive "$pid_file"; then
+    step "$name already running (pid $(cat "$pid_file"))"
+    return
+  fi
+  step "starting $name (log: $RUN_DIR/$name.log)"
+  nohup "$@" >"$RUN_DIR/$name.log" 2>&1 &
+  echo $! >"$pid_file"
+}
+
+wait_healthy() {
+  local name="$1" url="$2"
+  for _ in $(seq 1 120); do
+    curl -fsS "$url" >/dev/null 2>&1 && { note "$name ready: $url"; return; }
+    sleep 0.5
+  done
+  die "$name did not become ready; see $RUN_DIR/$name.log"
+}
+
 start_service earshot-scorer serve --model-dir "$EARSHOT_MODEL_DIR" --http-addr 127.0.0.1:9471
-for _ in $(seq 1 120); do
-  curl -fsS http://127.0.0.1:9471/health >/dev/null 2>&1 && break
-  sleep 0.5
-done
-curl -fsS http://127.0.0.1:9471/health >/dev/null 2>&1 || die "scorer did not become healthy; see $RUN_DIR/earshot-scorer.log"
-note "scorer healthy: http://127.0.0.1:9471/health"
+start_service earshot-exporter --http-addr 127.0.0.1:9464 \
+  --competitor-group "airlines=united,delta,southwest,jetblue,american,virgin,usairways" \
+  --competitor-group "tech=apple,google"
+start_program prometheus prometheus --config.file="$ROOT/deploy/prometheus/prometheus.yml" \
+  --storage.tsdb.path="$EARSHOT_STATE/prometheus" --web.listen-address=127.0.0.1:9090
+start_program alertmanager prometheus-alertmanager --config.file="$ROOT/deploy/alertmanager/alertmanager.yml" \
+  --storage.path="$EARSHOT_STATE/alertmanager" --web.listen-address=127.0.0.1:9093 --cluster.listen-address=
+wait_healthy earshot-scorer http://127.0.0.1:9471/health
+wait_healthy earshot-exporter http://127.0.0.1:9464/health
+wait_healthy prometheus http://127.0.0.1:9090/-/ready
+wait_healthy alertmanager http://127.0.0.1:9093/-/ready

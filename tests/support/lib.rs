@@ -246,3 +246,67 @@ pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) 
     }
     condition()
 }
+
+/// Returns a free loopback port.
+pub fn free_loopback_port() -> u16 {
+    free_port()
+}
+
+/// A real Prometheus server on a free loopback port, killed on drop.
+pub struct TestPrometheus {
+    child: Child,
+    pub port: u16,
+    _data_dir: tempfile::TempDir,
+}
+
+impl TestPrometheus {
+    /// Starts Prometheus scraping `targets` (job name, host:port) every second
+    /// and evaluating the repository's rule files every second.
+    pub fn start(targets: &[(&str, String)]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let rules = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/prometheus/rules"
+        ));
+        let mut config = format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {}/*.yml\nscrape_configs:\n",
+            rules.display()
+        );
+        for (job, target) in targets {
+            config.push_str(&format!(
+                "  - job_name: {job}\n    static_configs:\n      - targets: [\"{target}\"]\n"
+            ));
+        }
+        let config_path = data_dir.path().join("prometheus.yml");
+        std::fs::write(&config_path, config).expect("config");
+        let port = free_port();
+        let log = std::fs::File::create(data_dir.path().join("prometheus.log")).expect("log");
+        let child = Command::new("prometheus")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                data_dir.path().join("tsdb").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start prometheus (Debian package `prometheus`)");
+        TestPrometheus {
+            child,
+            port,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for TestPrometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
