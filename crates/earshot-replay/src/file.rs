@@ -90,12 +90,18 @@ pub async fn replay_file(
     shutdown: CancellationToken,
 ) -> anyhow::Result<ReplaySummary> {
     let overrides = parse_overrides(&args.set)?;
-    let producer = Producer::new(
-        &args.kafka,
-        KafkaMetrics::unregistered(),
-        Health::default(),
-        Duration::from_secs(5),
-    )?;
+    let registry = earshot_service::new_registry("replay");
+    let kafka_metrics = KafkaMetrics::new(&registry)?;
+    let replay_metrics = ReplayMetrics::new(&registry)?;
+    let health = Health::default();
+    let http = start_http(
+        &args.http_addr,
+        registry,
+        health.clone(),
+        shutdown.child_token(),
+    )
+    .await;
+    let producer = Producer::new(&args.kafka, kafka_metrics, health, Duration::from_secs(5))?;
     let limits = ValidationLimits::default();
     // Created on the first reject, so a clean replay leaves no empty file behind.
     let mut rejects: Option<BufWriter<File>> = None;
@@ -123,10 +129,12 @@ pub async fn replay_file(
                 continue;
             }
             summary.lines += 1;
+            replay_metrics.lines.inc();
             let mut mention = match Mention::from_json_bytes(trimmed, &limits) {
                 Ok(mention) => mention,
                 Err(error) => {
                     summary.rejected += 1;
+                    replay_metrics.rejected.inc();
                     let reject = serde_json::json!({
                         "file": path.display().to_string(),
                         "line": line_number,
@@ -179,11 +187,60 @@ pub async fn replay_file(
         writer.flush()?;
     }
     summary.elapsed_ms = started.elapsed().as_millis();
+    if let Some((stop, task)) = http {
+        stop.cancel();
+        let _ = task.await;
+    }
     progress.finish(&summary);
     if summary.rejected > 0 {
         tracing::warn!(rejected = summary.rejected, file = %args.reject_file.display(), "invalid lines written to the reject file");
     }
     Ok(summary)
+}
+
+struct ReplayMetrics {
+    lines: prometheus::IntCounter,
+    rejected: prometheus::IntCounter,
+}
+
+impl ReplayMetrics {
+    fn new(registry: &prometheus::Registry) -> Result<Self, prometheus::Error> {
+        let lines =
+            prometheus::IntCounter::new("replay_lines_total", "Non-empty input lines read.")?;
+        let rejected = prometheus::IntCounter::new(
+            "replay_rejected_lines_total",
+            "Input lines written to the reject file.",
+        )?;
+        registry.register(Box::new(lines.clone()))?;
+        registry.register(Box::new(rejected.clone()))?;
+        Ok(ReplayMetrics { lines, rejected })
+    }
+}
+
+type HttpTask = tokio::task::JoinHandle<Result<(), earshot_service::HttpError>>;
+
+/// Serves /metrics and /health while replaying. A busy port only warns: a
+/// replay is a tool, and two may run side by side.
+async fn start_http(
+    address: &str,
+    registry: prometheus::Registry,
+    health: Health,
+    stop: CancellationToken,
+) -> Option<(CancellationToken, HttpTask)> {
+    if address == "off" {
+        return None;
+    }
+    let Ok(socket) = address.parse() else {
+        tracing::warn!(address, "invalid --http-addr, not serving metrics");
+        return None;
+    };
+    match earshot_service::serve_http(socket, registry, health, stop.clone()).await {
+        Ok((_, task)) => Some((stop, task)),
+        Err(error) => {
+            tracing::warn!(%error, "not serving metrics");
+            None
+        }
+    }
 }
 
 async fn flush_chunk(

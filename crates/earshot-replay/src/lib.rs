@@ -58,6 +58,9 @@ pub struct FileArgs {
         default_value = "replay.rejects.jsonl"
     )]
     pub reject_file: PathBuf,
+    /// Address of /metrics and /health while the replay runs ("off" to disable).
+    #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9473")]
+    pub http_addr: String,
     /// Records sent before waiting for their acknowledgement.
     #[arg(long, default_value_t = 2000)]
     pub chunk_size: usize,
