@@ -7,7 +7,11 @@ CARGO ?= cargo
 # One profile for builds, tests and lints so libtorch-sys and librdkafka build once.
 PROFILE_FLAG := --release
 
-.PHONY: help setup build up down demo test test-unit test-integration fmt lint clean-state broker-start broker-stop
+bench:
+	@echo "==> criterion micro-benchmarks (benches/); numbers go to BENCHMARKS.md"
+	@$(CARGO) bench -p earshot-benches --bench hot_paths -- --noplot
+
+.PHONY: bench help setup build up down demo test test-unit test-integration fmt lint clean-state broker-start broker-stop
 
 help:
 	@echo "make demo   - set up everything, run the pipeline on sample data, print where to look"
