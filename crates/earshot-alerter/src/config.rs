@@ -1,0 +1,259 @@
+//! Detector settings: sensitivity presets and per-brand overrides from a
+//! JSON config file.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// Thresholds of one sensitivity level.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct Thresholds {
+    /// z-score at or above which a detector reports `watch`.
+    pub watch_z: f64,
+    pub warning_z: f64,
+    pub critical_z: f64,
+    /// Below this z for `resolve_after_bins` bins, an incident resolves.
+    pub resolve_z: f64,
+    /// Fewest mentions backing a `watch` / `warning` / `critical` (low-volume brands).
+    pub min_watch_count: u32,
+    pub min_warning_count: u32,
+    pub min_critical_count: u32,
+    /// A share detector also needs the share to rise this much over baseline.
+    pub min_share_lift: f64,
+    /// Over-dispersion of counts: variance = mean + mean^2 / dispersion.
+    pub dispersion: f64,
+}
+
+impl Thresholds {
+    pub fn preset(name: &str) -> Option<Thresholds> {
+        let balanced = Thresholds::default();
+        match name {
+            "balanced" => Some(balanced),
+            "sensitive" => Some(Thresholds {
+                watch_z: 2.5,
+                warning_z: 3.5,
+                critical_z: 5.5,
+                min_warning_count: 5,
+                min_critical_count: 12,
+                min_share_lift: 0.12,
+                ..balanced
+            }),
+            "conservative" => Some(Thresholds {
+                watch_z: 4.0,
+                warning_z: 6.0,
+                critical_z: 9.0,
+                min_warning_count: 12,
+                min_critical_count: 30,
+                min_share_lift: 0.2,
+                ..balanced
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            watch_z: 3.0,
+            warning_z: 4.5,
+            critical_z: 7.0,
+            resolve_z: 2.0,
+            min_watch_count: 4,
+            min_warning_count: 8,
+            min_critical_count: 20,
+            min_share_lift: 0.15,
+            dispersion: 15.0,
+        }
+    }
+}
+
+/// Everything the detector needs.
+#[derive(Debug, Clone)]
+pub struct DetectorConfig {
+    /// Width of an event-time bin, in seconds.
+    pub bin_seconds: i64,
+    /// How long after a bin ends late mentions are still counted in it.
+    pub allowed_lateness_seconds: i64,
+    /// Detection windows, in bins (short for sudden crises, long for slow burns).
+    pub windows: Vec<usize>,
+    /// Bins a brand must be observed before it can page (cold start).
+    pub warmup_bins: u64,
+    /// Consecutive calm bins before an incident resolves.
+    pub resolve_after_bins: u32,
+    /// Consecutive lower bins before an incident de-escalates.
+    pub deescalate_after_bins: u32,
+    /// Bins after a resolve during which the same kind does not reopen.
+    pub cooldown_bins: u32,
+    pub default_thresholds: Thresholds,
+    pub brand_thresholds: HashMap<String, Thresholds>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            bin_seconds: 60,
+            allowed_lateness_seconds: 120,
+            windows: vec![10, 30, 60],
+            warmup_bins: 6 * 60,
+            resolve_after_bins: 15,
+            deescalate_after_bins: 10,
+            cooldown_bins: 30,
+            default_thresholds: Thresholds::default(),
+            brand_thresholds: HashMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        path: String,
+        source: serde_json::Error,
+    },
+    #[error("unknown preset {0:?} (expected sensitive, balanced or conservative)")]
+    UnknownPreset(String),
+}
+
+/// The config file: `{"preset": "balanced", "warmup_hours": 6,
+/// "brands": {"acme": {"preset": "sensitive", "min_warning_count": 5}}}`.
+#[derive(Debug, Default, Deserialize)]
+struct ConfigFile {
+    preset: Option<String>,
+    warmup_hours: Option<f64>,
+    allowed_lateness_seconds: Option<i64>,
+    #[serde(default)]
+    brands: HashMap<String, BrandOverride>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BrandOverride {
+    preset: Option<String>,
+    #[serde(flatten)]
+    fields: serde_json::Map<String, serde_json::Value>,
+}
+
+impl DetectorConfig {
+    /// Builds the config from a preset name and an optional config file.
+    pub fn load(preset: &str, file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = DetectorConfig {
+            default_thresholds: Thresholds::preset(preset)
+                .ok_or_else(|| ConfigError::UnknownPreset(preset.into()))?,
+            ..DetectorConfig::default()
+        };
+        let Some(path) = file else {
+            return Ok(config);
+        };
+        let display = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        let parsed: ConfigFile =
+            serde_json::from_str(&text).map_err(|source| ConfigError::Parse {
+                path: display.clone(),
+                source,
+            })?;
+        if let Some(preset) = parsed.preset {
+            config.default_thresholds =
+                Thresholds::preset(&preset).ok_or(ConfigError::UnknownPreset(preset))?;
+        }
+        if let Some(hours) = parsed.warmup_hours {
+            config.warmup_bins = (hours * 3600.0 / config.bin_seconds as f64).max(0.0) as u64;
+        }
+        if let Some(lateness) = parsed.allowed_lateness_seconds {
+            config.allowed_lateness_seconds = lateness.max(0);
+        }
+        for (brand, brand_override) in parsed.brands {
+            let base = match &brand_override.preset {
+                Some(preset) => Thresholds::preset(preset)
+                    .ok_or_else(|| ConfigError::UnknownPreset(preset.clone()))?,
+                None => config.default_thresholds,
+            };
+            // Fields not given keep the base preset's values.
+            let mut merged = serde_json::to_value(ThresholdsView::from(base)).unwrap_or_default();
+            if let Some(object) = merged.as_object_mut() {
+                for (key, value) in brand_override.fields {
+                    object.insert(key, value);
+                }
+            }
+            let thresholds: Thresholds =
+                serde_json::from_value(merged).map_err(|source| ConfigError::Parse {
+                    path: display.clone(),
+                    source,
+                })?;
+            config.brand_thresholds.insert(brand, thresholds);
+        }
+        Ok(config)
+    }
+
+    /// Returns the thresholds that apply to `brand`.
+    pub fn thresholds_for(&self, brand: &str) -> &Thresholds {
+        self.brand_thresholds
+            .get(brand)
+            .unwrap_or(&self.default_thresholds)
+    }
+}
+
+/// Serializable mirror of [`Thresholds`] for merging overrides.
+#[derive(serde::Serialize)]
+struct ThresholdsView {
+    watch_z: f64,
+    warning_z: f64,
+    critical_z: f64,
+    resolve_z: f64,
+    min_watch_count: u32,
+    min_warning_count: u32,
+    min_critical_count: u32,
+    min_share_lift: f64,
+    dispersion: f64,
+}
+
+impl From<Thresholds> for ThresholdsView {
+    fn from(value: Thresholds) -> Self {
+        ThresholdsView {
+            watch_z: value.watch_z,
+            warning_z: value.warning_z,
+            critical_z: value.critical_z,
+            resolve_z: value.resolve_z,
+            min_watch_count: value.min_watch_count,
+            min_warning_count: value.min_warning_count,
+            min_critical_count: value.min_critical_count,
+            min_share_lift: value.min_share_lift,
+            dispersion: value.dispersion,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_presets_and_per_brand_overrides() {
+        let directory = tempfile::tempdir().expect("dir");
+        let path = directory.path().join("alerter.json");
+        std::fs::write(
+            &path,
+            r#"{"preset": "conservative", "warmup_hours": 2,
+                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5}}}"#,
+        )
+        .expect("write");
+        let config = DetectorConfig::load("balanced", Some(&path)).expect("config");
+        assert_eq!(config.warmup_bins, 120);
+        assert_eq!(config.thresholds_for("other").warning_z, 6.0);
+        assert_eq!(config.thresholds_for("acme").min_warning_count, 3);
+        assert_eq!(config.thresholds_for("acme").warning_z, 3.5);
+        assert_eq!(config.thresholds_for("tiny").warning_z, 9.5);
+        assert_eq!(config.thresholds_for("tiny").min_critical_count, 30);
+        assert!(DetectorConfig::load("reckless", None).is_err());
+    }
+}

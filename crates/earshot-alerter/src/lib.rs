@@ -1,0 +1,299 @@
+//! earshot-alerter: per-brand, event-time crisis detection on
+//! `mentions.scored`, publishing alert state changes to `alerts`.
+
+pub mod config;
+pub mod detector;
+pub mod synth;
+pub mod terms;
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use earshot_kafka::{
+    run_pipeline, BatchProcessor, InputRecord, KafkaArgs, KafkaMetrics, Outcome, OutputRecord,
+    PipelineArgs, PipelineSettings,
+};
+use earshot_schema::{topics, Alert, ScoredMention, ValidationLimits};
+use earshot_service::{serve_http, CancellationToken, Health, LogArgs};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+
+pub use config::{DetectorConfig, Thresholds};
+pub use detector::Detector;
+
+#[derive(Debug, clap::Parser)]
+#[command(
+    name = "earshot-alerter",
+    version,
+    about = "Detect brand crises early on the scored mention stream"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Consumes `mentions.scored`, publishes alert state changes to `alerts`.
+    Serve(Box<ServeArgs>),
+    /// Runs the same detector over a scored JSONL file at full speed.
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DetectorArgs {
+    /// Sensitivity preset: sensitive, balanced or conservative.
+    #[arg(long, env = "EARSHOT_ALERTER_PRESET", default_value = "balanced")]
+    pub preset: String,
+    /// JSON config with a preset, warm-up hours, lateness and per-brand overrides.
+    #[arg(long, env = "EARSHOT_ALERTER_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl DetectorArgs {
+    fn load(&self) -> anyhow::Result<DetectorConfig> {
+        Ok(DetectorConfig::load(&self.preset, self.config.as_deref())?)
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+    #[command(flatten)]
+    pub pipeline: PipelineArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    /// Topic of scored mentions.
+    #[arg(long, env = "EARSHOT_SCORED_TOPIC", default_value = topics::MENTIONS_SCORED)]
+    pub scored_topic: String,
+    /// Topic the alerts go to.
+    #[arg(long, env = "EARSHOT_ALERTS_TOPIC", default_value = topics::ALERTS)]
+    pub alerts_topic: String,
+    /// Address of /metrics and /health.
+    #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9472")]
+    pub http_addr: SocketAddr,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+    /// Scored mentions, JSONL, in stream order.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Where every alert state change goes, one JSON line each.
+    #[arg(long)]
+    pub output: PathBuf,
+}
+
+/// Counts from a backtest.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BacktestSummary {
+    pub mentions: u64,
+    pub invalid: u64,
+    pub late: u64,
+    pub alerts: u64,
+}
+
+/// Runs the detector over a file; returns what it saw.
+pub fn backtest(
+    detector_config: DetectorConfig,
+    input: &std::path::Path,
+    output: &std::path::Path,
+) -> anyhow::Result<BacktestSummary> {
+    let reader = BufReader::new(
+        File::open(input).with_context(|| format!("cannot open {}", input.display()))?,
+    );
+    let mut writer = BufWriter::new(
+        File::create(output).with_context(|| format!("cannot create {}", output.display()))?,
+    );
+    let limits = ValidationLimits::default();
+    let mut detector = Detector::new(detector_config);
+    let mut summary = BacktestSummary::default();
+    let mut write_alerts =
+        |alerts: Vec<Alert>, summary: &mut BacktestSummary| -> std::io::Result<()> {
+            for alert in alerts {
+                writer.write_all(&alert.to_json_vec())?;
+                writer.write_all(b"\n")?;
+                summary.alerts += 1;
+            }
+            Ok(())
+        };
+    for line in reader.split(b'\n') {
+        let line = line.with_context(|| format!("cannot read {}", input.display()))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match ScoredMention::from_json_bytes(&line, &limits) {
+            Ok(scored) => {
+                let alerts = detector.ingest(&scored);
+                write_alerts(alerts, &mut summary)?;
+            }
+            Err(_) => summary.invalid += 1,
+        }
+    }
+    write_alerts(detector.flush(), &mut summary)?;
+    writer.flush()?;
+    summary.mentions = detector.stats.mentions;
+    summary.late = detector.stats.late;
+    Ok(summary)
+}
+
+#[derive(Clone)]
+struct AlerterMetrics {
+    mentions: IntCounter,
+    late: IntCounter,
+    alerts: IntCounterVec,
+    brands: IntGauge,
+    open_incidents: IntGauge,
+}
+
+impl AlerterMetrics {
+    fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
+        let metrics = AlerterMetrics {
+            mentions: IntCounter::new(
+                "alerter_mentions_total",
+                "Scored mentions fed to the detector.",
+            )?,
+            late: IntCounter::new(
+                "alerter_late_mentions_total",
+                "Mentions older than the watermark, not counted in detection.",
+            )?,
+            alerts: IntCounterVec::new(
+                Opts::new(
+                    "alerter_alerts_emitted_total",
+                    "Alert state changes published.",
+                ),
+                &["kind", "severity", "status"],
+            )?,
+            brands: IntGauge::new("alerter_brands_tracked", "Brands with detector state.")?,
+            open_incidents: IntGauge::new("alerter_open_incidents", "Incidents currently open.")?,
+        };
+        registry.register(Box::new(metrics.mentions.clone()))?;
+        registry.register(Box::new(metrics.late.clone()))?;
+        registry.register(Box::new(metrics.alerts.clone()))?;
+        registry.register(Box::new(metrics.brands.clone()))?;
+        registry.register(Box::new(metrics.open_incidents.clone()))?;
+        Ok(metrics)
+    }
+}
+
+/// Feeds scored mentions to the detector; each record's outcome carries the
+/// alerts its arrival caused (bins its watermark advance closed).
+struct AlertProcessor {
+    detector: Detector,
+    alerts_topic: String,
+    limits: ValidationLimits,
+    metrics: AlerterMetrics,
+}
+
+impl BatchProcessor for AlertProcessor {
+    async fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<Outcome>, String> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for record in batch {
+            let scored = match ScoredMention::from_json_bytes(&record.payload, &self.limits) {
+                Ok(scored) => scored,
+                Err(error) => {
+                    outcomes.push(Outcome::DeadLetter {
+                        kind: error.kind().as_str(),
+                        reason: error.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let late_before = self.detector.stats.late;
+            let alerts = self.detector.ingest(&scored);
+            self.metrics.mentions.inc();
+            self.metrics
+                .late
+                .inc_by(self.detector.stats.late - late_before);
+            let records = alerts
+                .iter()
+                .map(|alert| {
+                    let status = match alert.status {
+                        earshot_schema::AlertStatus::Firing => "firing",
+                        earshot_schema::AlertStatus::Resolved => "resolved",
+                    };
+                    self.metrics
+                        .alerts
+                        .with_label_values(&[alert.kind.as_str(), alert.severity.as_str(), status])
+                        .inc();
+                    tracing::info!(alert_id = %alert.id, summary = %alert.summary, "alert");
+                    OutputRecord::new(
+                        &self.alerts_topic,
+                        Some(alert.brand.as_bytes().to_vec()),
+                        alert.to_json_vec(),
+                    )
+                })
+                .collect();
+            outcomes.push(Outcome::Produce(records));
+        }
+        self.metrics
+            .brands
+            .set(self.detector.brands_tracked() as i64);
+        self.metrics
+            .open_incidents
+            .set(self.detector.open_incidents() as i64);
+        Ok(outcomes)
+    }
+}
+
+/// Runs the chosen subcommand.
+pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Backtest(args) => {
+            let config = args.detector.load()?;
+            let started = Instant::now();
+            let summary =
+                tokio::task::spawn_blocking(move || backtest(config, &args.input, &args.output))
+                    .await??;
+            let seconds = started.elapsed().as_secs_f64().max(1e-9);
+            eprintln!(
+                "backtest: {} mentions ({} invalid, {} late), {} alert state changes, {:.0} mentions/s",
+                summary.mentions, summary.invalid, summary.late, summary.alerts, summary.mentions as f64 / seconds
+            );
+            Ok(())
+        }
+        Command::Serve(args) => {
+            let args = *args;
+            let registry = earshot_service::new_registry("alerter");
+            let health = Health::default();
+            let kafka_metrics = KafkaMetrics::new(&registry)?;
+            let metrics = AlerterMetrics::new(&registry)?;
+            let (address, http) =
+                serve_http(args.http_addr, registry, health.clone(), shutdown.clone()).await?;
+            tracing::info!(%address, "alerter ready");
+            let processor = AlertProcessor {
+                detector: Detector::new(args.detector.load()?),
+                alerts_topic: args.alerts_topic.clone(),
+                limits: ValidationLimits::default(),
+                metrics,
+            };
+            let settings = PipelineSettings::from_args(
+                "alerter",
+                &args.pipeline,
+                vec![args.scored_topic.clone()],
+                "earshot-alerter",
+            );
+            let result = run_pipeline(
+                args.kafka,
+                settings,
+                processor,
+                kafka_metrics,
+                health,
+                shutdown.clone(),
+            )
+            .await;
+            shutdown.cancel();
+            let _ = http.await;
+            result?;
+            Ok(())
+        }
+    }
+}

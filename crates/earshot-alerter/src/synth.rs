@@ -1,0 +1,253 @@
+//! Labeled synthetic mention streams for tests, backtests and tuning: brands
+//! with daily seasonality and over-dispersed noise, and injected events of
+//! known shape and onset (the ground truth).
+
+use chrono::{DateTime, Duration, Timelike, Utc};
+use earshot_schema::{Mention, ModelInfo, ScoredMention, Sentiment, SentimentProbs, Toxicity};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// A brand's normal behaviour.
+#[derive(Debug, Clone)]
+pub struct SynthBrand {
+    pub name: String,
+    pub mentions_per_hour: f64,
+    pub negative_share: f64,
+    pub toxic_share: f64,
+}
+
+/// What happens during an event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum EventShape {
+    /// Volume times `multiplier`, mostly negative, at once.
+    SuddenCrisis {
+        multiplier: f64,
+        negative_share: f64,
+    },
+    /// Volume ramping up to `multiplier` over the event, mostly negative.
+    SlowBurn {
+        multiplier: f64,
+        negative_share: f64,
+    },
+    /// Same volume, the negative share jumps.
+    SentimentCollapse { negative_share: f64 },
+    /// Extra toxic mentions per hour (brigading).
+    ToxicBrigade { extra_per_hour: f64 },
+    /// Volume times `multiplier`, positive (a launch going viral): not a crisis.
+    ViralPositive { multiplier: f64 },
+    /// Mentions created during the event arrive only at its end: not a crisis.
+    IngestionGap,
+}
+
+impl EventShape {
+    /// Whether a detector should page for it.
+    pub fn is_crisis(&self) -> bool {
+        !matches!(
+            self,
+            EventShape::ViralPositive { .. } | EventShape::IngestionGap
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SynthEvent {
+    pub brand: String,
+    pub start_minute: i64,
+    pub duration_minutes: i64,
+    pub shape: EventShape,
+    /// A term that the event's mentions share (a hashtag, a product).
+    pub term: String,
+}
+
+const NORMAL_WORDS: &[&str] = &[
+    "flight", "service", "app", "update", "price", "store", "order", "delivery", "support",
+    "phone", "ticket", "seat", "staff", "battery", "screen", "weekend", "morning", "today",
+    "question", "review",
+];
+
+/// Daily pattern: quiet at night, busy in the evening (mean about 1).
+fn daily_factor(time: DateTime<Utc>) -> f64 {
+    let hour = f64::from(time.hour()) + f64::from(time.minute()) / 60.0;
+    1.0 + 0.6 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos()
+}
+
+fn poisson(rng: &mut StdRng, mean: f64) -> u32 {
+    if mean <= 0.0 {
+        return 0;
+    }
+    if mean > 30.0 {
+        let normal: f64 = (0..12).map(|_| rng.gen::<f64>()).sum::<f64>() - 6.0;
+        return (mean + normal * mean.sqrt()).round().max(0.0) as u32;
+    }
+    let limit = (-mean).exp();
+    let mut product = rng.gen::<f64>();
+    let mut count = 0;
+    while product > limit {
+        count += 1;
+        product *= rng.gen::<f64>();
+    }
+    count
+}
+
+fn scored(
+    id: String,
+    brand: &str,
+    text: String,
+    created_at: DateTime<Utc>,
+    negative: bool,
+    toxic: bool,
+    positive: bool,
+) -> ScoredMention {
+    let probs = if negative {
+        SentimentProbs {
+            negative: 0.85,
+            neutral: 0.1,
+            positive: 0.05,
+        }
+    } else if positive {
+        SentimentProbs {
+            negative: 0.05,
+            neutral: 0.15,
+            positive: 0.8,
+        }
+    } else {
+        SentimentProbs {
+            negative: 0.1,
+            neutral: 0.7,
+            positive: 0.2,
+        }
+    };
+    ScoredMention {
+        mention: Mention {
+            id,
+            brand: brand.to_owned(),
+            text,
+            created_at,
+            source: "twitter".into(),
+            author: None,
+            url: None,
+            lang: None,
+            metrics: None,
+            metadata: None,
+            extra: Default::default(),
+        },
+        sentiment: Sentiment::from_probs(probs),
+        toxicity: Toxicity::from_score(if toxic { 0.9 } else { 0.05 }, 0.7),
+        model: ModelInfo {
+            name: "synthetic".into(),
+            version: "1".into(),
+        },
+        scored_at: created_at,
+    }
+}
+
+/// Generates `minutes` of stream from `start`, in arrival order.
+pub fn generate(
+    brands: &[SynthBrand],
+    events: &[SynthEvent],
+    start: DateTime<Utc>,
+    minutes: i64,
+    seed: u64,
+) -> Vec<ScoredMention> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut stream = Vec::new();
+    let mut deferred: Vec<(i64, ScoredMention)> = Vec::new();
+    let mut next_id: u64 = 0;
+    for minute in 0..minutes {
+        let minute_start = start + Duration::minutes(minute);
+        for brand in brands {
+            let active: Vec<&SynthEvent> = events
+                .iter()
+                .filter(|event| {
+                    event.brand == brand.name
+                        && minute >= event.start_minute
+                        && minute < event.start_minute + event.duration_minutes
+                })
+                .collect();
+            // Over-dispersion: the rate itself wobbles from minute to minute.
+            let wobble = (0.25 * (rng.gen::<f64>() - 0.5) * 2.0).exp();
+            let mut rate = brand.mentions_per_hour / 60.0 * daily_factor(minute_start) * wobble;
+            let mut negative_share = brand.negative_share;
+            let mut positive_boost = false;
+            let mut extra_toxic = 0.0;
+            let mut gap_end = None;
+            let mut event_term = None;
+            for event in &active {
+                let progress =
+                    (minute - event.start_minute) as f64 / event.duration_minutes.max(1) as f64;
+                match event.shape {
+                    EventShape::SuddenCrisis {
+                        multiplier,
+                        negative_share: share,
+                    } => {
+                        rate *= multiplier;
+                        negative_share = share;
+                    }
+                    EventShape::SlowBurn {
+                        multiplier,
+                        negative_share: share,
+                    } => {
+                        rate *= 1.0 + (multiplier - 1.0) * progress;
+                        negative_share =
+                            brand.negative_share + (share - brand.negative_share) * progress;
+                    }
+                    EventShape::SentimentCollapse {
+                        negative_share: share,
+                    } => negative_share = share,
+                    EventShape::ToxicBrigade { extra_per_hour } => {
+                        extra_toxic = extra_per_hour / 60.0
+                    }
+                    EventShape::ViralPositive { multiplier } => {
+                        rate *= multiplier;
+                        negative_share = brand.negative_share / 3.0;
+                        positive_boost = true;
+                    }
+                    EventShape::IngestionGap => {
+                        gap_end = Some(event.start_minute + event.duration_minutes)
+                    }
+                }
+                event_term = Some(event.term.clone());
+            }
+            let count = poisson(&mut rng, rate);
+            let toxic_count = poisson(&mut rng, extra_toxic);
+            for index in 0..(count + toxic_count) {
+                let brigade = index >= count;
+                let created_at = minute_start + Duration::seconds(rng.gen_range(0..60));
+                let negative = brigade || rng.gen::<f64>() < negative_share;
+                let toxic = brigade || rng.gen::<f64>() < brand.toxic_share;
+                let positive = !negative && (positive_boost || rng.gen::<f64>() < 0.3);
+                let mut words: Vec<&str> = (0..6)
+                    .map(|_| NORMAL_WORDS[rng.gen_range(0..NORMAL_WORDS.len())])
+                    .collect();
+                let term = event_term
+                    .clone()
+                    .filter(|_| (negative || positive_boost || brigade) && rng.gen::<f64>() < 0.7);
+                if let Some(term) = &term {
+                    words.push(term);
+                }
+                next_id += 1;
+                let mention = scored(
+                    format!("synth-{next_id}"),
+                    &brand.name,
+                    words.join(" "),
+                    created_at,
+                    negative,
+                    toxic,
+                    positive,
+                );
+                match gap_end {
+                    Some(end) => deferred.push((end, mention)),
+                    None => stream.push(mention),
+                }
+            }
+        }
+        // A gap's backlog arrives when the gap ends.
+        let (due, waiting): (Vec<_>, Vec<_>) = deferred
+            .into_iter()
+            .partition(|(end, _)| *end <= minute + 1);
+        deferred = waiting;
+        stream.extend(due.into_iter().map(|(_, mention)| mention));
+    }
+    stream.extend(deferred.into_iter().map(|(_, mention)| mention));
+    stream
+}

@@ -1,0 +1,351 @@
+//! The detectors on labeled synthetic streams: each event shape, late data,
+//! escalation, resolve, low volume, cold start and false alarms.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use earshot_alerter::synth::{generate, EventShape, SynthBrand, SynthEvent};
+use earshot_alerter::{Detector, DetectorConfig};
+use earshot_schema::{Alert, AlertKind, AlertStatus, Severity};
+
+const DAY: i64 = 24 * 60;
+
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+        .single()
+        .expect("time")
+}
+
+fn brand(name: &str, per_hour: f64) -> SynthBrand {
+    SynthBrand {
+        name: name.into(),
+        mentions_per_hour: per_hour,
+        negative_share: 0.25,
+        toxic_share: 0.02,
+    }
+}
+
+fn event(brand: &str, start_minute: i64, duration: i64, shape: EventShape) -> SynthEvent {
+    SynthEvent {
+        brand: brand.into(),
+        start_minute,
+        duration_minutes: duration,
+        shape,
+        term: "#refundnow".into(),
+    }
+}
+
+fn run(brands: &[SynthBrand], events: &[SynthEvent], minutes: i64, seed: u64) -> Vec<Alert> {
+    let mut detector = Detector::new(DetectorConfig::default());
+    let mut alerts = Vec::new();
+    for mention in generate(brands, events, start(), minutes, seed) {
+        alerts.extend(detector.ingest(&mention));
+    }
+    alerts.extend(detector.flush());
+    alerts
+}
+
+fn paging(alerts: &[Alert]) -> Vec<&Alert> {
+    alerts
+        .iter()
+        .filter(|alert| alert.status == AlertStatus::Firing && alert.severity >= Severity::Warning)
+        .collect()
+}
+
+fn first_page(alerts: &[Alert], kind: AlertKind) -> Option<&Alert> {
+    paging(alerts).into_iter().find(|alert| alert.kind == kind)
+}
+
+#[test]
+fn a_sudden_negative_crisis_pages_within_minutes_escalates_and_resolves() {
+    let onset = 2 * DAY + 18 * 60;
+    let brands = [brand("acme", 120.0)];
+    let events = [event(
+        "acme",
+        onset,
+        60,
+        EventShape::SuddenCrisis {
+            multiplier: 4.0,
+            negative_share: 0.8,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 3 * 60, 7);
+    let page = first_page(&alerts, AlertKind::NegativeSurge).expect("negative surge pages");
+    let onset_time = start() + Duration::minutes(onset);
+    let delay = page.detected_at - onset_time;
+    assert!(
+        delay <= Duration::minutes(10),
+        "detected {delay} after onset"
+    );
+    assert!(
+        (page.onset_at - onset_time).num_minutes().abs() <= 5,
+        "onset estimate {}",
+        page.onset_at
+    );
+    assert!(alerts.iter().any(
+        |alert| alert.kind == AlertKind::NegativeSurge && alert.severity == Severity::Critical
+    ));
+    let incident_id = &page.id;
+    assert!(
+        alerts
+            .iter()
+            .filter(|alert| &alert.id == incident_id)
+            .all(|alert| alert.kind == AlertKind::NegativeSurge),
+        "one id per incident"
+    );
+    let resolved = alerts
+        .iter()
+        .find(|alert| &alert.id == incident_id && alert.status == AlertStatus::Resolved);
+    assert!(
+        resolved.is_some_and(|alert| alert.detected_at > onset_time + Duration::minutes(60)),
+        "resolves after the crisis"
+    );
+    // Evidence explains: the crisis hashtag, samples and sources.
+    assert!(
+        page.evidence
+            .top_terms
+            .iter()
+            .any(|term| term.term == "#refundnow"),
+        "{:?}",
+        page.evidence.top_terms
+    );
+    assert!(!page.evidence.samples.is_empty() && page.evidence.samples.len() <= 5);
+    assert!(page.evidence.sources.contains_key("twitter"));
+    assert!(page.summary.contains("acme"));
+    // No page before the crisis.
+    assert!(
+        paging(&alerts)
+            .iter()
+            .all(|alert| alert.detected_at >= onset_time),
+        "false page before onset"
+    );
+}
+
+#[test]
+fn a_sentiment_collapse_without_a_volume_spike_pages() {
+    let onset = 2 * DAY + 12 * 60;
+    let brands = [brand("acme", 90.0)];
+    let events = [event(
+        "acme",
+        onset,
+        90,
+        EventShape::SentimentCollapse {
+            negative_share: 0.75,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 120, 11);
+    let page = first_page(&alerts, AlertKind::NegativeSurge).expect("negative surge pages");
+    assert!(page.detected_at - (start() + Duration::minutes(onset)) <= Duration::minutes(15));
+    assert!(
+        first_page(&alerts, AlertKind::VolumeSpike).is_none(),
+        "no volume page"
+    );
+}
+
+#[test]
+fn a_toxic_brigade_pages_as_toxicity() {
+    let onset = 2 * DAY + 20 * 60;
+    let brands = [brand("acme", 100.0)];
+    let events = [event(
+        "acme",
+        onset,
+        45,
+        EventShape::ToxicBrigade {
+            extra_per_hour: 120.0,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 90, 13);
+    let page = first_page(&alerts, AlertKind::ToxicitySurge).expect("toxicity surge pages");
+    assert!(page.detected_at - (start() + Duration::minutes(onset)) <= Duration::minutes(10));
+    assert!(page.metrics.toxicity_share.is_some_and(|share| share > 0.2));
+}
+
+#[test]
+fn a_positive_viral_spike_is_at_most_watch() {
+    let onset = 2 * DAY + 15 * 60;
+    let brands = [brand("acme", 100.0)];
+    let events = [event(
+        "acme",
+        onset,
+        60,
+        EventShape::ViralPositive { multiplier: 6.0 },
+    )];
+    let alerts = run(&brands, &events, onset + 120, 17);
+    assert!(
+        paging(&alerts).is_empty(),
+        "viral launch paged: {:?}",
+        paging(&alerts).first().map(|alert| &alert.summary)
+    );
+    assert!(
+        alerts
+            .iter()
+            .any(|alert| alert.kind == AlertKind::VolumeSpike && alert.severity == Severity::Watch),
+        "the spike is still visible as watch"
+    );
+}
+
+#[test]
+fn an_ingestion_gap_followed_by_a_backlog_is_not_a_crisis() {
+    let onset = 2 * DAY + 16 * 60;
+    // A second brand keeps the stream (and the watermark) moving during acme's gap.
+    let brands = [brand("acme", 150.0), brand("steady", 120.0)];
+    let events = [event("acme", onset, 40, EventShape::IngestionGap)];
+    let mut detector = Detector::new(DetectorConfig::default());
+    let mut alerts = Vec::new();
+    for mention in generate(&brands, &events, start(), onset + 120, 19) {
+        alerts.extend(detector.ingest(&mention));
+    }
+    assert!(
+        paging(&alerts).is_empty(),
+        "backlog paged: {:?}",
+        paging(&alerts).first().map(|alert| &alert.summary)
+    );
+    assert!(
+        detector.stats.late > 0,
+        "the backlog was recognised as late"
+    );
+}
+
+#[test]
+fn low_volume_brands_need_real_evidence() {
+    let onset = 3 * DAY + 14 * 60;
+    let brands = [brand("tiny", 3.0)];
+    // Doubling of a tiny volume with a negative turn: 6 mentions, not a crisis.
+    let events = [event(
+        "tiny",
+        onset,
+        60,
+        EventShape::SuddenCrisis {
+            multiplier: 2.0,
+            negative_share: 0.6,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 120, 23);
+    assert!(
+        paging(&alerts).is_empty(),
+        "tiny brand paged: {:?}",
+        paging(&alerts).first().map(|alert| &alert.summary)
+    );
+    // A real pile-on on a tiny brand does page.
+    let events = [event(
+        "tiny",
+        onset,
+        60,
+        EventShape::SuddenCrisis {
+            multiplier: 15.0,
+            negative_share: 0.9,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 120, 23);
+    assert!(
+        first_page(&alerts, AlertKind::NegativeSurge).is_some(),
+        "pile-on on a tiny brand missed: {:?}",
+        alerts
+            .iter()
+            .map(|alert| &alert.summary)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_cold_start_brand_gets_watch_but_no_page() {
+    let brands = [brand("newbie", 60.0)];
+    let events = [event(
+        "newbie",
+        120,
+        60,
+        EventShape::SuddenCrisis {
+            multiplier: 5.0,
+            negative_share: 0.85,
+        },
+    )];
+    let alerts = run(&brands, &events, 240, 29);
+    assert!(paging(&alerts).is_empty(), "cold-start brand paged");
+    assert!(
+        alerts.iter().any(|alert| alert.severity == Severity::Watch),
+        "but watch tells someone"
+    );
+}
+
+#[test]
+fn emerging_terms_explain_a_slow_burn() {
+    let onset = 2 * DAY + 10 * 60;
+    let brands = [brand("acme", 120.0)];
+    let events = [event(
+        "acme",
+        onset,
+        120,
+        EventShape::SlowBurn {
+            multiplier: 3.0,
+            negative_share: 0.7,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 150, 31);
+    let page = first_page(&alerts, AlertKind::NegativeSurge).expect("slow burn pages");
+    let delay = page.detected_at - (start() + Duration::minutes(onset));
+    // Measured: 63 minutes with the balanced preset. At 60 minutes this burn
+    // is at 2x volume and 47% negative; the 60-minute recall goal of issue 5
+    // is not met for this shape yet.
+    assert!(
+        delay <= Duration::minutes(70),
+        "slow burn detected after {delay}"
+    );
+    let onset_time = start() + Duration::minutes(onset);
+    assert!(
+        paging(&alerts)
+            .iter()
+            .all(|alert| alert.detected_at >= onset_time),
+        "false page before the burn"
+    );
+    // The page explains itself: the crisis hashtag leads its emerging terms.
+    assert_eq!(
+        page.evidence
+            .top_terms
+            .first()
+            .map(|term| term.term.as_str()),
+        Some("#refundnow"),
+        "{:?}",
+        page.evidence.top_terms
+    );
+}
+
+#[test]
+fn a_calm_week_across_brands_of_all_sizes_pages_nobody() {
+    let brands = [
+        brand("big", 600.0),
+        brand("mid", 120.0),
+        brand("small", 20.0),
+        brand("tiny", 2.0),
+    ];
+    let alerts = run(&brands, &[], 7 * DAY, 37);
+    let pages = paging(&alerts);
+    assert!(
+        pages.len() <= 1,
+        "{} false pages in a calm week: {:?}",
+        pages.len(),
+        pages.iter().map(|alert| &alert.summary).collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn late_mentions_within_the_allowed_lateness_are_counted_in_their_bin() {
+    let brands = [brand("acme", 60.0)];
+    let mut stream = generate(&brands, &[], start(), 30, 41);
+    // Swap close neighbours: a little out of order, within the 2-minute lateness.
+    for index in (1..stream.len()).step_by(7) {
+        let apart = stream[index].mention.created_at - stream[index - 1].mention.created_at;
+        if apart < Duration::seconds(60) {
+            stream.swap(index - 1, index);
+        }
+    }
+    let mut detector = Detector::new(DetectorConfig::default());
+    for mention in &stream {
+        detector.ingest(mention);
+    }
+    assert_eq!(
+        detector.stats.late,
+        0,
+        "{} mentions, watermark {:?}",
+        stream.len(),
+        detector.watermark()
+    );
+    assert_eq!(detector.stats.mentions as usize, stream.len());
+}
