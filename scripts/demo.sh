@@ -2,6 +2,13 @@
 # The demo: broker and scorer up, sample brand mentions replayed, scored
 # mentions read back, and where to look printed.
 source "$(dirname "$0")/common.sh"
+# The demo starts from empty topics so that a second run shows the same
+# thing as the first (the broker is durable; replays would add up).
+step "resetting demo state (broker data, Prometheus and Alertmanager data under $EARSHOT_STATE)"
+"$ROOT/scripts/down.sh"
+rm -rf "$EARSHOT_STATE/broker" "$EARSHOT_STATE/prometheus" "$EARSHOT_STATE/alertmanager"
+# The sample covers six hours: the demo lets brands page after two.
+export EARSHOT_ALERTER_CONFIG="${EARSHOT_ALERTER_CONFIG:-$ROOT/deploy/alerter/demo.json}"
 "$ROOT/scripts/up.sh"
 SAMPLE="$ROOT/data/sample_mentions.jsonl"
 # Counters of a scorer that was already running: wait for this run's share only.
@@ -22,6 +29,21 @@ done
 note "scored $scored, dead-lettered ${dead:-0} of $expected"
 step "a few scored mentions from mentions.scored"
 "$VENV/bin/python" "$ROOT/scripts/peek_topic.py" --brokers "127.0.0.1:$EARSHOT_BROKER_PORT" --topic mentions.scored --count 5
+step "waiting for the alerter to reach the end of the sample (event time)"
+ALERTS_FILE="$EARSHOT_STATE/demo-alerts.jsonl"
+metric_sum() { curl -fsS "$1" | awk -v name="$2" 'index($0, name) == 1 {sum += $NF} END {print sum+0}'; }
+for _ in $(seq 1 120); do
+  consumed="$(metric_sum http://127.0.0.1:9472/metrics earshot_alerter_mentions_total)"
+  emitted="$(metric_sum http://127.0.0.1:9472/metrics earshot_alerter_alerts_emitted_total)"
+  delivered="$(metric_sum http://127.0.0.1:9472/metrics 'earshot_kafka_produced_messages_total{service="alerter",topic="alerts"}')"
+  [ "$consumed" -ge "$scored" ] && [ "$delivered" -ge "$emitted" ] && break
+  sleep 1
+done
+"$VENV/bin/python" "$ROOT/scripts/peek_topic.py" --brokers "127.0.0.1:$EARSHOT_BROKER_PORT" --topic alerts --count "$emitted" --raw >"$ALERTS_FILE"
+note "$(wc -l <"$ALERTS_FILE") alert state changes on topic alerts, written to $ALERTS_FILE:"
+"$VENV/bin/python" -c 'import json,sys
+for line in open(sys.argv[1]):
+    a = json.loads(line); print("    ", a["status"], a["severity"], a["kind"], "|", a["summary"][:150])' "$ALERTS_FILE" | tail -8
 step "waiting for Prometheus to scrape the exporter"
 for _ in $(seq 1 60); do
   seen="$(curl -fsS 'http://127.0.0.1:9090/api/v1/query?query=sum(earshot_mentions_total)' | "$VENV/bin/python" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)')"
@@ -44,11 +66,13 @@ Prometheus graphs (pipeline):
   model time p99            $(graph 'histogram_quantile(0.99, sum by (le) (rate(earshot_scorer_inference_duration_seconds_bucket[5m])))')
   pipeline alerts (rules)   http://127.0.0.1:9090/alerts
 Alertmanager alert list     http://127.0.0.1:9093/#/alerts
+Alerts file                 $ALERTS_FILE
 Grafana dashboards (import) deploy/grafana/dashboards/*.json
 
 Where to look:
   scorer metrics   http://127.0.0.1:9471/metrics   (earshot_scorer_*, earshot_kafka_*)
   scorer health    http://127.0.0.1:9471/health
+  alerter metrics  http://127.0.0.1:9472/metrics  (earshot_alerter_*)
   exporter metrics http://127.0.0.1:9464/metrics  (earshot_mentions_total, earshot_toxic_mentions_total, ...)
   scored topic     $VENV/bin/python scripts/peek_topic.py --topic mentions.scored --count 20
   dead letters     $VENV/bin/python scripts/peek_topic.py --topic mentions.dlq --count 20

@@ -10,6 +10,7 @@ def main() -> None:
     parser.add_argument("--brokers", default="127.0.0.1:9092")
     parser.add_argument("--topic", required=True)
     parser.add_argument("--count", type=int, default=5)
+    parser.add_argument("--raw", action="store_true", help="print each value as is, one per line")
     args = parser.parse_args()
     consumer = Consumer({"bootstrap.servers": args.brokers, "group.id": "earshot-peek", "enable.auto.commit": False})
     metadata = consumer.list_topics(args.topic, timeout=10)
@@ -21,6 +22,10 @@ def main() -> None:
         message = consumer.poll(0.5)
         if message is None or message.error():
             empty_polls += 1
+            continue
+        if args.raw:
+            print(message.value().decode("utf-8", "replace"))
+            shown += 1
             continue
         headers = {k: v.decode("utf-8", "replace") for k, v in (message.headers() or []) if k.startswith("earshot.dlq")}
         try:

@@ -43,6 +43,8 @@ wait_healthy() {
 }
 
 start_service earshot-scorer serve --model-dir "$EARSHOT_MODEL_DIR" --http-addr 127.0.0.1:9471
+start_service earshot-alerter serve --http-addr 127.0.0.1:9472 \
+  --config "${EARSHOT_ALERTER_CONFIG:-$ROOT/deploy/alerter/alerter.json}"
 start_service earshot-exporter --http-addr 127.0.0.1:9464 \
   --competitor-group "airlines=united,delta,southwest,jetblue,american,virgin,usairways" \
   --competitor-group "tech=apple,google"
@@ -51,6 +53,7 @@ start_program prometheus prometheus --config.file="$ROOT/deploy/prometheus/prome
 start_program alertmanager prometheus-alertmanager --config.file="$ROOT/deploy/alertmanager/alertmanager.yml" \
   --storage.path="$EARSHOT_STATE/alertmanager" --web.listen-address=127.0.0.1:9093 --cluster.listen-address=
 wait_healthy earshot-scorer http://127.0.0.1:9471/health
+wait_healthy earshot-alerter http://127.0.0.1:9472/health
 wait_healthy earshot-exporter http://127.0.0.1:9464/health
 wait_healthy prometheus http://127.0.0.1:9090/-/ready
 wait_healthy alertmanager http://127.0.0.1:9093/-/ready

@@ -186,8 +186,13 @@ impl AlerterMetrics {
 
 /// Feeds scored mentions to the detector; each record's outcome carries the
 /// alerts its arrival caused (bins its watermark advance closed).
+///
+/// One detector per input partition: a brand lives in one partition (the
+/// key), and partitions are consumed at uneven speeds, so one watermark for
+/// all would race ahead with the fastest partition and make the others late.
 struct AlertProcessor {
-    detector: Detector,
+    detector_config: DetectorConfig,
+    detectors: std::collections::HashMap<(String, i32), Detector>,
     alerts_topic: String,
     limits: ValidationLimits,
     metrics: AlerterMetrics,
@@ -207,12 +212,14 @@ impl BatchProcessor for AlertProcessor {
                     continue;
                 }
             };
-            let late_before = self.detector.stats.late;
-            let alerts = self.detector.ingest(&scored);
+            let detector = self
+                .detectors
+                .entry((record.topic.clone(), record.partition))
+                .or_insert_with(|| Detector::new(self.detector_config.clone()));
+            let late_before = detector.stats.late;
+            let alerts = detector.ingest(&scored);
             self.metrics.mentions.inc();
-            self.metrics
-                .late
-                .inc_by(self.detector.stats.late - late_before);
+            self.metrics.late.inc_by(detector.stats.late - late_before);
             let records = alerts
                 .iter()
                 .map(|alert| {
@@ -234,12 +241,10 @@ impl BatchProcessor for AlertProcessor {
                 .collect();
             outcomes.push(Outcome::Produce(records));
         }
-        self.metrics
-            .brands
-            .set(self.detector.brands_tracked() as i64);
-        self.metrics
-            .open_incidents
-            .set(self.detector.open_incidents() as i64);
+        let brands: usize = self.detectors.values().map(Detector::brands_tracked).sum();
+        let incidents: usize = self.detectors.values().map(Detector::open_incidents).sum();
+        self.metrics.brands.set(brands as i64);
+        self.metrics.open_incidents.set(incidents as i64);
         Ok(outcomes)
     }
 }
@@ -270,7 +275,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 serve_http(args.http_addr, registry, health.clone(), shutdown.clone()).await?;
             tracing::info!(%address, "alerter ready");
             let processor = AlertProcessor {
-                detector: Detector::new(args.detector.load()?),
+                detector_config: args.detector.load()?,
+                detectors: std::collections::HashMap::new(),
                 alerts_topic: args.alerts_topic.clone(),
                 limits: ValidationLimits::default(),
                 metrics,
