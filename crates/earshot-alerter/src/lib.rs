@@ -43,6 +43,25 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Runs the same detector over a scored JSONL file at full speed.
     Backtest(BacktestArgs),
+    /// Writes a labeled synthetic scored stream and its ground truth.
+    Synth(SynthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SynthArgs {
+    /// Scored mentions, JSONL, in arrival order.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Ground truth: one JSON line per injected event.
+    #[arg(long)]
+    pub truth: PathBuf,
+    /// Number of brands; their volumes spread from a few to a few hundred per hour.
+    #[arg(long, default_value_t = 20)]
+    pub brands: usize,
+    #[arg(long, default_value_t = 3.0)]
+    pub days: f64,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -249,6 +268,60 @@ impl BatchProcessor for AlertProcessor {
     }
 }
 
+/// Builds brands of spread-out volumes and one event per brand (cycling
+/// through the shapes) after the first day; returns (brands, events).
+pub fn synth_scenario(
+    brand_count: usize,
+    minutes: i64,
+    seed: u64,
+) -> (Vec<synth::SynthBrand>, Vec<synth::SynthEvent>) {
+    use synth::EventShape;
+    let shapes = [
+        EventShape::SuddenCrisis {
+            multiplier: 4.0,
+            negative_share: 0.8,
+        },
+        EventShape::SentimentCollapse {
+            negative_share: 0.75,
+        },
+        EventShape::ToxicBrigade {
+            extra_per_hour: 60.0,
+        },
+        EventShape::SlowBurn {
+            multiplier: 3.0,
+            negative_share: 0.7,
+        },
+        EventShape::ViralPositive { multiplier: 5.0 },
+        EventShape::IngestionGap,
+    ];
+    let mut brands = Vec::new();
+    let mut events = Vec::new();
+    for index in 0..brand_count {
+        let name = format!("brand-{index:04}");
+        // Volumes from 3 to ~600 mentions per hour, geometric.
+        let per_hour = 3.0 * 200f64.powf(index as f64 / brand_count.max(2) as f64 - 0.0);
+        brands.push(synth::SynthBrand {
+            name: name.clone(),
+            mentions_per_hour: per_hour,
+            negative_share: 0.25,
+            toxic_share: 0.03,
+        });
+        if minutes > 2 * 24 * 60 {
+            let shape = shapes[(index + seed as usize) % shapes.len()];
+            let start_minute = 24 * 60
+                + ((index as i64 * 7919 + seed as i64 * 104_729) % (minutes - 2 * 24 * 60).max(1));
+            events.push(synth::SynthEvent {
+                brand: name,
+                start_minute,
+                duration_minutes: 60,
+                shape,
+                term: format!("#issue{index}"),
+            });
+        }
+    }
+    (brands, events)
+}
+
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
     match cli.command {
@@ -262,6 +335,43 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             eprintln!(
                 "backtest: {} mentions ({} invalid, {} late), {} alert state changes, {:.0} mentions/s",
                 summary.mentions, summary.invalid, summary.late, summary.alerts, summary.mentions as f64 / seconds
+            );
+            Ok(())
+        }
+        Command::Synth(args) => {
+            let minutes = (args.days * 24.0 * 60.0) as i64;
+            let (brands, events) = synth_scenario(args.brands, minutes, args.seed);
+            let start = chrono::DateTime::from_timestamp(1_793_577_600, 0).unwrap_or_default();
+            let stream = synth::generate(&brands, &events, start, minutes, args.seed);
+            let mut output = BufWriter::new(
+                File::create(&args.output)
+                    .with_context(|| format!("cannot create {}", args.output.display()))?,
+            );
+            for scored in &stream {
+                output.write_all(&scored.to_json_vec())?;
+                output.write_all(b"\n")?;
+            }
+            output.flush()?;
+            let mut truth = BufWriter::new(
+                File::create(&args.truth)
+                    .with_context(|| format!("cannot create {}", args.truth.display()))?,
+            );
+            for event in &events {
+                let line = serde_json::json!({
+                    "brand": event.brand,
+                    "shape": format!("{:?}", event.shape),
+                    "crisis": event.shape.is_crisis(),
+                    "onset_at": earshot_schema::format_timestamp(&(start + chrono::Duration::minutes(event.start_minute))),
+                    "end_at": earshot_schema::format_timestamp(&(start + chrono::Duration::minutes(event.start_minute + event.duration_minutes))),
+                });
+                writeln!(truth, "{line}")?;
+            }
+            truth.flush()?;
+            eprintln!(
+                "wrote {} mentions of {} brands and {} events",
+                stream.len(),
+                brands.len(),
+                events.len()
             );
             Ok(())
         }

@@ -1,0 +1,52 @@
+"""Scores a backtest against synthetic ground truth.
+
+Usage: evaluate_alerts.py TRUTH.jsonl ALERTS.jsonl DAYS
+A crisis event is detected when a warning or critical page for its brand
+fires between its onset and 60 minutes after; any other page is a false alarm.
+"""
+import json
+import sys
+from datetime import datetime, timedelta
+
+
+def parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def main() -> None:
+    truth_path, alerts_path, days = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    truth = [json.loads(line) for line in open(truth_path)]
+    alerts = [json.loads(line) for line in open(alerts_path)]
+    pages = [a for a in alerts if a["status"] == "firing" and a["severity"] in ("warning", "critical")]
+    brands = {a["brand"] for a in alerts} | {t["brand"] for t in truth}
+    delays, matched = [], set()
+    for event in truth:
+        if not event["crisis"]:
+            continue
+        onset, limit = parse(event["onset_at"]), parse(event["onset_at"]) + timedelta(minutes=60)
+        hits = [p for p in pages if p["brand"] == event["brand"] and onset <= parse(p["detected_at"]) <= limit]
+        if hits:
+            first = min(hits, key=lambda p: p["detected_at"])
+            delays.append((parse(first["detected_at"]) - onset).total_seconds() / 60)
+        for p in hits:
+            matched.add(id(p))
+    # Pages during any event window (crisis or not) of that brand, beyond the 60 minutes, are not counted as false.
+    def inside_event(page) -> bool:
+        t = parse(page["detected_at"])
+        return any(e["brand"] == page["brand"] and parse(e["onset_at"]) <= t <= parse(e["end_at"]) + timedelta(minutes=30) and e["crisis"] for e in truth)
+    false_pages = [p for p in pages if id(p) not in matched and not inside_event(p)]
+    crises = sum(1 for e in truth if e["crisis"])
+    delays.sort()
+    median = delays[len(delays) // 2] if delays else float("nan")
+    p90 = delays[min(len(delays) - 1, int(len(delays) * 0.9))] if delays else float("nan")
+    brand_weeks = len(brands) * days / 7
+    print(json.dumps({
+        "crises": crises, "detected_within_60_min": len(delays), "recall": round(len(delays) / max(crises, 1), 3),
+        "median_delay_min": median, "p90_delay_min": p90,
+        "false_pages": len(false_pages), "false_pages_per_brand_week": round(len(false_pages) / max(brand_weeks, 1e-9), 3),
+        "false_page_examples": [p["summary"][:120] for p in false_pages[:5]],
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
