@@ -52,6 +52,7 @@ lint: setup
 test: setup fmt lint
 	@echo "==> cargo test (unit and integration tests; integration tests start their own brokers)"
 	@$(CARGO) test $(PROFILE_FLAG) --workspace
+	@$(CARGO) build $(PROFILE_FLAG) --workspace --bins
 	@scripts/test-deploy.sh
 
 clean-state: down

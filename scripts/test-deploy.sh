@@ -23,3 +23,5 @@ expect_route pager alertname=EarshotCrisis severity=critical brand=acme kind=neg
 expect_route chat alertname=EarshotCrisis severity=warning brand=acme kind=volume_spike
 expect_route null alertname=EarshotCrisis severity=watch brand=acme kind=volume_spike
 expect_route ops alertname=EarshotServiceDown severity=critical team=ops
+step "docker-compose.yml and Dockerfiles against the binaries' --help"
+"$VENV/bin/python" "$ROOT/scripts/check_compose.py" "$ROOT"

@@ -13,10 +13,10 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct LogArgs {
     /// Log line format.
-    #[arg(long, env = "EARSHOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, global = true, env = "EARSHOT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
     /// Log filter in `tracing` syntax, e.g. `info` or `earshot_kafka=debug,info`.
-    #[arg(long, env = "EARSHOT_LOG", default_value = "info")]
+    #[arg(long, global = true, env = "EARSHOT_LOG", default_value = "info")]
     pub log_filter: String,
 }
 
