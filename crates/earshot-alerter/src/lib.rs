@@ -14,11 +14,11 @@ use std::time::Instant;
 
 use anyhow::Context;
 use earshot_kafka::{
-    run_pipeline, BatchProcessor, InputRecord, KafkaArgs, KafkaMetrics, Outcome, OutputRecord,
-    PipelineArgs, PipelineSettings,
+    BatchProcessor, InputRecord, KafkaArgs, Outcome, OutputRecord, PipelineArgs, PipelineService,
+    PipelineSettings,
 };
 use earshot_schema::{topics, Alert, ScoredMention, ValidationLimits};
-use earshot_service::{serve_http, CancellationToken, Health, LogArgs};
+use earshot_service::{CancellationToken, LogArgs};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
 pub use config::{DetectorConfig, Thresholds};
@@ -377,13 +377,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         }
         Command::Serve(args) => {
             let args = *args;
-            let registry = earshot_service::new_registry("alerter");
-            let health = Health::default();
-            let kafka_metrics = KafkaMetrics::new(&registry)?;
-            let metrics = AlerterMetrics::new(&registry)?;
-            let (address, http) =
-                serve_http(args.http_addr, registry, health.clone(), shutdown.clone()).await?;
-            tracing::info!(%address, "alerter ready");
+            let service = PipelineService::start("alerter", args.http_addr, &shutdown).await?;
+            let metrics = AlerterMetrics::new(&service.registry)?;
+            tracing::info!(address = %service.address, "alerter ready");
             let processor = AlertProcessor {
                 detector_config: args.detector.load()?,
                 detectors: std::collections::HashMap::new(),
@@ -397,18 +393,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 vec![args.scored_topic.clone()],
                 "earshot-alerter",
             );
-            let result = run_pipeline(
-                args.kafka,
-                settings,
-                processor,
-                kafka_metrics,
-                health,
-                shutdown.clone(),
-            )
-            .await;
-            shutdown.cancel();
-            let _ = http.await;
-            result?;
+            service
+                .run(args.kafka, settings, processor, shutdown)
+                .await?;
             Ok(())
         }
     }

@@ -7,11 +7,11 @@ use std::net::SocketAddr;
 
 use chrono::Utc;
 use earshot_kafka::{
-    run_pipeline, BatchProcessor, InputRecord, KafkaArgs, KafkaMetrics, Outcome, PipelineArgs,
+    BatchProcessor, InputRecord, KafkaArgs, Outcome, PipelineArgs, PipelineService,
     PipelineSettings,
 };
 use earshot_schema::{topics, Alert, ScoredMention, ValidationLimits};
-use earshot_service::{serve_http, CancellationToken, Health, LogArgs};
+use earshot_service::{CancellationToken, LogArgs};
 
 pub use guard::{sanitize_label, BrandGuard, OTHER};
 pub use metrics::BrandMetrics;
@@ -176,10 +176,8 @@ fn parse_groups(specs: &[String]) -> anyhow::Result<Vec<(String, Vec<String>)>> 
 
 /// Runs the exporter until shutdown.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let registry = earshot_service::new_registry("exporter");
-    let health = Health::default();
-    let kafka_metrics = KafkaMetrics::new(&registry)?;
-    let metrics = BrandMetrics::new(&registry)?;
+    let service = PipelineService::start("exporter", cli.http_addr, &shutdown).await?;
+    let metrics = BrandMetrics::new(&service.registry)?;
     let groups = parse_groups(&cli.competitor_groups)?;
     let mut allowlist: Vec<String> = cli.brand_allowlist.clone();
     for (group, brands) in &groups {
@@ -192,9 +190,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 .set(1);
         }
     }
-    let (address, http) =
-        serve_http(cli.http_addr, registry, health.clone(), shutdown.clone()).await?;
-    tracing::info!(%address, "exporter ready");
+    tracing::info!(address = %service.address, "exporter ready");
     let processor = ExportProcessor {
         metrics,
         guard: BrandGuard::new(allowlist, cli.top_brands),
@@ -207,18 +203,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         vec![cli.scored_topic.clone(), cli.alerts_topic.clone()],
         "earshot-exporter",
     );
-    let result = run_pipeline(
-        cli.kafka,
-        settings,
-        processor,
-        kafka_metrics,
-        health,
-        shutdown.clone(),
-    )
-    .await;
-    shutdown.cancel();
-    let _ = http.await;
-    result?;
+    service
+        .run(cli.kafka, settings, processor, shutdown)
+        .await?;
     Ok(())
 }
 

@@ -18,6 +18,7 @@ mod metrics;
 mod pipeline;
 mod producer;
 mod record;
+mod service;
 
 pub use config::{redact_config, KafkaArgs, PipelineArgs};
 pub use context::ClientHealthContext;
@@ -27,6 +28,7 @@ pub use metrics::KafkaMetrics;
 pub use pipeline::{run_pipeline, BatchProcessor, PipelineReport, PipelineSettings};
 pub use producer::Producer;
 pub use record::{InputRecord, Outcome, OutputRecord};
+pub use service::PipelineService;
 
 /// Re-exported for tools that read topics directly (replay's topic mode).
 pub use rdkafka;

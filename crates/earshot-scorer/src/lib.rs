@@ -19,9 +19,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use earshot_kafka::{run_pipeline, KafkaArgs, KafkaMetrics, PipelineArgs, PipelineSettings};
+use earshot_kafka::{KafkaArgs, PipelineArgs, PipelineService, PipelineSettings};
 use earshot_schema::{topics, ValidationLimits};
-use earshot_service::{serve_http, CancellationToken, Health, LogArgs};
+use earshot_service::{CancellationToken, LogArgs};
 
 pub use error::ScorerError;
 
@@ -248,28 +248,19 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let registry = earshot_service::new_registry("scorer");
-    let health = Health::default();
-    let kafka_metrics = KafkaMetrics::new(&registry)?;
-    let scorer_metrics = metrics::ScorerMetrics::new(&registry)?;
-    health.set("model", false, "loading");
-    let (address, http) =
-        serve_http(args.http_addr, registry, health.clone(), shutdown.clone()).await?;
+    let service = PipelineService::start("scorer", args.http_addr, &shutdown).await?;
+    let scorer_metrics = metrics::ScorerMetrics::new(&service.registry)?;
+    service.health.set("model", false, "loading");
     let settings = args.model.worker_settings(args.pipeline.batch_size)?;
     let handle =
         tokio::task::spawn_blocking(move || worker::ScoringHandle::spawn(settings, scorer_metrics))
             .await?
             .context("cannot load the model")?;
-    health.set(
-        "model",
-        true,
-        format!(
-            "{} {}",
-            handle.model_info().name,
-            handle.model_info().version
-        ),
-    );
-    tracing::info!(%address, model = %handle.model_info().name, "scorer ready");
+    let model = handle.model_info();
+    service
+        .health
+        .set("model", true, format!("{} {}", model.name, model.version));
+    tracing::info!(address = %service.address, model = %model.name, "scorer ready");
     let processor = service::ScoringProcessor {
         handle,
         output_topic: args.output_topic.clone(),
@@ -281,17 +272,8 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
         vec![args.input_topic.clone()],
         "earshot-scorer",
     );
-    let result = run_pipeline(
-        args.kafka,
-        settings,
-        processor,
-        kafka_metrics,
-        health,
-        shutdown.clone(),
-    )
-    .await;
-    shutdown.cancel();
-    let _ = http.await;
-    result?;
+    service
+        .run(args.kafka, settings, processor, shutdown)
+        .await?;
     Ok(())
 }
