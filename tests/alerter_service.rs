@@ -9,9 +9,9 @@ use chrono::{TimeZone, Utc};
 use clap::Parser;
 use earshot_alerter::synth::{generate, EventShape, SynthBrand, SynthEvent};
 use earshot_integration_tests::{free_loopback_port, read_topic, wait_until, TestBroker};
-use earshot_kafka::{KafkaMetrics, OutputRecord, Producer};
+use earshot_kafka::OutputRecord;
 use earshot_schema::{Alert, AlertKind, AlertStatus, Severity};
-use earshot_service::{CancellationToken, Health};
+use earshot_service::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_for_the_crisis_brand_only() {
@@ -54,13 +54,7 @@ async fn pages_for_the_crisis_brand_only() {
             )
         })
         .collect();
-    let producer = Producer::new(
-        &broker.kafka_args(),
-        KafkaMetrics::unregistered(),
-        Health::default(),
-        Duration::from_secs(5),
-    )
-    .expect("producer");
+    let producer = broker.producer();
     producer
         .send_all(&records, &CancellationToken::new())
         .await

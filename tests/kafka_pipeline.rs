@@ -140,13 +140,7 @@ async fn run_until_delivered(broker: &TestBroker, expected: u64) -> PipelineRepo
 async fn ten_thousand_mentions_with_one_percent_malformed() {
     let broker = TestBroker::start();
     broker.create_topics(&[INPUT, OUTPUT, DLQ], 4).await;
-    let producer = Producer::new(
-        &broker.kafka_args(),
-        KafkaMetrics::unregistered(),
-        Health::default(),
-        Duration::from_secs(5),
-    )
-    .expect("producer");
+    let producer = broker.producer();
     let (valid_ids, malformed_count) = produce_inputs(&producer, 0..10_000).await;
     assert_eq!(malformed_count, 100);
 

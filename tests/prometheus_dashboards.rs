@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use earshot_integration_tests::{free_loopback_port, model_dir, TestBroker, TestPrometheus};
-use earshot_kafka::{KafkaMetrics, OutputRecord, Producer};
+use earshot_kafka::OutputRecord;
 use earshot_schema::{Alert, AlertEvidence, AlertKind, AlertMetrics, AlertStatus, Severity};
-use earshot_service::{CancellationToken, Health};
+use earshot_service::CancellationToken;
 
 const BRAND: &str = "united";
 const GROUP: &str = "airlines";
@@ -106,13 +106,7 @@ async fn every_dashboard_query_returns_data() {
             4,
         )
         .await;
-    let producer = Producer::new(
-        &broker.kafka_args(),
-        KafkaMetrics::unregistered(),
-        Health::default(),
-        Duration::from_secs(5),
-    )
-    .expect("producer");
+    let producer = broker.producer();
     let shutdown = CancellationToken::new();
     let scorer_port = free_loopback_port();
     let exporter_port = free_loopback_port();

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use clap::Parser;
 use earshot_integration_tests::{model_dir, read_topic, wait_until, TestBroker};
-use earshot_kafka::{KafkaMetrics, OutputRecord, Producer};
+use earshot_kafka::OutputRecord;
 use earshot_schema::{ScoredMention, ValidationLimits};
-use earshot_service::{CancellationToken, Health};
+use earshot_service::CancellationToken;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scores_the_sample_stream_on_the_broker() {
@@ -37,13 +37,7 @@ async fn scores_the_sample_stream_on_the_broker() {
     for bad in [&b"{oops"[..], br#"{"id":"x","brand":"b"}"#, b"\xff\xff"] {
         records.push(OutputRecord::new("mentions", None, bad.to_vec()));
     }
-    let producer = Producer::new(
-        &broker.kafka_args(),
-        KafkaMetrics::unregistered(),
-        Health::default(),
-        Duration::from_secs(5),
-    )
-    .expect("producer");
+    let producer = broker.producer();
     producer
         .send_all(&records, &CancellationToken::new())
         .await

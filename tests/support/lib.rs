@@ -142,6 +142,17 @@ impl TestBroker {
         KafkaArgs::local(&self.brokers())
     }
 
+    /// Returns an idempotent producer on this broker.
+    pub fn producer(&self) -> earshot_kafka::Producer {
+        earshot_kafka::Producer::new(
+            &self.kafka_args(),
+            earshot_kafka::KafkaMetrics::unregistered(),
+            earshot_service::Health::default(),
+            Duration::from_secs(5),
+        )
+        .expect("producer")
+    }
+
     /// Creates topics with `partitions` partitions each.
     pub async fn create_topics(&self, topics: &[&str], partitions: i32) {
         earshot_kafka::admin::ensure_topics(&self.kafka_args(), topics, partitions)
