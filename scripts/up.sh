@@ -7,20 +7,8 @@ BIN_DIR="$ROOT/target/release"
 mkdir -p "$RUN_DIR"
 "$ROOT/scripts/broker.sh" start
 
-start_service() {
-  local name="$1"; shift
-  local pid_file="$RUN_DIR/$name.pid"
-  if pid_alive "$pid_file"; then
-    step "$name already running (pid $(cat "$pid_file"))"
-    return
-  fi
-  [ -x "$BIN_DIR/$name" ] || die "$BIN_DIR/$name is not built; run make build"
-  step "starting $name (log: $RUN_DIR/$name.log)"
-  nohup "$BIN_DIR/$name" "$@" >"$RUN_DIR/$name.log" 2>&1 &
-  echo $! >"$pid_file"
-}
-
-# start_program NAME ARGS...: like start_service for programs on PATH.
+# start_program NAME COMMAND...: starts COMMAND in the background unless the
+# pid file of NAME says it runs already.
 start_program() {
   local name="$1"; shift
   local pid_file="$RUN_DIR/$name.pid"
@@ -31,6 +19,13 @@ start_program() {
   step "starting $name (log: $RUN_DIR/$name.log)"
   nohup "$@" >"$RUN_DIR/$name.log" 2>&1 &
   echo $! >"$pid_file"
+}
+
+# start_service NAME ARGS...: start_program for an earshot binary.
+start_service() {
+  local name="$1"; shift
+  pid_alive "$RUN_DIR/$name.pid" || [ -x "$BIN_DIR/$name" ] || die "$BIN_DIR/$name is not built; run make build"
+  start_program "$name" "$BIN_DIR/$name" "$@"
 }
 
 wait_healthy() {

@@ -645,8 +645,8 @@ fn evaluate(
                 AlertKind::EmergingTerms => anomalies.terms.extend(reading.top_term.clone()),
             }
         }
-        let open = state.incidents.get(&kind).cloned();
-        match (open, reading.severity) {
+        let (incident, status) = match (state.incidents.remove(&kind), reading.severity) {
+            (None, None) => continue,
             (None, Some(severity)) => {
                 if state
                     .cooldown_until
@@ -663,81 +663,77 @@ fn evaluate(
                     calm_bins: 0,
                     lower_bins: 0,
                 };
-                alerts.push(build_alert(
-                    brand,
-                    state,
-                    &incident,
-                    &reading,
-                    AlertStatus::Firing,
-                    decision_time,
-                    config,
-                ));
-                state.incidents.insert(kind, incident);
+                (incident, Some(AlertStatus::Firing))
             }
-            (None, None) => {}
             (Some(mut incident), severity) => {
-                if reading.z < thresholds.resolve_z {
-                    incident.calm_bins += 1;
-                } else {
-                    incident.calm_bins = 0;
-                }
-                if incident.calm_bins >= config.resolve_after_bins {
-                    alerts.push(build_alert(
-                        brand,
-                        state,
-                        &incident,
-                        &reading,
-                        AlertStatus::Resolved,
-                        decision_time,
-                        config,
-                    ));
-                    state.incidents.remove(&kind);
-                    state.cooldown_until.insert(
-                        kind,
-                        decision_time + i64::from(config.cooldown_bins) * config.bin_seconds,
-                    );
-                    continue;
-                }
-                match severity {
-                    Some(severity) if severity > incident.severity => {
-                        incident.severity = severity;
-                        incident.lower_bins = 0;
-                        alerts.push(build_alert(
-                            brand,
-                            state,
-                            &incident,
-                            &reading,
-                            AlertStatus::Firing,
-                            decision_time,
-                            config,
-                        ));
-                    }
-                    Some(severity) if severity == incident.severity => incident.lower_bins = 0,
-                    lower => {
-                        incident.lower_bins += 1;
-                        let target = lower.unwrap_or(Severity::Watch);
-                        if incident.lower_bins >= config.deescalate_after_bins
-                            && target < incident.severity
-                        {
-                            incident.severity = target;
-                            incident.lower_bins = 0;
-                            alerts.push(build_alert(
-                                brand,
-                                state,
-                                &incident,
-                                &reading,
-                                AlertStatus::Firing,
-                                decision_time,
-                                config,
-                            ));
-                        }
-                    }
-                }
-                state.incidents.insert(kind, incident);
+                let status =
+                    advance_incident(&mut incident, severity, reading.z, thresholds, config);
+                (incident, status)
             }
+        };
+        if let Some(status) = status {
+            alerts.push(build_alert(
+                brand,
+                state,
+                &incident,
+                &reading,
+                status,
+                decision_time,
+                config,
+            ));
+        }
+        if status == Some(AlertStatus::Resolved) {
+            state.cooldown_until.insert(
+                kind,
+                decision_time + i64::from(config.cooldown_bins) * config.bin_seconds,
+            );
+        } else {
+            state.incidents.insert(kind, incident);
         }
     }
     (alerts, anomalies)
+}
+
+/// Moves an open incident one bin on: resolve after enough calm bins,
+/// escalate at once, de-escalate only after enough lower bins (hysteresis).
+/// Returns the status to publish, if the incident changed.
+fn advance_incident(
+    incident: &mut Incident,
+    severity: Option<Severity>,
+    z: f64,
+    thresholds: &Thresholds,
+    config: &DetectorConfig,
+) -> Option<AlertStatus> {
+    if z < thresholds.resolve_z {
+        incident.calm_bins += 1;
+    } else {
+        incident.calm_bins = 0;
+    }
+    if incident.calm_bins >= config.resolve_after_bins {
+        return Some(AlertStatus::Resolved);
+    }
+    match severity {
+        Some(severity) if severity > incident.severity => {
+            incident.severity = severity;
+            incident.lower_bins = 0;
+            Some(AlertStatus::Firing)
+        }
+        Some(severity) if severity == incident.severity => {
+            incident.lower_bins = 0;
+            None
+        }
+        lower => {
+            incident.lower_bins += 1;
+            let target = lower.unwrap_or(Severity::Watch);
+            if incident.lower_bins >= config.deescalate_after_bins && target < incident.severity {
+                incident.severity = target;
+                incident.lower_bins = 0;
+                Some(AlertStatus::Firing)
+            } else {
+                None
+            }
+        }
+    }
 }
 
 /// The start of the earliest bin in the window from which the brand stayed
