@@ -8,8 +8,9 @@ use earshot_scorer::worker::{ScoringHandle, WorkerSettings};
 fn handle(cache_capacity: usize) -> ScoringHandle {
     ScoringHandle::spawn(
         WorkerSettings {
-            model_dir: model_dir(),
+            model_dir: Some(model_dir()),
             heads_dir: earshot_scorer::train::default_heads_dir(),
+            classifiers: Default::default(),
             device: tch::Device::Cpu,
             max_tokens: 128,
             intra_op_threads: 2,

@@ -23,6 +23,11 @@ fn site_packages() -> PathBuf {
     cache_dir().join("venv/lib/python3.11/site-packages")
 }
 
+/// The set-up's Python (torch, transformers, confluent-kafka).
+pub fn venv_python() -> PathBuf {
+    cache_dir().join("venv/bin/python")
+}
+
 /// The MiniLM encoder installed by the set-up; `EARSHOT_MODEL_DIR` overrides.
 pub fn model_dir() -> PathBuf {
     std::env::var("EARSHOT_MODEL_DIR")

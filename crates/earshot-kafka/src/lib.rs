@@ -8,6 +8,7 @@
 //! - [`Producer`]: a produce-and-await-delivery helper for tools that only
 //!   write (replay, the alerter's alert sink).
 //! - [`admin`]: topic creation and watermark queries.
+//! - [`range`]: reading a time range of a topic without a consumer group.
 
 pub mod admin;
 mod config;
@@ -17,6 +18,7 @@ mod error;
 mod metrics;
 mod pipeline;
 mod producer;
+pub mod range;
 mod record;
 mod service;
 
@@ -26,7 +28,7 @@ pub use dlq::{dlq_headers, DLQ_HEADER_PREFIX};
 pub use error::{KafkaPlumbingError, Result};
 pub use metrics::KafkaMetrics;
 pub use pipeline::{run_pipeline, BatchProcessor, PipelineReport, PipelineSettings};
-pub use producer::Producer;
+pub use producer::{PendingSend, Producer};
 pub use record::{InputRecord, Outcome, OutputRecord};
 pub use service::PipelineService;
 

@@ -279,7 +279,7 @@ impl From<KafkaPlumbingError> for DeliveryResult {
     }
 }
 
-fn owned_record(message: &rdkafka::message::BorrowedMessage<'_>) -> InputRecord {
+pub(crate) fn owned_record(message: &rdkafka::message::BorrowedMessage<'_>) -> InputRecord {
     let headers = message
         .headers()
         .map(|headers| {

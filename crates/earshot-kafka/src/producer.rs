@@ -101,6 +101,25 @@ impl Producer {
         }
     }
 
+    /// Puts every record on librdkafka's queue, in order, and returns at once
+    /// with their pending deliveries: callers that pipeline (replay) keep
+    /// several sends in flight and confirm them oldest first.
+    pub async fn start_send(
+        &self,
+        records: Vec<OutputRecord>,
+        shutdown: &CancellationToken,
+    ) -> Result<PendingSend> {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for record in &records {
+            deliveries.push(self.enqueue(record, shutdown).await?);
+        }
+        Ok(PendingSend {
+            producer: self.clone(),
+            records,
+            deliveries,
+        })
+    }
+
     fn note_failure(&self, record: &OutputRecord, error: &KafkaError) {
         self.metrics
             .delivery_retries
@@ -163,5 +182,54 @@ impl Producer {
 pub(crate) fn set_default(config: &mut rdkafka::ClientConfig, key: &str, value: &str) {
     if config.get(key).is_none() {
         config.set(key, value);
+    }
+}
+
+/// Records on their way to the broker; see [`Producer::start_send`].
+pub struct PendingSend {
+    producer: Producer,
+    records: Vec<OutputRecord>,
+    deliveries: Vec<DeliveryFuture>,
+}
+
+impl PendingSend {
+    /// How many records this send holds.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Whether this send holds no records.
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Returns once every record is acknowledged; failed ones are re-sent with
+    /// backoff as in [`Producer::send_all`].
+    pub async fn confirm(self, shutdown: &CancellationToken) -> Result<()> {
+        let results = join_all(self.deliveries).await;
+        let mut failed = Vec::new();
+        for (record, result) in self.records.into_iter().zip(results) {
+            match result {
+                Ok(Ok(_delivery)) => {
+                    self.producer
+                        .metrics
+                        .produced_messages
+                        .with_label_values(&[&record.topic])
+                        .inc();
+                }
+                Ok(Err((error, _message))) => {
+                    self.producer.note_failure(&record, &error);
+                    failed.push(record);
+                }
+                Err(_canceled) => {
+                    self.producer.note_failure(&record, &KafkaError::Canceled);
+                    failed.push(record);
+                }
+            }
+        }
+        if failed.is_empty() {
+            return Ok(());
+        }
+        self.producer.send_all(&failed, shutdown).await
     }
 }

@@ -83,6 +83,16 @@ impl Mention {
         Mention::from_object(object, limits)
     }
 
+    /// Checks size and UTF-8 and parses a JSON object without validating its
+    /// fields, for tools that edit fields (replay's `--set`) before
+    /// [`Mention::from_object`].
+    pub fn object_from_json_bytes(
+        bytes: &[u8],
+        limits: &ValidationLimits,
+    ) -> Result<Map<String, Value>, SchemaError> {
+        parse_object(bytes, limits)
+    }
+
     /// Validates a mention held in a JSON object, consuming it.
     pub fn from_object(
         mut object: Map<String, Value>,

@@ -24,7 +24,7 @@ pub struct Encoder {
 /// Texts longer than this many characters per token allowed are cut before
 /// tokenizing: a token covers at least one character, so nothing the model
 /// would see is lost, and a 1 MB text costs no more than a tweet.
-const CHARS_PER_TOKEN_BOUND: usize = 16;
+pub(crate) const CHARS_PER_TOKEN_BOUND: usize = 16;
 
 impl Encoder {
     /// Loads `config.json`, `vocab.txt` and `model.safetensors` from `model_dir`.
@@ -145,7 +145,7 @@ impl Encoder {
     }
 }
 
-fn clip_chars(text: &str, limit: usize) -> &str {
+pub(crate) fn clip_chars(text: &str, limit: usize) -> &str {
     match text.char_indices().nth(limit) {
         Some((byte_index, _)) => &text[..byte_index],
         None => text,

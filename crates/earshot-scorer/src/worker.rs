@@ -8,16 +8,19 @@ use std::time::Instant;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::encoder::Encoder;
 use crate::error::ScorerError;
-use crate::heads::{Heads, TextScores};
+use crate::heads::TextScores;
 use crate::metrics::ScorerMetrics;
+use crate::text_scorer::{ClassifierSettings, TextScorer};
 
 /// How the model thread is set up.
 #[derive(Debug, Clone)]
 pub struct WorkerSettings {
-    pub model_dir: PathBuf,
+    /// The MiniLM encoder (needed unless classifiers replace both heads).
+    pub model_dir: Option<PathBuf>,
     pub heads_dir: PathBuf,
+    /// Hugging Face classifiers used instead of the heads.
+    pub classifiers: ClassifierSettings,
     pub device: tch::Device,
     pub max_tokens: usize,
     pub intra_op_threads: usize,
@@ -48,15 +51,17 @@ impl ScoringHandle {
                 if settings.intra_op_threads > 0 {
                     tch::set_num_threads(settings.intra_op_threads as i32);
                 }
-                let loaded =
-                    Encoder::load(&settings.model_dir, settings.device, settings.max_tokens)
-                        .and_then(|encoder| {
-                            Heads::load(&settings.heads_dir).map(|heads| (encoder, heads))
-                        });
+                let loaded = TextScorer::load(
+                    settings.model_dir.as_deref(),
+                    &settings.heads_dir,
+                    &settings.classifiers,
+                    settings.device,
+                    settings.max_tokens,
+                );
                 match loaded {
-                    Ok((encoder, heads)) => {
-                        let _ = ready_sender.send(Ok(heads.model_info()));
-                        serve(encoder, heads, receiver, &settings, &metrics);
+                    Ok(scorer) => {
+                        let _ = ready_sender.send(Ok(scorer.model_info()));
+                        serve(scorer, receiver, &settings, &metrics);
                     }
                     Err(error) => {
                         let _ = ready_sender.send(Err(error));
@@ -123,8 +128,7 @@ impl RecentCache {
 }
 
 fn serve(
-    encoder: Encoder,
-    heads: Heads,
+    scorer: TextScorer,
     mut receiver: mpsc::Receiver<Request>,
     settings: &WorkerSettings,
     metrics: &ScorerMetrics,
@@ -132,8 +136,7 @@ fn serve(
     let mut cache = RecentCache::new(settings.cache_capacity);
     while let Some(request) = receiver.blocking_recv() {
         let result = score_with_cache(
-            &encoder,
-            &heads,
+            &scorer,
             &mut cache,
             &request.texts,
             settings.max_batch,
@@ -146,8 +149,7 @@ fn serve(
 }
 
 fn score_with_cache(
-    encoder: &Encoder,
-    heads: &Heads,
+    scorer: &TextScorer,
     cache: &mut RecentCache,
     texts: &[String],
     max_batch: usize,
@@ -166,8 +168,7 @@ fn score_with_cache(
         .inc_by((texts.len() - results.iter().filter(|r| r.is_none()).count()) as u64);
     if !misses.is_empty() {
         let started = Instant::now();
-        let embeddings = encoder.embed(&misses, max_batch)?;
-        let scores = heads.score(&embeddings)?;
+        let scores = scorer.score(&misses, max_batch)?;
         metrics
             .inference_seconds
             .observe(started.elapsed().as_secs_f64());
