@@ -87,7 +87,7 @@ async fn replays_a_gzipped_file_and_rejects_invalid_lines() {
     assert_eq!(lines, invalid_lines);
     assert!(rejected.iter().all(|reject| reject["reason"]
         .as_str()
-        .is_some_and(|reason| reason.contains("brand"))));
+        .is_some_and(|reason| reason.contains("`text`"))));
 }
 
 fn mention_line(index: u64) -> String {

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, Utc};
+
 use clap::Parser;
 use earshot_integration_tests::{read_topic, TestBroker};
 use earshot_kafka::OutputRecord;
@@ -51,6 +52,46 @@ async fn replays_a_time_range_in_created_at_order() {
         .send_all(&records, &CancellationToken::new())
         .await
         .expect("produce");
+
+    // Offsets-for-times: records written after a moment are exactly those
+    // at or after the offsets found for it.
+    let written_before = Utc::now().timestamp_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let later: Vec<OutputRecord> = (0..9)
+        .map(|index| {
+            let payload = serde_json::json!({
+                "id": format!("late-{index}"), "brand": format!("brand-{index}"), "text": "t",
+                "created_at": "2026-11-22T00:00:00Z",
+            });
+            OutputRecord::new(
+                "scored",
+                Some(format!("brand-{index}").into_bytes()),
+                payload.to_string().into_bytes(),
+            )
+        })
+        .collect();
+    broker
+        .producer()
+        .send_all(&later, &CancellationToken::new())
+        .await
+        .expect("produce later");
+    let ranges = earshot_kafka::range::time_range_offsets(
+        &broker.kafka_args(),
+        "scored",
+        written_before,
+        None,
+        std::time::Duration::from_secs(10),
+    )
+    .expect("offsets for times");
+    assert_eq!(ranges.len(), 3);
+    assert_eq!(
+        ranges
+            .iter()
+            .map(|range| range.end - range.start)
+            .sum::<i64>(),
+        9,
+        "only the records written after the moment: {ranges:?}"
+    );
 
     let directory = tempfile::tempdir().expect("dir");
     let output = directory.path().join("range.jsonl");

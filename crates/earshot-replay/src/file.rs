@@ -174,9 +174,9 @@ pub async fn replay_file(
                 // current while it waits.
                 rejects.flush()?;
                 let confirmed = if delay >= LONG_PAUSE {
-                    sender.drain(before, &shutdown).await?
+                    sender.drain(before.clone(), &shutdown).await?
                 } else {
-                    sender.cut(before, &shutdown).await?
+                    sender.cut(before.clone(), &shutdown).await?
                 };
                 keeper.settle(confirmed)?;
                 reporter.update(keeper.checkpoint.progress.sent, read.rejected);
@@ -184,7 +184,8 @@ pub async fn replay_file(
                     _ = tokio::time::sleep(delay) => {}
                     _ = shutdown.cancelled() => {
                         interrupted = true;
-                        read = keeper.checkpoint.progress.clone();
+                        // This mention was not sent; everything before it was.
+                        read = before;
                         break 'files;
                     }
                 }
