@@ -7,9 +7,14 @@ CARGO ?= cargo
 # One profile for builds, tests and lints so libtorch-sys and librdkafka build once.
 PROFILE_FLAG := --release
 
-bench:
+bench: setup
 	@echo "==> criterion micro-benchmarks (benches/); numbers go to BENCHMARKS.md"
 	@$(CARGO) bench -p earshot-benches --bench hot_paths -- --noplot
+	@$(CARGO) build --release -p earshot-scorer -p earshot-replay -p earshot-benches --bins
+	@echo "==> scorer file mode vs Python transformers vs the bare forward (3,000 mentions)"
+	@benches/scripts/scorer_throughput.sh 2
+	@echo "==> replay vs a bare librdkafka producer (200,000 mentions)"
+	@benches/scripts/replay_throughput.sh 200000
 
 .PHONY: bench help setup build up down demo test test-unit test-integration fmt lint clean-state broker-start broker-stop
 

@@ -274,7 +274,7 @@ async fn replays_a_latin1_csv_with_mapped_columns() {
             Mention::from_json_bytes(&record.payload, &ValidationLimits::default()).expect("valid")
         })
         .collect();
-    mentions.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    mentions.sort_by_key(|mention| mention.created_at);
     assert_eq!(mentions.len(), 2);
     assert_eq!(mentions[0].text, "Café au lait, très bon");
     assert_eq!(mentions[0].source, "review");

@@ -30,6 +30,10 @@ def main() -> None:
     parser.add_argument("output")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument(
+        "--sort-window", type=int, default=0,
+        help="sort each window of this many lines by length before batching (0: input order)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -57,20 +61,34 @@ def main() -> None:
     started = time.perf_counter()
     scored = 0
     with open(args.output, "w", encoding="utf-8") as out:
-        for start in range(0, len(raw_lines), args.batch):
-            mentions = [json.loads(line) for line in raw_lines[start : start + args.batch]]
-            texts = [mention["text"] for mention in mentions]
-            encoded = tokenizer(
-                texts, padding=True, truncation=True, max_length=128, return_tensors="pt"
-            )
-            with torch.no_grad():
-                hidden = model(**encoded).last_hidden_state
-                mask = encoded["attention_mask"].unsqueeze(-1).float()
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                embeddings = torch.nn.functional.normalize(pooled, dim=1)
-                sentiment = torch.softmax(mlp(sentiment_head, embeddings), dim=-1)
-                toxicity = torch.sigmoid(mlp(toxicity_head, embeddings)).squeeze(-1)
-            for mention, probs, toxic in zip(mentions, sentiment.tolist(), toxicity.tolist()):
+        window = max(args.sort_window, args.batch)
+        for window_start in range(0, len(raw_lines), window):
+            window_mentions = [json.loads(line) for line in raw_lines[window_start : window_start + window]]
+            if args.sort_window:
+                lengths = [len(ids) for ids in tokenizer([m["text"] for m in window_mentions], truncation=True, max_length=128)["input_ids"]]
+                order = sorted(range(len(window_mentions)), key=lambda index: lengths[index])
+            else:
+                order = list(range(len(window_mentions)))
+            results = {}
+            for start in range(0, len(order), args.batch):
+                indices = order[start : start + args.batch]
+                texts = [window_mentions[index]["text"] for index in indices]
+                encoded = tokenizer(
+                    texts, padding=True, truncation=True, max_length=128, return_tensors="pt"
+                )
+                with torch.no_grad():
+                    hidden = model(**encoded).last_hidden_state
+                    mask = encoded["attention_mask"].unsqueeze(-1).float()
+                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                    embeddings = torch.nn.functional.normalize(pooled, dim=1)
+                    sentiment = torch.softmax(mlp(sentiment_head, embeddings), dim=-1)
+                    toxicity = torch.sigmoid(mlp(toxicity_head, embeddings)).squeeze(-1)
+                for index, probs, toxic in zip(indices, sentiment.tolist(), toxicity.tolist()):
+                    results[index] = (probs, toxic)
+            mentions = window_mentions
+            sentiment_rows = [results[index][0] for index in range(len(mentions))]
+            toxicity_rows = [results[index][1] for index in range(len(mentions))]
+            for mention, probs, toxic in zip(mentions, sentiment_rows, toxicity_rows):
                 best = max(range(3), key=lambda index: probs[index])
                 mention["sentiment"] = {
                     "label": labels[best],

@@ -1,8 +1,9 @@
 //! The scorer's hardware ceiling: the bare MiniLM forward (with masked mean
-//! pooling) on the same length-sorted 64-text batches that file mode builds,
-//! tokenized before the clock starts. Prints one JSON line.
+//! pooling) on the same batches file mode builds (each window of 1,024 lines
+//! sorted by token length, cut into batches of 64), tokenized before the
+//! clock starts. Prints one JSON line.
 //!
-//!     scorer_ceiling INPUT.jsonl [BATCH] [THREADS]
+//!     scorer_ceiling INPUT.jsonl [BATCH] [THREADS] [SORT_WINDOW]
 
 use std::time::Instant;
 
@@ -10,9 +11,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut arguments = std::env::args().skip(1);
     let input = arguments
         .next()
-        .ok_or("usage: scorer_ceiling INPUT.jsonl [BATCH] [THREADS]")?;
+        .ok_or("usage: scorer_ceiling INPUT.jsonl [BATCH] [THREADS] [SORT_WINDOW]")?;
     let batch: usize = arguments.next().map_or(Ok(64), |text| text.parse())?;
     let threads: i32 = arguments.next().map_or(Ok(2), |text| text.parse())?;
+    let window: usize = arguments.next().map_or(Ok(1024), |text| text.parse())?;
     tch::set_num_threads(threads);
     let texts: Vec<String> = std::fs::read_to_string(&input)?
         .lines()
@@ -24,13 +26,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         tch::Device::Cpu,
         128,
     )?;
-    // File mode sorts each batch of `batch` input lines by length; so does this.
+    // File mode sorts each window of lines by token length; so does this.
     let mut batches: Vec<Vec<Vec<i64>>> = Vec::new();
-    for chunk in texts.chunks(batch) {
+    for chunk in texts.chunks(window.max(batch)) {
         let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
         let mut sequences = encoder.tokenize(&refs);
         sequences.sort_by_key(Vec::len);
-        batches.push(sequences);
+        batches.extend(sequences.chunks(batch).map(<[Vec<i64>]>::to_vec));
     }
     // One warm-up batch, as every measured run gets.
     if let Some(first) = batches.first() {

@@ -32,8 +32,8 @@ enum Model {
 }
 
 enum TextTokenizer {
-    WordPiece(BertTokenizer),
-    Bpe(RobertaTokenizer),
+    WordPiece(Box<BertTokenizer>),
+    Bpe(Box<RobertaTokenizer>),
 }
 
 /// A sequence classifier with its tokenizer and label names.
@@ -348,7 +348,7 @@ fn wordpiece(directory: &Path, tokenizer_config: &Value) -> Result<TextTokenizer
         .as_bool()
         .unwrap_or(lower_case);
     BertTokenizer::from_file(&vocab, lower_case, strip_accents)
-        .map(TextTokenizer::WordPiece)
+        .map(|tokenizer| TextTokenizer::WordPiece(Box::new(tokenizer)))
         .map_err(|error| ScorerError::Model(format!("{}: {error}", vocab.display())))
 }
 
@@ -363,7 +363,7 @@ fn byte_level_bpe(
         .as_bool()
         .unwrap_or(false);
     RobertaTokenizer::from_file(&vocab, &merges, lower_case, add_prefix_space)
-        .map(TextTokenizer::Bpe)
+        .map(|tokenizer| TextTokenizer::Bpe(Box::new(tokenizer)))
         .map_err(|error| ScorerError::Model(format!("{}: {error}", vocab.display())))
 }
 

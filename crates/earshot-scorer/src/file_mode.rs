@@ -33,6 +33,8 @@ pub async fn score_file(
     input: &str,
     output: &str,
     dlq: Option<PathBuf>,
+    // Lines per request to the model thread, which sorts them by length and
+    // cuts its own batches (`WorkerSettings::max_batch`).
     batch_size: usize,
 ) -> anyhow::Result<FileSummary> {
     let reader: Box<dyn BufRead + Send> = if input == "-" {

@@ -44,7 +44,7 @@ pub struct Cli {
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// Consumes `mentions`, produces scored mentions to `mentions.scored`.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Scores a JSONL file of mentions.
     Score(ScoreArgs),
     /// Trains the sentiment and toxicity heads on labeled CSV/JSONL.
@@ -169,6 +169,11 @@ pub struct ScoreArgs {
     /// Texts per model call.
     #[arg(long, default_value_t = 64)]
     pub batch_size: usize,
+    /// Lines read, sorted by token length and cut into model batches
+    /// together, so that a batch pads to similar lengths; output order is
+    /// kept.
+    #[arg(long, default_value_t = 1024)]
+    pub sort_window: usize,
 }
 
 #[derive(Debug, clap::Args)]
@@ -282,7 +287,7 @@ impl TrainArgs {
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args, shutdown).await,
+        Command::Serve(args) => serve(*args, shutdown).await,
         Command::Score(args) => {
             let handle = worker::ScoringHandle::spawn(
                 args.model.worker_settings(args.batch_size)?,
@@ -295,7 +300,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 &args.input,
                 &args.output,
                 args.dlq,
-                args.batch_size,
+                args.sort_window.max(args.batch_size),
             )
             .await?;
             let seconds = started.elapsed().as_secs_f64().max(1e-9);
