@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use earshot_kafka::{OutputRecord, Producer};
+use earshot_kafka::OutputRecord;
 use earshot_service::CancellationToken;
 
 use crate::checkpoint::{Checkpoint, Progress};
@@ -97,13 +97,8 @@ pub async fn replay_file(
             "resuming from the checkpoint"
         );
     }
-    let telemetry = Telemetry::start(&args.http_addr, shutdown.child_token()).await?;
-    let producer = Producer::new(
-        &args.kafka,
-        telemetry.kafka_metrics.clone(),
-        telemetry.health.clone(),
-        Duration::from_secs(5),
-    )?;
+    let telemetry = Telemetry::start(&args.sending.http_addr, shutdown.child_token()).await?;
+    let producer = telemetry.producer(&args.kafka)?;
     let mut rejects = RejectWriter::new(&args.reject_file, resume_from.reject_bytes)?;
     let total_bytes = args
         .input
@@ -114,8 +109,11 @@ pub async fn replay_file(
     let bytes_read = Arc::new(AtomicU64::new(0));
     let mut reporter = ProgressReporter::new(total_bytes, bytes_read.clone());
     let mut pacer = Pacer::new(args.pacing.speed, args.pacing.rate);
-    let mut sender: OrderedSender<Progress> =
-        OrderedSender::new(producer, args.chunk_size, args.max_in_flight);
+    let mut sender: OrderedSender<Progress> = OrderedSender::new(
+        producer,
+        args.sending.chunk_size,
+        args.sending.max_in_flight,
+    );
     let mut read = resume_from.clone();
     let mut keeper = CheckpointKeeper {
         checkpoint,

@@ -65,6 +65,20 @@ pub struct PacingArgs {
     pub shift_to_now: bool,
 }
 
+/// Producing and telemetry flags shared by both modes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SendingArgs {
+    /// Address of /metrics and /health while the replay runs ("off" to disable).
+    #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9473")]
+    pub http_addr: String,
+    /// Records per produce chunk (a file replay's checkpoint granularity).
+    #[arg(long, default_value_t = 5000)]
+    pub chunk_size: usize,
+    /// Chunks sent before waiting for the oldest one's acknowledgement.
+    #[arg(long, default_value_t = 4)]
+    pub max_in_flight: usize,
+}
+
 #[derive(Debug, clap::Args)]
 pub struct FileArgs {
     #[command(flatten)]
@@ -109,15 +123,8 @@ pub struct FileArgs {
     /// same command resumes after what the broker already has.
     #[arg(long, env = "EARSHOT_REPLAY_CHECKPOINT")]
     pub checkpoint: Option<PathBuf>,
-    /// Address of /metrics and /health while the replay runs ("off" to disable).
-    #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9473")]
-    pub http_addr: String,
-    /// Records per produce chunk (the checkpoint's granularity).
-    #[arg(long, default_value_t = 5000)]
-    pub chunk_size: usize,
-    /// Chunks sent before waiting for the oldest one's acknowledgement.
-    #[arg(long, default_value_t = 4)]
-    pub max_in_flight: usize,
+    #[command(flatten)]
+    pub sending: SendingArgs,
 }
 
 impl FileArgs {
@@ -182,15 +189,8 @@ pub struct TopicArgs {
     /// Where records without a readable created_at go.
     #[arg(long, default_value = "replay.rejects.jsonl")]
     pub reject_file: PathBuf,
-    /// Address of /metrics and /health while the replay runs ("off" to disable).
-    #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9473")]
-    pub http_addr: String,
-    /// Records per produce chunk.
-    #[arg(long, default_value_t = 5000)]
-    pub chunk_size: usize,
-    /// Chunks sent before waiting for the oldest one's acknowledgement.
-    #[arg(long, default_value_t = 4)]
-    pub max_in_flight: usize,
+    #[command(flatten)]
+    pub sending: SendingArgs,
 }
 
 /// Runs the chosen command.

@@ -63,6 +63,19 @@ impl Telemetry {
         })
     }
 
+    /// A producer reporting into these metrics and health.
+    pub(crate) fn producer(
+        &self,
+        kafka: &earshot_kafka::KafkaArgs,
+    ) -> earshot_kafka::Result<earshot_kafka::Producer> {
+        earshot_kafka::Producer::new(
+            kafka,
+            self.kafka_metrics.clone(),
+            self.health.clone(),
+            std::time::Duration::from_secs(5),
+        )
+    }
+
     pub(crate) async fn stop(self) {
         if let Some((stop, task)) = self.http {
             stop.cancel();

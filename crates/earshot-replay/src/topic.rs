@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use earshot_kafka::range::{time_range_offsets, RangeConsumer, RangeEvent};
-use earshot_kafka::{InputRecord, KafkaArgs, OutputRecord, Producer};
+use earshot_kafka::{InputRecord, KafkaArgs, OutputRecord};
 use earshot_service::CancellationToken;
 use tokio::sync::mpsc;
 
@@ -93,7 +93,7 @@ pub async fn replay_topic(
     if args.start >= args.end {
         anyhow::bail!("--start must be before --end");
     }
-    let telemetry = Telemetry::start(&args.http_addr, shutdown.child_token()).await?;
+    let telemetry = Telemetry::start(&args.sending.http_addr, shutdown.child_token()).await?;
     let until_ms = args
         .max_lateness
         .map(|lateness| {
@@ -138,15 +138,14 @@ pub async fn replay_topic(
 
     let mut output = match (&args.to, &args.output) {
         (Some(topic), None) => {
-            let producer = Producer::new(
-                &args.kafka,
-                telemetry.kafka_metrics.clone(),
-                telemetry.health.clone(),
-                Duration::from_secs(5),
-            )?;
+            let producer = telemetry.producer(&args.kafka)?;
             Output::Topic {
                 topic: topic.clone(),
-                sender: OrderedSender::new(producer, args.chunk_size, args.max_in_flight),
+                sender: OrderedSender::new(
+                    producer,
+                    args.sending.chunk_size,
+                    args.sending.max_in_flight,
+                ),
             }
         }
         (None, Some(path)) if path.as_os_str() == "-" => {

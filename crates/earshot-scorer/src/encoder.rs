@@ -133,19 +133,7 @@ impl Encoder {
                 (Kind::Float, Device::Cpu),
             ));
         }
-        let longest = sequences.iter().map(Vec::len).max().unwrap_or(1).max(1);
-        let mut ids = Vec::with_capacity(sequences.len() * longest);
-        let mut mask = Vec::with_capacity(sequences.len() * longest);
-        for sequence in sequences {
-            ids.extend_from_slice(sequence);
-            mask.extend(std::iter::repeat_n(1i64, sequence.len()));
-            let padding = longest - sequence.len();
-            ids.extend(std::iter::repeat_n(0i64, padding));
-            mask.extend(std::iter::repeat_n(0i64, padding));
-        }
-        let shape = [sequences.len() as i64, longest as i64];
-        let ids = Tensor::from_slice(&ids).view(shape).to_device(self.device);
-        let mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
+        let (ids, mask) = crate::batching::pad(sequences, 0, self.device);
         let hidden_state = match &self.backend {
             Backend::Fused(forward) => forward.forward(&ids, &mask)?,
             Backend::RustBert { model, .. } => {
@@ -172,27 +160,9 @@ impl Encoder {
     /// padding); rows come back in input order.
     pub fn embed(&self, texts: &[&str], chunk: usize) -> Result<Tensor, ScorerError> {
         let sequences = self.tokenize(texts);
-        let mut order: Vec<usize> = (0..sequences.len()).collect();
-        order.sort_by_key(|&index| sequences[index].len());
-        let mut rows: Vec<Option<Tensor>> = (0..sequences.len()).map(|_| None).collect();
-        for indices in order.chunks(chunk.max(1)) {
-            let batch: Vec<Vec<i64>> = indices
-                .iter()
-                .map(|&index| sequences[index].clone())
-                .collect();
-            let embeddings = self.embed_tokens(&batch)?;
-            for (position, &index) in indices.iter().enumerate() {
-                rows[index] = Some(embeddings.get(position as i64));
-            }
-        }
-        let rows: Vec<Tensor> = rows.into_iter().flatten().collect();
-        if rows.is_empty() {
-            return Ok(Tensor::zeros(
-                [0, self.hidden_size],
-                (Kind::Float, Device::Cpu),
-            ));
-        }
-        Ok(Tensor::stack(&rows, 0))
+        crate::batching::length_sorted_rows(&sequences, chunk, self.hidden_size, |batch| {
+            self.embed_tokens(batch)
+        })
     }
 }
 
