@@ -25,3 +25,5 @@ expect_route null alertname=EarshotCrisis severity=watch brand=acme kind=volume_
 expect_route ops alertname=EarshotServiceDown severity=critical team=ops
 step "docker-compose.yml and Dockerfiles against the binaries' --help"
 "$VENV/bin/python" "$ROOT/scripts/check_compose.py" "$ROOT"
+step "Kubernetes manifests (deploy/kustomization.yaml, deploy/k8s/) against the binaries' --help"
+"$VENV/bin/python" "$ROOT/scripts/check_k8s.py" "$ROOT"
