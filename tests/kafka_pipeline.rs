@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use earshot_integration_tests::{read_topic, wait_until, TestBroker};
+use earshot_integration_tests::{mention_ids, read_topic, wait_until, TestBroker};
 use earshot_kafka::{
     run_pipeline, BatchProcessor, InputRecord, KafkaMetrics, Outcome, OutputRecord, PipelineReport,
     PipelineSettings, Producer,
@@ -235,13 +235,6 @@ async fn ten_thousand_mentions_with_one_percent_malformed() {
         report.consumed
     );
     let outputs = read_topic(&broker.brokers(), OUTPUT);
-    let all_ids: BTreeSet<String> = outputs
-        .iter()
-        .map(|record| {
-            Mention::from_json_bytes(&record.payload, &ValidationLimits::default())
-                .expect("valid")
-                .id
-        })
-        .collect();
+    let all_ids = mention_ids(&outputs);
     assert!(new_ids.is_subset(&all_ids));
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use clap::Parser;
-use earshot_integration_tests::{read_topic, TestBroker};
+use earshot_integration_tests::{mention_ids, read_topic, TestBroker};
 use earshot_schema::{Mention, ValidationLimits};
 use earshot_service::CancellationToken;
 
@@ -183,14 +183,7 @@ async fn resumes_from_the_checkpoint_without_duplicates() {
         "totals across both runs"
     );
     let records = read_topic(&broker.brokers(), "resumed");
-    let ids: BTreeSet<String> = records
-        .iter()
-        .map(|record| {
-            Mention::from_json_bytes(&record.payload, &ValidationLimits::default())
-                .expect("valid")
-                .id
-        })
-        .collect();
+    let ids = mention_ids(&records);
     assert_eq!(records.len() as u64, total - 12, "no duplicates");
     assert_eq!(ids.len() as u64, total - 12, "no duplicate ids");
     let reject_lines: Vec<u64> = std::fs::read_to_string(&rejects)

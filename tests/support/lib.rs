@@ -251,6 +251,21 @@ pub fn read_topic(brokers: &str, topic: &str) -> Vec<ReadRecord> {
     records
 }
 
+/// The ids of records holding valid mentions; panics on an invalid one.
+pub fn mention_ids(records: &[ReadRecord]) -> std::collections::BTreeSet<String> {
+    records
+        .iter()
+        .map(|record| {
+            earshot_schema::Mention::from_json_bytes(
+                &record.payload,
+                &earshot_schema::ValidationLimits::default(),
+            )
+            .expect("valid mention")
+            .id
+        })
+        .collect()
+}
+
 /// Polls `condition` until it holds or `timeout` passes; returns whether it held.
 pub async fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
