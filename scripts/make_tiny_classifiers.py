@@ -84,12 +84,17 @@ def main() -> None:
 
     small = dict(initializer_range=0.2)
 
+    def wordpiece_directory(name):
+        # MiniLM's uncased WordPiece vocabulary, shared by BERT and DistilBERT.
+        directory = os.path.join(output, name)
+        os.makedirs(directory, exist_ok=True)
+        shutil.copy(bert_vocab, os.path.join(directory, "vocab.txt"))
+        tokenizer = BertTokenizer(os.path.join(directory, "vocab.txt"), do_lower_case=True)
+        tokenizer.save_pretrained(directory)
+        return directory, tokenizer
+
     # BERT, uncased WordPiece (MiniLM's vocabulary), 3 sentiment labels.
-    directory = os.path.join(output, "bert")
-    os.makedirs(directory, exist_ok=True)
-    shutil.copy(bert_vocab, os.path.join(directory, "vocab.txt"))
-    tokenizer = BertTokenizer(os.path.join(directory, "vocab.txt"), do_lower_case=True)
-    tokenizer.save_pretrained(directory)
+    directory, tokenizer = wordpiece_directory("bert")
     config = BertConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
         num_attention_heads=2, intermediate_size=37, max_position_embeddings=MAX_TOKENS,
@@ -99,11 +104,7 @@ def main() -> None:
     finish("bert", BertForSequenceClassification(config), tokenizer, directory)
 
     # DistilBERT, same vocabulary, 2 anonymous labels.
-    directory = os.path.join(output, "distilbert")
-    os.makedirs(directory, exist_ok=True)
-    shutil.copy(bert_vocab, os.path.join(directory, "vocab.txt"))
-    tokenizer = BertTokenizer(os.path.join(directory, "vocab.txt"), do_lower_case=True)
-    tokenizer.save_pretrained(directory)
+    directory, tokenizer = wordpiece_directory("distilbert")
     config = DistilBertConfig(
         vocab_size=tokenizer.vocab_size, dim=32, n_layers=2, n_heads=2, hidden_dim=37,
         max_position_embeddings=MAX_TOKENS, num_labels=2, **small,

@@ -99,33 +99,20 @@ async fn replays_a_time_range_in_created_at_order() {
     let start = earshot_schema::format_timestamp(&(base + Duration::seconds(100)));
     let end = earshot_schema::format_timestamp(&(base + Duration::seconds(400)));
     let brokers = broker.brokers();
-    let common = [
-        "earshot-replay",
-        "topic",
-        "--brokers",
-        &brokers,
-        "--from",
-        "scored",
-        "--start",
-        &start,
-        "--end",
-        &end,
-        "--http-addr",
-        "off",
-        "--reorder-window",
-        "100",
-        "--reject-file",
-        rejects.to_str().expect("path"),
-    ];
+    let reject_file = rejects.to_str().expect("path");
+    let range_flags = ["--reorder-window", "100", "--reject-file", reject_file];
 
-    let mut to_file = common.to_vec();
-    to_file.extend_from_slice(&["--output", output.to_str().expect("path")]);
-    let summary = earshot_replay::run(
-        earshot_replay::Cli::try_parse_from(to_file).expect("arguments"),
-        CancellationToken::new(),
+    let summary = replay_range(
+        &brokers,
+        &start,
+        &end,
+        [
+            &range_flags[..],
+            &["--output", output.to_str().expect("path")],
+        ]
+        .concat(),
     )
-    .await
-    .expect("replay to file");
+    .await;
     assert_eq!((summary.sent, summary.rejected), (300, 1), "{summary:?}");
     let written: Vec<serde_json::Value> = std::fs::read_to_string(&output)
         .expect("output")
@@ -161,14 +148,13 @@ async fn replays_a_time_range_in_created_at_order() {
         .expect("reason")
         .contains("created_at"));
 
-    let mut to_topic = common.to_vec();
-    to_topic.extend_from_slice(&["--to", "copy"]);
-    let summary = earshot_replay::run(
-        earshot_replay::Cli::try_parse_from(to_topic).expect("arguments"),
-        CancellationToken::new(),
+    let summary = replay_range(
+        &brokers,
+        &start,
+        &end,
+        [&range_flags[..], &["--to", "copy"]].concat(),
     )
-    .await
-    .expect("replay to topic");
+    .await;
     assert_eq!(summary.sent, 300);
     let copied = read_topic(&broker.brokers(), "copy");
     assert_eq!(copied.len(), 300, "no duplicates");
@@ -193,29 +179,47 @@ async fn replays_a_time_range_in_created_at_order() {
     let later = earshot_schema::format_timestamp(&(base + Duration::days(1)));
     let later_end = earshot_schema::format_timestamp(&(base + Duration::days(2)));
     let empty_output = directory.path().join("empty.jsonl");
-    let summary = earshot_replay::run(
-        earshot_replay::Cli::try_parse_from([
-            "earshot-replay",
-            "topic",
-            "--brokers",
-            &brokers,
-            "--from",
-            "scored",
-            "--start",
-            &later,
-            "--end",
-            &later_end,
-            "--http-addr",
-            "off",
+    let summary = replay_range(
+        &brokers,
+        &later,
+        &later_end,
+        vec![
             "--max-lateness",
             "1h",
             "--output",
             empty_output.to_str().expect("path"),
-        ])
-        .expect("arguments"),
+        ],
+    )
+    .await;
+    assert_eq!(summary.sent, 0);
+}
+
+/// Runs `earshot-replay topic` over `[start, end)` of `scored` with `extra` flags.
+async fn replay_range(
+    brokers: &str,
+    start: &str,
+    end: &str,
+    extra: Vec<&str>,
+) -> earshot_replay::ReplaySummary {
+    let mut arguments = vec![
+        "earshot-replay",
+        "topic",
+        "--brokers",
+        brokers,
+        "--from",
+        "scored",
+        "--start",
+        start,
+        "--end",
+        end,
+        "--http-addr",
+        "off",
+    ];
+    arguments.extend(extra);
+    earshot_replay::run(
+        earshot_replay::Cli::try_parse_from(arguments).expect("arguments"),
         CancellationToken::new(),
     )
     .await
-    .expect("empty range");
-    assert_eq!(summary.sent, 0);
+    .expect("topic replay")
 }

@@ -182,13 +182,13 @@ impl RangeConsumer {
 
     /// Stops fetching `partition` (its buffer downstream is full).
     pub fn pause(&self, partition: i32) -> Result<()> {
-        self.consumer.pause(&self.partition_list(partition)?)?;
+        self.consumer.pause(&self.partition_list(partition))?;
         Ok(())
     }
 
     /// Fetches `partition` again after [`RangeConsumer::pause`].
     pub fn resume(&self, partition: i32) -> Result<()> {
-        self.consumer.resume(&self.partition_list(partition)?)?;
+        self.consumer.resume(&self.partition_list(partition))?;
         Ok(())
     }
 
@@ -197,9 +197,9 @@ impl RangeConsumer {
         self.pause(partition)
     }
 
-    fn partition_list(&self, partition: i32) -> Result<TopicPartitionList> {
+    fn partition_list(&self, partition: i32) -> TopicPartitionList {
         let mut list = TopicPartitionList::new();
         list.add_partition(&self.topic, partition);
-        Ok(list)
+        list
     }
 }

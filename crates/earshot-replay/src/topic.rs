@@ -163,7 +163,6 @@ pub async fn replay_topic(
     let mut pacer = Pacer::new(args.pacing.speed, args.pacing.rate);
     let mut shift: Option<chrono::Duration> = None;
     let mut summary = ReplaySummary::default();
-    let mut queued: u64 = 0;
     while let Some(item) = merged.recv().await {
         summary.lines += 1;
         telemetry.lines.inc();
@@ -209,20 +208,18 @@ pub async fn replay_topic(
                 }
             }
             Output::File(writer) => {
+                // A file counts its lines as they are written.
                 write_json_line(writer, &payload)?;
-                queued += 1;
+                summary.sent += 1;
             }
         }
-        reporter.update(summary.sent + queued, summary.rejected);
+        reporter.update(summary.sent, summary.rejected);
         if shutdown.is_cancelled() {
             summary.interrupted = true;
             break;
         }
     }
     summary.sent += output.send_now(true, &shutdown).await?;
-    if let Output::File(_) = output {
-        summary.sent = queued;
-    }
     rejects.flush()?;
     drop(merged);
     reader.await??;
