@@ -6,7 +6,7 @@ source "$(dirname "$0")/common.sh"
 # thing as the first (the broker is durable; replays would add up).
 step "resetting demo state (broker data, Prometheus and Alertmanager data under $EARSHOT_STATE)"
 "$ROOT/scripts/down.sh"
-rm -rf "$EARSHOT_STATE/broker" "$EARSHOT_STATE/prometheus" "$EARSHOT_STATE/alertmanager"
+rm -rf "$EARSHOT_STATE/broker" "$EARSHOT_STATE/prometheus" "$EARSHOT_STATE/alertmanager" "$EARSHOT_STATE/webhook-received.jsonl"
 # The sample covers six hours: the demo lets brands page after two.
 export EARSHOT_ALERTER_CONFIG="${EARSHOT_ALERTER_CONFIG:-$ROOT/deploy/alerter/demo.json}"
 "$ROOT/scripts/up.sh"
@@ -44,6 +44,15 @@ note "$(wc -l <"$ALERTS_FILE") alert state changes on topic alerts, written to $
 "$VENV/bin/python" -c 'import json,sys
 for line in open(sys.argv[1]):
     a = json.loads(line); print("    ", a["status"], a["severity"], a["kind"], "|", a["summary"][:150])' "$ALERTS_FILE" | tail -8
+step "waiting for the webhook and Alertmanager sinks"
+for _ in $(seq 1 60); do
+  hooked="$(curl -fsS http://127.0.0.1:9472/metrics | awk '/^earshot_alerter_notifications_total/ && /sink="webhook"/ && /result="delivered"/ {sum += $NF} END {print sum+0}')"
+  [ "$hooked" -ge "$emitted" ] && break
+  sleep 1
+done
+note "webhook: $hooked alert state changes delivered to $EARSHOT_STATE/webhook-received.jsonl"
+active="$(curl -fsS 'http://127.0.0.1:9093/api/v2/alerts?active=true&filter=alertname%3D%22EarshotCrisis%22' | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+note "Alertmanager: $active active EarshotCrisis alerts (open incidents, re-sent every 60 s)"
 step "waiting for Prometheus to scrape the exporter"
 for _ in $(seq 1 60); do
   seen="$(curl -fsS 'http://127.0.0.1:9090/api/v1/query?query=sum(earshot_mentions_total)' | "$VENV/bin/python" -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(int(float(r[0]["value"][1])) if r else 0)')"
@@ -67,6 +76,7 @@ Prometheus graphs (pipeline):
   pipeline alerts (rules)   http://127.0.0.1:9090/alerts
 Alertmanager alert list     http://127.0.0.1:9093/#/alerts
 Alerts file                 $ALERTS_FILE
+Webhook deliveries          $EARSHOT_STATE/webhook-received.jsonl
 Grafana dashboards (import) deploy/grafana/dashboards/*.json
 
 Where to look:

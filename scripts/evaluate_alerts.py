@@ -19,7 +19,7 @@ def main() -> None:
     alerts = [json.loads(line) for line in open(alerts_path)]
     pages = [a for a in alerts if a["status"] == "firing" and a["severity"] in ("warning", "critical")]
     brands = {a["brand"] for a in alerts} | {t["brand"] for t in truth}
-    delays, matched = [], set()
+    delays, matched, missed = [], set(), []
     for event in truth:
         if not event["crisis"]:
             continue
@@ -28,6 +28,8 @@ def main() -> None:
         if hits:
             first = min(hits, key=lambda p: p["detected_at"])
             delays.append((parse(first["detected_at"]) - onset).total_seconds() / 60)
+        else:
+            missed.append(f"{event['brand']} {event['shape'].split(' ')[0].split('{')[0]}")
         for p in hits:
             matched.add(id(p))
     # Pages during any event window (crisis or not) of that brand, beyond the 60 minutes, are not counted as false.
@@ -45,6 +47,7 @@ def main() -> None:
         "median_delay_min": median, "p90_delay_min": p90,
         "false_pages": len(false_pages), "false_pages_per_brand_week": round(len(false_pages) / max(brand_weeks, 1e-9), 3),
         "false_page_examples": [p["summary"][:120] for p in false_pages[:5]],
+        "missed": missed,
     }, indent=2))
 
 

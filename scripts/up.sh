@@ -38,8 +38,13 @@ wait_healthy() {
 }
 
 start_service earshot-scorer serve --model-dir "$EARSHOT_MODEL_DIR" --http-addr 127.0.0.1:9471
+# The demo's webhook receiver (also Alertmanager's pager/ops receiver in
+# deploy/alertmanager/alertmanager.yml): POSTs go to .earshot/webhook-received.jsonl.
+start_program webhook-receiver python3 "$ROOT/scripts/webhook_receiver.py" "$EARSHOT_STATE/webhook-received.jsonl" 9095
 start_service earshot-alerter serve --http-addr 127.0.0.1:9472 \
-  --config "${EARSHOT_ALERTER_CONFIG:-$ROOT/deploy/alerter/alerter.json}"
+  --config "${EARSHOT_ALERTER_CONFIG:-$ROOT/deploy/alerter/alerter.json}" \
+  --webhook-url "${EARSHOT_WEBHOOK_URL:-http://127.0.0.1:9095/earshot}" \
+  --alertmanager-url "${EARSHOT_ALERTMANAGER_URL:-http://127.0.0.1:9093}"
 start_service earshot-exporter --http-addr 127.0.0.1:9464 \
   --competitor-group "airlines=united,delta,southwest,jetblue,american,virgin,usairways" \
   --competitor-group "tech=apple,google"
@@ -52,3 +57,4 @@ wait_healthy earshot-alerter http://127.0.0.1:9472/health
 wait_healthy earshot-exporter http://127.0.0.1:9464/health
 wait_healthy prometheus http://127.0.0.1:9090/-/ready
 wait_healthy alertmanager http://127.0.0.1:9093/-/ready
+wait_healthy webhook-receiver http://127.0.0.1:9095/

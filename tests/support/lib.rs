@@ -341,3 +341,139 @@ impl Drop for TestPrometheus {
         let _ = self.child.wait();
     }
 }
+
+/// A real Alertmanager (Debian `prometheus-alertmanager`) on a free loopback
+/// port, clustering off, killed on drop.
+pub struct TestAlertmanager {
+    child: Child,
+    pub port: u16,
+    data_dir: tempfile::TempDir,
+}
+
+impl TestAlertmanager {
+    /// Starts Alertmanager with `config` (YAML).
+    pub fn start(config: &str) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let config_path = data_dir.path().join("alertmanager.yml");
+        std::fs::write(&config_path, config).expect("config");
+        let port = free_port();
+        let log = std::fs::File::create(data_dir.path().join("alertmanager.log")).expect("log");
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!(
+                "--storage.path={}",
+                data_dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start alertmanager (Debian package `prometheus-alertmanager`)");
+        TestAlertmanager {
+            child,
+            port,
+            data_dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Its log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.path().join("alertmanager.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for TestAlertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One request a [`TestReceiver`] saw.
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    pub path: String,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub body: Vec<u8>,
+    /// The status the receiver answered.
+    pub status: u16,
+}
+
+/// A local HTTP receiver that records every POST and answers with the
+/// status its `failing` switch says: 500 while on, 200 otherwise.
+#[derive(Clone, Default)]
+pub struct TestReceiver {
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<ReceivedRequest>>>,
+    pub failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl TestReceiver {
+    /// Serves on a free loopback port until the runtime stops; returns the base URL.
+    pub async fn start(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind receiver");
+        let address = listener.local_addr().expect("address");
+        let receiver = self.clone();
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let receiver = receiver.clone();
+                async move {
+                    let failing = receiver.failing.load(std::sync::atomic::Ordering::SeqCst);
+                    let status = if failing { 500 } else { 200 };
+                    let headers = headers
+                        .iter()
+                        .map(|(name, value)| {
+                            (
+                                name.as_str().to_owned(),
+                                value.to_str().unwrap_or_default().to_owned(),
+                            )
+                        })
+                        .collect();
+                    receiver
+                        .requests
+                        .lock()
+                        .expect("lock")
+                        .push(ReceivedRequest {
+                            path: uri.path().to_owned(),
+                            headers,
+                            body: body.to_vec(),
+                            status,
+                        });
+                    axum::http::StatusCode::from_u16(status)
+                        .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR)
+                }
+            },
+        );
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{address}")
+    }
+
+    /// Requests to `path` that were answered 200.
+    pub fn accepted(&self, path: &str) -> Vec<ReceivedRequest> {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|request| request.path == path && request.status == 200)
+            .cloned()
+            .collect()
+    }
+
+    /// Requests to `path` that were answered 500.
+    pub fn refused(&self, path: &str) -> usize {
+        self.requests
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|request| request.path == path && request.status != 200)
+            .count()
+    }
+}

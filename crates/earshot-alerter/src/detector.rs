@@ -295,6 +295,19 @@ pub struct DetectorStats {
     pub bins_closed: u64,
 }
 
+/// How [`Detector::reconcile`] changed the open incidents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Open in both the rebuilt state and the published alerts, identical.
+    pub kept: usize,
+    /// Published open; taken over (id, severity) from the alerts.
+    pub adopted: usize,
+    /// Open in the rebuilt state, resolved in the published alerts.
+    pub closed: usize,
+    /// Open in the rebuilt state, never published.
+    pub dropped: usize,
+}
+
 /// The per-brand detector over a whole stream.
 pub struct Detector {
     config: DetectorConfig,
@@ -427,6 +440,64 @@ impl Detector {
             state.open_bins.retain(|start, _| *start >= first_open);
         }
         alerts
+    }
+
+    /// Makes open incidents agree with the alerts that were published up to
+    /// the watermark (see `rebuild`): a published open incident is kept under
+    /// its id and severity, a resolved one is closed with its cool-down, an
+    /// unpublished one is dropped. Only brands this detector tracks count.
+    pub fn reconcile(&mut self, published: &[Alert]) -> ReconcileReport {
+        let mut report = ReconcileReport::default();
+        let Some(watermark) = self.watermark else {
+            return report;
+        };
+        let mut last: HashMap<(&str, AlertKind), &Alert> = HashMap::new();
+        for alert in published {
+            if alert.detected_at.timestamp() <= watermark
+                && self.brands.contains_key(alert.brand.as_str())
+            {
+                last.insert((alert.brand.as_str(), alert.kind), alert);
+            }
+        }
+        let cooldown = i64::from(self.config.cooldown_bins) * self.config.bin_seconds;
+        for (brand, state) in &mut self.brands {
+            for kind in AlertKind::ALL {
+                let rebuilt = state.incidents.remove(&kind);
+                match last.get(&(brand.as_str(), kind)) {
+                    Some(alert) if alert.status == AlertStatus::Firing => {
+                        let (calm_bins, lower_bins) = rebuilt
+                            .as_ref()
+                            .map_or((0, 0), |incident| (incident.calm_bins, incident.lower_bins));
+                        if rebuilt.as_ref().is_some_and(|incident| {
+                            incident.id == alert.id && incident.severity == alert.severity
+                        }) {
+                            report.kept += 1;
+                        } else {
+                            report.adopted += 1;
+                        }
+                        state.cooldown_until.remove(&kind);
+                        state.incidents.insert(
+                            kind,
+                            Incident {
+                                id: alert.id.clone(),
+                                severity: alert.severity,
+                                onset_at: alert.onset_at.timestamp(),
+                                calm_bins,
+                                lower_bins,
+                            },
+                        );
+                    }
+                    Some(alert) => {
+                        report.closed += usize::from(rebuilt.is_some());
+                        state
+                            .cooldown_until
+                            .insert(kind, alert.detected_at.timestamp() + cooldown);
+                    }
+                    None => report.dropped += usize::from(rebuilt.is_some()),
+                }
+            }
+        }
+        report
     }
 
     /// Closes everything up to the last event seen (end of a backtest).

@@ -3,6 +3,8 @@
 
 pub mod config;
 pub mod detector;
+pub mod notify;
+pub mod rebuild;
 pub mod synth;
 pub mod terms;
 
@@ -97,6 +99,12 @@ pub struct ServeArgs {
     /// Address of /metrics and /health.
     #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9472")]
     pub http_addr: SocketAddr,
+    /// On start or rebalance, how much of a partition's recent history
+    /// (by record time) is re-read to rebuild its detector; 0 starts cold.
+    #[arg(long, env = "EARSHOT_ALERTER_REBUILD_WINDOW", default_value = "48h", value_parser = earshot_service::parse_duration)]
+    pub rebuild_window: std::time::Duration,
+    #[command(flatten)]
+    pub notify: notify::NotifyArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -168,6 +176,8 @@ pub fn backtest(
 struct AlerterMetrics {
     mentions: IntCounter,
     late: IntCounter,
+    rebuilds: IntCounter,
+    rebuild_mentions: IntCounter,
     alerts: IntCounterVec,
     brands: IntGauge,
     open_incidents: IntGauge,
@@ -191,16 +201,32 @@ impl AlerterMetrics {
                 ),
                 &["kind", "severity", "status"],
             )?,
+            rebuilds: IntCounter::new(
+                "alerter_rebuilds_total",
+                "Partition detectors rebuilt from the topic (start, rebalance).",
+            )?,
+            rebuild_mentions: IntCounter::new(
+                "alerter_rebuild_mentions_total",
+                "Scored mentions re-read to rebuild detectors.",
+            )?,
             brands: IntGauge::new("alerter_brands_tracked", "Brands with detector state.")?,
             open_incidents: IntGauge::new("alerter_open_incidents", "Incidents currently open.")?,
         };
         registry.register(Box::new(metrics.mentions.clone()))?;
         registry.register(Box::new(metrics.late.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
+        registry.register(Box::new(metrics.rebuilds.clone()))?;
+        registry.register(Box::new(metrics.rebuild_mentions.clone()))?;
         registry.register(Box::new(metrics.brands.clone()))?;
         registry.register(Box::new(metrics.open_incidents.clone()))?;
         Ok(metrics)
     }
+}
+
+/// A partition's detector and the next offset it expects.
+struct PartitionDetector {
+    detector: Detector,
+    next_offset: i64,
 }
 
 /// Feeds scored mentions to the detector; each record's outcome carries the
@@ -209,18 +235,93 @@ impl AlerterMetrics {
 /// One detector per input partition: a brand lives in one partition (the
 /// key), and partitions are consumed at uneven speeds, so one watermark for
 /// all would race ahead with the fastest partition and make the others late.
+/// A detector is rebuilt (see `rebuild`) whenever its partition's records do
+/// not continue where it left off: at start, and after a rebalance.
 struct AlertProcessor {
     detector_config: DetectorConfig,
-    detectors: std::collections::HashMap<(String, i32), Detector>,
+    detectors: std::collections::HashMap<(String, i32), PartitionDetector>,
     alerts_topic: String,
     limits: ValidationLimits,
     metrics: AlerterMetrics,
+    kafka: KafkaArgs,
+    rebuild_window: std::time::Duration,
+    shutdown: CancellationToken,
+}
+
+impl AlertProcessor {
+    async fn rebuild(&self, record: &InputRecord) -> Result<Detector, String> {
+        if self.rebuild_window.is_zero() {
+            return Ok(Detector::new(self.detector_config.clone()));
+        }
+        let record_ms = record
+            .timestamp_ms
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let request = rebuild::RebuildRequest {
+            scored_topic: record.topic.clone(),
+            partition: record.partition,
+            resume_offset: record.offset,
+            from_ms: record_ms.saturating_sub(self.rebuild_window.as_millis() as i64),
+            alerts_topic: self.alerts_topic.clone(),
+        };
+        let kafka = self.kafka.clone();
+        let config = self.detector_config.clone();
+        let shutdown = self.shutdown.clone();
+        let task_request = request.clone();
+        let (detector, report) = tokio::task::spawn_blocking(move || {
+            rebuild::rebuild_detector(&kafka, config, &task_request, &shutdown)
+        })
+        .await
+        .map_err(|error| format!("rebuild task failed: {error}"))?
+        .map_err(|error| {
+            format!(
+                "cannot rebuild the detector of {}[{}]: {error}",
+                request.scored_topic, request.partition
+            )
+        })?;
+        self.metrics.rebuilds.inc();
+        self.metrics
+            .rebuild_mentions
+            .inc_by(report.mentions_replayed);
+        tracing::info!(
+            topic = %request.scored_topic,
+            partition = request.partition,
+            resume_offset = request.resume_offset,
+            mentions_replayed = report.mentions_replayed,
+            alerts_read = report.alerts_read,
+            incidents_kept = report.incidents.kept,
+            incidents_adopted = report.incidents.adopted,
+            incidents_closed = report.incidents.closed,
+            incidents_dropped = report.incidents.dropped,
+            elapsed_ms = report.elapsed.as_millis() as u64,
+            "detector rebuilt"
+        );
+        Ok(detector)
+    }
 }
 
 impl BatchProcessor for AlertProcessor {
     async fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<Outcome>, String> {
         let mut outcomes = Vec::with_capacity(batch.len());
         for record in batch {
+            let key = (record.topic.clone(), record.partition);
+            let continues = self
+                .detectors
+                .get(&key)
+                .is_some_and(|current| current.next_offset == record.offset);
+            if !continues {
+                let detector = self.rebuild(record).await?;
+                self.detectors.insert(
+                    key.clone(),
+                    PartitionDetector {
+                        detector,
+                        next_offset: record.offset,
+                    },
+                );
+            }
+            let Some(current) = self.detectors.get_mut(&key) else {
+                return Err("detector missing right after insertion".into());
+            };
+            current.next_offset = record.offset + 1;
             let scored = match ScoredMention::from_json_bytes(&record.payload, &self.limits) {
                 Ok(scored) => scored,
                 Err(error) => {
@@ -231,10 +332,7 @@ impl BatchProcessor for AlertProcessor {
                     continue;
                 }
             };
-            let detector = self
-                .detectors
-                .entry((record.topic.clone(), record.partition))
-                .or_insert_with(|| Detector::new(self.detector_config.clone()));
+            let detector = &mut current.detector;
             let late_before = detector.stats.late;
             let alerts = detector.ingest(&scored);
             self.metrics.mentions.inc();
@@ -260,8 +358,16 @@ impl BatchProcessor for AlertProcessor {
                 .collect();
             outcomes.push(Outcome::Produce(records));
         }
-        let brands: usize = self.detectors.values().map(Detector::brands_tracked).sum();
-        let incidents: usize = self.detectors.values().map(Detector::open_incidents).sum();
+        let brands: usize = self
+            .detectors
+            .values()
+            .map(|current| current.detector.brands_tracked())
+            .sum();
+        let incidents: usize = self
+            .detectors
+            .values()
+            .map(|current| current.detector.open_incidents())
+            .sum();
         self.metrics.brands.set(brands as i64);
         self.metrics.open_incidents.set(incidents as i64);
         Ok(outcomes)
@@ -386,6 +492,9 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 alerts_topic: args.alerts_topic.clone(),
                 limits: ValidationLimits::default(),
                 metrics,
+                kafka: args.kafka.clone(),
+                rebuild_window: args.rebuild_window,
+                shutdown: shutdown.clone(),
             };
             let settings = PipelineSettings::from_args(
                 "alerter",
@@ -393,10 +502,26 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 vec![args.scored_topic.clone()],
                 "earshot-alerter",
             );
-            service
-                .run(args.kafka, settings, processor, shutdown)
-                .await?;
-            Ok(())
+            let sinks = notify::spawn_sinks(
+                &args.notify,
+                &notify::SinkContext {
+                    kafka: &args.kafka,
+                    pipeline: &args.pipeline,
+                    alerts_topic: &args.alerts_topic,
+                    group_id: &settings.group_id,
+                    registry: &service.registry,
+                    health: &service.health,
+                    shutdown: &shutdown,
+                },
+            )?;
+            let detection = service
+                .run(args.kafka, settings, processor, shutdown.clone())
+                .await;
+            // The pipeline's end cancels `shutdown`, which stops the sinks too.
+            shutdown.cancel();
+            let notified = sinks.join(&shutdown).await;
+            detection?;
+            notified
         }
     }
 }

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Detection quality and speed of the alerter against the two commercial
+# anchor rules, on one labeled synthetic stream; prints a table for
+# BENCHMARKS.md.
+#   benches/scripts/alerter_quality.sh [BRANDS] [DAYS] [SEED]   (default 40 14 3)
+source "$(dirname "$0")/../../scripts/common.sh"
+BRANDS="${1:-40}"
+DAYS="${2:-14}"
+SEED="${3:-3}"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+ALERTER="$ROOT/target/release/earshot-alerter"
+[ -x "$ALERTER" ] || die "build first: cargo build --release -p earshot-alerter"
+
+step "synthetic stream: $BRANDS brands, $DAYS days, seed $SEED"
+"$ALERTER" synth --output "$WORK/scored.jsonl" --truth "$WORK/truth.jsonl" \
+  --brands "$BRANDS" --days "$DAYS" --seed "$SEED"
+step "earshot-alerter backtest (balanced preset)"
+"$ALERTER" backtest --input "$WORK/scored.jsonl" --output "$WORK/earshot.jsonl" 2> "$WORK/backtest.log"
+cat "$WORK/backtest.log" >&2
+step "anchor rules (meltwater: 1 h > 2x 12 h mean; socialmetrix: 1 h > mean + 3 sd of 7 days)"
+"$VENV/bin/python" "$ROOT/benches/scripts/alerter_anchors.py" "$WORK/scored.jsonl" \
+  "$WORK/meltwater.jsonl" "$WORK/socialmetrix.jsonl" >/dev/null
+for rule in earshot meltwater socialmetrix; do
+  "$VENV/bin/python" "$ROOT/scripts/evaluate_alerts.py" "$WORK/truth.jsonl" "$WORK/$rule.jsonl" "$DAYS" > "$WORK/$rule.eval.json"
+done
+"$VENV/bin/python" - "$WORK" "$(grep -o '[0-9]* mentions/s' "$WORK/backtest.log" | cut -d' ' -f1)" <<'PY'
+import json, sys
+work, speed = sys.argv[1], sys.argv[2]
+rows = {rule: json.load(open(f"{work}/{rule}.eval.json")) for rule in ("earshot", "meltwater", "socialmetrix")}
+print(f"| figure | earshot | anchor: 1 h > 2x 12 h mean | anchor: 1 h > mean + 3 sd of 7 d |")
+print("|---|---|---|---|")
+line = lambda name, key: print(f"| {name} | " + " | ".join(str(rows[r][key]) for r in rows) + " |")
+line("recall within 60 min of onset", "recall")
+line("median detection delay (min)", "median_delay_min")
+line("p90 detection delay (min)", "p90_delay_min")
+line("false pages", "false_pages")
+line("false pages per brand-week", "false_pages_per_brand_week")
+print(f"\ncrises: {rows['earshot']['crises']}; backtest speed: {speed} mentions/s")
+for rule, row in rows.items():
+    if row.get("missed"):
+        print(f"{rule} missed: {', '.join(row['missed'])}")
+PY

@@ -1,0 +1,82 @@
+//! Detector memory at scale: feeds BRANDS brands (volumes heavy-tailed from
+//! ~2 to ~1,000 mentions/hour, median ~3) for HOURS of synthetic stream, one
+//! minute at a time so that the stream itself is never held, and reports the
+//! resident memory the detector state added.
+//!
+//!   alerter_memory [BRANDS] [HOURS]   (default 100000 2)
+
+use std::time::Instant;
+
+use chrono::{TimeZone, Utc};
+use earshot_alerter::synth::{generate, SynthBrand};
+use earshot_alerter::{Detector, DetectorConfig};
+
+fn resident_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|kilobytes| kilobytes.parse::<u64>().ok())
+        })
+        .map_or(0, |kilobytes| kilobytes * 1024)
+}
+
+fn main() {
+    let mut arguments = std::env::args().skip(1);
+    let brand_count: usize = arguments
+        .next()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(100_000);
+    let hours: i64 = arguments
+        .next()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(2);
+    let brands: Vec<SynthBrand> = (0..brand_count)
+        .map(|index| {
+            let position = index as f64 / brand_count.max(2) as f64;
+            SynthBrand {
+                name: format!("brand-{index:06}"),
+                mentions_per_hour: 2.0 * 500f64.powf(position.powi(4)),
+                negative_share: 0.25,
+                toxic_share: 0.03,
+            }
+        })
+        .collect();
+    let per_hour: f64 = brands.iter().map(|brand| brand.mentions_per_hour).sum();
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
+        .single()
+        .unwrap_or_default();
+    let before = resident_bytes();
+    let started = Instant::now();
+    let mut detector = Detector::new(DetectorConfig::default());
+    let mut mentions = 0u64;
+    for minute in 0..hours * 60 {
+        let batch = generate(
+            &brands,
+            &[],
+            start + chrono::Duration::minutes(minute),
+            1,
+            minute as u64,
+        );
+        for scored in &batch {
+            detector.ingest(scored);
+        }
+        mentions += batch.len() as u64;
+    }
+    let after = resident_bytes();
+    let added = after.saturating_sub(before);
+    println!(
+        "{brand_count} brands ({per_hour:.0} mentions/hour in all), {hours} h, {mentions} mentions in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "detector state: {:.0} MiB resident ({:.1} KiB per brand); brands tracked {}",
+        added as f64 / (1024.0 * 1024.0),
+        added as f64 / 1024.0 / brand_count.max(1) as f64,
+        detector.brands_tracked()
+    );
+}
