@@ -10,11 +10,15 @@ PROFILE_FLAG := --release
 bench: setup
 	@echo "==> criterion micro-benchmarks (benches/); numbers go to BENCHMARKS.md"
 	@$(CARGO) bench -p earshot-benches --bench hot_paths -- --noplot
-	@$(CARGO) build --release -p earshot-scorer -p earshot-replay -p earshot-benches --bins
+	@$(CARGO) build --release -p earshot-scorer -p earshot-replay -p earshot-alerter -p earshot-benches --bins
 	@echo "==> scorer file mode vs Python transformers vs the bare forward (3,000 mentions)"
 	@benches/scripts/scorer_throughput.sh 2
 	@echo "==> replay vs a bare librdkafka producer (200,000 mentions)"
 	@benches/scripts/replay_throughput.sh 200000
+	@echo "==> alerter: detection quality and backtest speed vs the two anchor rules (40 brands, 14 days)"
+	@benches/scripts/alerter_quality.sh 40 14 3
+	@echo "==> alerter: detector memory for 100,000 brands"
+	@target/release/alerter_memory 100000 2
 
 .PHONY: bench help setup build up down demo test test-unit test-integration fmt lint clean-state broker-start broker-stop
 

@@ -9,7 +9,8 @@
 //! normal). An ingestion gap followed by a backlog therefore lands in the
 //! bins where the mentions belong, and does not look like a spike.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use earshot_schema::{
@@ -22,8 +23,8 @@ use crate::terms::terms_of;
 
 /// Most terms a brand's baseline tracks; the rarest are forgotten first.
 const MAX_TERMS_PER_BRAND: usize = 400;
-/// Samples kept per bin for evidence.
-const SAMPLES_PER_BIN: usize = 5;
+/// Samples kept per bin for evidence (an alert shows the top 5 of its window).
+const SAMPLES_PER_BIN: usize = 2;
 /// EWMA weight of a new bin in the baseline level, shares and term rates
 /// (a time constant of about 3 hours of bins).
 const LEVEL_ALPHA: f64 = 0.005;
@@ -36,6 +37,10 @@ const ANOMALY_SLOWDOWN: f64 = 0.1;
 /// EWMA weight of a new bin in the seasonal factors.
 const SEASONAL_ALPHA: f64 = 0.05;
 
+/// One event-time bin of a brand. Counts are inline; the details (sources,
+/// terms, samples) are boxed and absent for an empty bin, because most bins
+/// of most brands are empty (a brand with a few mentions an hour) and a
+/// brand keeps its last 60 bins: this keeps 100k brands in bounded memory.
 #[derive(Debug, Clone, Default)]
 struct Bin {
     start: i64,
@@ -43,30 +48,65 @@ struct Bin {
     negative: u32,
     toxic: u32,
     positive: u32,
-    sources: BTreeMap<String, u32>,
-    terms: HashMap<String, u32>,
+    detail: Option<Box<BinDetail>>,
+}
+
+/// Term and source names are interned per brand ([`Interner`]): a term
+/// seen in 60 bins is stored once, not 60 times.
+#[derive(Debug, Clone, Default)]
+struct BinDetail {
+    sources: BTreeMap<Arc<str>, u32>,
+    terms: HashMap<Arc<str>, u32>,
     /// (how alarming, sample) — the most negative or toxic mentions.
     samples: Vec<(f32, SampleMention, bool, bool)>,
 }
 
 impl Bin {
-    fn add(&mut self, scored: &ScoredMention, terms: Vec<String>) {
+    fn empty(start: i64) -> Self {
+        Bin {
+            start,
+            ..Bin::default()
+        }
+    }
+
+    fn terms(&self) -> impl Iterator<Item = (&Arc<str>, &u32)> {
+        self.detail.iter().flat_map(|detail| detail.terms.iter())
+    }
+
+    fn sources(&self) -> impl Iterator<Item = (&Arc<str>, &u32)> {
+        self.detail.iter().flat_map(|detail| detail.sources.iter())
+    }
+
+    fn samples(&self) -> impl Iterator<Item = &(f32, SampleMention, bool, bool)> {
+        self.detail.iter().flat_map(|detail| detail.samples.iter())
+    }
+
+    /// Frees what a closed bin no longer grows into.
+    fn shrink(&mut self) {
+        if let Some(detail) = &mut self.detail {
+            detail.terms.shrink_to_fit();
+            detail.samples.shrink_to_fit();
+        }
+    }
+
+    fn add(&mut self, scored: &ScoredMention, terms: Vec<String>, interner: &mut Interner) {
         self.total += 1;
         let negative = scored.sentiment.label == SentimentLabel::Negative;
         let toxic = scored.toxicity.is_toxic();
         self.negative += u32::from(negative);
         self.toxic += u32::from(toxic);
         self.positive += u32::from(scored.sentiment.label == SentimentLabel::Positive);
-        *self
+        let detail = self.detail.get_or_insert_with(Box::default);
+        *detail
             .sources
-            .entry(scored.mention.source.clone())
+            .entry(interner.intern(&scored.mention.source))
             .or_default() += 1;
         for term in terms {
-            *self.terms.entry(term).or_default() += 1;
+            *detail.terms.entry(interner.intern(&term)).or_default() += 1;
         }
         let alarm = -scored.sentiment.score + 2.0 * scored.toxicity.score;
-        if self.samples.len() < SAMPLES_PER_BIN
-            || self.samples.iter().any(|(score, ..)| *score < alarm)
+        if detail.samples.len() < SAMPLES_PER_BIN
+            || detail.samples.iter().any(|(score, ..)| *score < alarm)
         {
             let sample = SampleMention {
                 id: scored.mention.id.clone(),
@@ -76,10 +116,35 @@ impl Bin {
                 sentiment_score: scored.sentiment.score,
                 toxicity_score: scored.toxicity.score,
             };
-            self.samples.push((alarm, sample, negative, toxic));
-            self.samples
+            detail.samples.push((alarm, sample, negative, toxic));
+            detail
+                .samples
                 .sort_by(|left, right| right.0.total_cmp(&left.0));
-            self.samples.truncate(SAMPLES_PER_BIN);
+            detail.samples.truncate(SAMPLES_PER_BIN);
+        }
+    }
+}
+
+/// A brand's distinct term and source names, shared by its bins and baseline.
+#[derive(Debug, Clone, Default)]
+struct Interner {
+    names: HashSet<Arc<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.names.get(name) {
+            return known.clone();
+        }
+        let name: Arc<str> = Arc::from(name);
+        self.names.insert(name.clone());
+        name
+    }
+
+    /// Forgets names nothing else holds any more (evicted terms, old bins).
+    fn prune(&mut self, limit: usize) {
+        if self.names.len() > limit {
+            self.names.retain(|name| Arc::strong_count(name) > 1);
         }
     }
 }
@@ -97,7 +162,7 @@ struct Baseline {
     toxic_share: f64,
     mentions_observed: f64,
     /// Per-term mentions per bin and the bin it was last decayed at.
-    terms: HashMap<String, (f64, i64)>,
+    terms: HashMap<Arc<str>, (f64, i64)>,
     bins_observed: u64,
 }
 
@@ -207,9 +272,9 @@ impl Baseline {
                 negative_weight * (f64::from(bin.negative) / total - self.negative_share);
             self.toxic_share += toxic_weight * (f64::from(bin.toxic) / total - self.toxic_share);
         }
-        for (term, count) in &bin.terms {
+        for (term, count) in bin.terms() {
             let rate = self.term_rate(term, bin_index);
-            let term_alpha = slowed(anomalous.terms.iter().any(|hot| hot == term));
+            let term_alpha = slowed(anomalous.terms.iter().any(|hot| hot.as_str() == &**term));
             // Deseasonalised like the level: evening chatter is not an emerging term.
             let deseasonalised = f64::from(*count) / factor;
             self.terms.insert(
@@ -218,7 +283,7 @@ impl Baseline {
             );
         }
         if self.terms.len() > MAX_TERMS_PER_BRAND {
-            let mut rates: Vec<(f64, String)> = self
+            let mut rates: Vec<(f64, Arc<str>)> = self
                 .terms
                 .keys()
                 .map(|term| (self.term_rate(term, bin_index), term.clone()))
@@ -272,6 +337,7 @@ struct BrandState {
     last_closed: Option<i64>,
     incidents: HashMap<AlertKind, Incident>,
     cooldown_until: HashMap<AlertKind, i64>,
+    interner: Interner,
 }
 
 impl BrandState {
@@ -283,6 +349,7 @@ impl BrandState {
             last_closed: None,
             incidents: HashMap::new(),
             cooldown_until: HashMap::new(),
+            interner: Interner::default(),
         }
     }
 }
@@ -367,11 +434,8 @@ impl Detector {
             state
                 .open_bins
                 .entry(bin_start)
-                .or_insert_with(|| Bin {
-                    start: bin_start,
-                    ..Bin::default()
-                })
-                .add(scored, terms);
+                .or_insert_with(|| Bin::empty(bin_start))
+                .add(scored, terms, &mut state.interner);
         }
         let new_max = self
             .max_event_time
@@ -408,10 +472,11 @@ impl Detector {
                 state.closed.clear();
             }
             while next + config.bin_seconds <= watermark {
-                let bin = state.open_bins.remove(&next).unwrap_or(Bin {
-                    start: next,
-                    ..Bin::default()
-                });
+                let mut bin = state
+                    .open_bins
+                    .remove(&next)
+                    .unwrap_or_else(|| Bin::empty(next));
+                bin.shrink();
                 state.closed.push_back(bin);
                 let longest = config.windows.iter().copied().max().unwrap_or(60);
                 while state.closed.len() > longest {
@@ -423,10 +488,9 @@ impl Detector {
                 alerts.extend(bin_alerts);
                 if let Some(closed) = state.closed.back() {
                     let bin_index = closed.start / config.bin_seconds;
-                    let closed = closed.clone();
                     state
                         .baseline
-                        .learn(&closed, bin_index, thresholds.dispersion, &anomalies);
+                        .learn(closed, bin_index, thresholds.dispersion, &anomalies);
                 }
                 state.last_closed = Some(next);
                 *bins_closed += 1;
@@ -438,6 +502,7 @@ impl Detector {
                 .last_closed
                 .map_or(i64::MIN, |last| last + config.bin_seconds);
             state.open_bins.retain(|start, _| *start >= first_open);
+            state.interner.prune(4 * MAX_TERMS_PER_BRAND);
         }
         alerts
     }
@@ -542,7 +607,7 @@ struct WindowSums {
     negative: f64,
     toxic: f64,
     expected: f64,
-    terms: HashMap<String, u32>,
+    terms: HashMap<Arc<str>, u32>,
 }
 
 fn window_sums(state: &BrandState, bins: usize) -> WindowSums {
@@ -558,7 +623,7 @@ fn window_sums(state: &BrandState, bins: usize) -> WindowSums {
         sums.negative += f64::from(bin.negative);
         sums.toxic += f64::from(bin.toxic);
         sums.expected += state.baseline.expected(bin.start);
-        for (term, count) in &bin.terms {
+        for (term, count) in bin.terms() {
             *sums.terms.entry(term.clone()).or_default() += count;
         }
     }
@@ -629,7 +694,7 @@ fn readings(state: &BrandState, config: &DetectorConfig, thresholds: &Thresholds
             if f64::from(*count) >= 3.0 * (expected + 1.0)
                 && term_reading.as_ref().is_none_or(|(best_z, ..)| z > *best_z)
             {
-                term_reading = Some((z, *count, expected, term.clone()));
+                term_reading = Some((z, *count, expected, term.to_string()));
             }
         }
         let mut candidates = vec![
@@ -853,7 +918,7 @@ fn build_alert(
         .terms
         .iter()
         .map(|(term, count)| TermEvidence {
-            term: term.clone(),
+            term: term.to_string(),
             observed: f64::from(*count),
             expected: state.baseline.term_rate(term, last_bin_index) * seasonal_bins,
         })
@@ -868,7 +933,7 @@ fn build_alert(
         .iter()
         .rev()
         .take(reading.window_bins)
-        .flat_map(|bin| bin.samples.iter().cloned())
+        .flat_map(|bin| bin.samples().cloned())
         .filter(|(_, _, negative, toxic)| match reading.kind {
             AlertKind::NegativeSurge => *negative,
             AlertKind::ToxicitySurge => *toxic,
@@ -878,8 +943,8 @@ fn build_alert(
     samples.sort_by(|left, right| right.0.total_cmp(&left.0));
     let mut sources: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for bin in state.closed.iter().rev().take(reading.window_bins) {
-        for (source, count) in &bin.sources {
-            *sources.entry(source.clone()).or_default() += u64::from(*count);
+        for (source, count) in bin.sources() {
+            *sources.entry(source.to_string()).or_default() += u64::from(*count);
         }
     }
     let window_seconds = reading.window_bins as u64 * config.bin_seconds as u64;
