@@ -96,7 +96,7 @@ def main() -> None:
                 secret = item.get("valueFrom", {}).get("secretKeyRef")
                 if secret:
                     check(secret.get("optional") is True, f"{name}: {key} needs Secret {secret['name']} (mark it optional or ship it)")
-                    check("PASSWORD" in key or "TOKEN" in key, f"{name}: {key} comes from a Secret but is not a secret")
+                    check(any(word in key for word in ("PASSWORD", "TOKEN", "WEBHOOK_URL")), f"{name}: {key} comes from a Secret but is not a secret")
                 value = item.get("value", "")
                 check(not ("PASSWORD" in key or "TOKEN" in key) or not value, f"{name}: secret {key} written in plain text")
             for source in container.get("envFrom", []):
