@@ -46,12 +46,12 @@ for line in open(sys.argv[1]):
     a = json.loads(line); print("    ", a["status"], a["severity"], a["kind"], "|", a["summary"][:150])' "$ALERTS_FILE" | tail -8
 step "waiting for the webhook and Alertmanager sinks"
 for _ in $(seq 1 60); do
-  hooked="$(curl -fsS http://127.0.0.1:9472/metrics | awk '/^earshot_alerter_notifications_total/ && /sink="webhook"/ && /result="delivered"/ {sum += $NF} END {print sum+0}')"
+  hooked="$(curl -fsS http://127.0.0.1:9472/metrics | awk '/^earshot_alerter_notifications_total/ && /sink="webhook"/ && /result="delivered"/ {sum += $NF} END {print sum+0}' || echo 0)"
   [ "$hooked" -ge "$emitted" ] && break
   sleep 1
 done
 note "webhook: $hooked alert state changes delivered to $EARSHOT_STATE/webhook-received.jsonl"
-active="$(curl -fsS 'http://127.0.0.1:9093/api/v2/alerts?active=true&filter=alertname%3D%22EarshotCrisis%22' | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)))')"
+active="$(curl -fsS 'http://127.0.0.1:9093/api/v2/alerts?active=true&filter=alertname%3D%22EarshotCrisis%22' | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)))' || echo "?")"
 note "Alertmanager: $active active EarshotCrisis alerts (open incidents, re-sent every 60 s)"
 step "waiting for Prometheus to scrape the exporter"
 for _ in $(seq 1 60); do

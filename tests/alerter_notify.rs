@@ -15,15 +15,13 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use clap::Parser;
 use earshot_alerter::notify::idempotency_key;
-use earshot_alerter::synth::{generate, EventShape, SynthBrand, SynthEvent};
 use earshot_alerter::{Detector, DetectorConfig};
 use earshot_integration_tests::{
-    free_loopback_port, read_topic, wait_until, TestAlertmanager, TestBroker, TestReceiver,
+    crisis_stream, free_loopback_port, keyed_records, read_topic, wait_until, TestAlertmanager,
+    TestBroker, TestReceiver,
 };
-use earshot_kafka::OutputRecord;
 use earshot_schema::{Alert, AlertStatus, ScoredMention, Severity, ValidationLimits};
 use earshot_service::CancellationToken;
 
@@ -63,6 +61,19 @@ async fn metric(client: &reqwest::Client, port: u16, name: &str) -> f64 {
         .sum()
 }
 
+/// Polls a metric until it reaches `target` (up to 2 minutes); returns its last value.
+async fn wait_for_metric(client: &reqwest::Client, port: u16, name: &str, target: usize) -> f64 {
+    let mut value = 0.0;
+    for _ in 0..240 {
+        value = metric(client, port, name).await;
+        if value >= target as f64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    value
+}
+
 fn alerts_on_topic(brokers: &str) -> Vec<Alert> {
     read_topic(brokers, "alerts")
         .iter()
@@ -81,47 +92,21 @@ async fn alerts_survive_a_failing_receiver_and_a_restart() {
     let receiver_url = receiver.start().await;
     let alertmanager = TestAlertmanager::start(&alertmanager_config(&receiver_url));
 
-    let brands: Vec<SynthBrand> = ["acme", "globex", "initech", "umbrella"]
-        .iter()
-        .map(|name| SynthBrand {
-            name: (*name).into(),
-            mentions_per_hour: 90.0,
-            negative_share: 0.25,
-            toxic_share: 0.02,
-        })
-        .collect();
     let onset = 5 * 60;
-    let events = [SynthEvent {
-        brand: "acme".into(),
-        start_minute: onset,
-        duration_minutes: 45,
-        shape: EventShape::SuddenCrisis {
-            multiplier: 4.0,
-            negative_share: 0.85,
-        },
-        term: "#boycottacme".into(),
-    }];
-    let start = Utc
-        .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
-        .single()
-        .expect("time");
-    let stream = generate(&brands, &events, start, onset + 120, 11);
+    let (start, stream) = crisis_stream(
+        &["acme", "globex", "initech", "umbrella"],
+        onset,
+        45,
+        onset + 120,
+        11,
+    );
     // Part one ends 20 minutes into the crisis: the incident is open.
     let split_at = start + chrono::Duration::minutes(onset + 20);
     let split = stream
         .iter()
         .position(|scored| scored.mention.created_at >= split_at)
         .expect("split point");
-    let records: Vec<OutputRecord> = stream
-        .iter()
-        .map(|scored| {
-            OutputRecord::new(
-                "mentions.scored",
-                Some(scored.mention.brand.as_bytes().to_vec()),
-                scored.to_json_vec(),
-            )
-        })
-        .collect();
+    let records = keyed_records("mentions.scored", &stream);
     let producer = broker.producer();
     producer
         .send_all(&records[..split], &CancellationToken::new())
@@ -168,14 +153,7 @@ async fn alerts_survive_a_failing_receiver_and_a_restart() {
     let shutdown = CancellationToken::new();
     let cli = earshot_alerter::Cli::try_parse_from(&arguments).expect("arguments");
     let service = tokio::spawn(earshot_alerter::run(cli, shutdown.clone()));
-    let mut consumed = 0.0;
-    for _ in 0..240 {
-        consumed = metric(&client, port, "earshot_alerter_mentions_total").await;
-        if consumed >= split as f64 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let consumed = wait_for_metric(&client, port, "earshot_alerter_mentions_total", split).await;
     assert_eq!(consumed, split as f64, "run one consumed part one");
     let part_one_alerts = alerts_on_topic(&brokers);
     assert!(
@@ -216,14 +194,13 @@ async fn alerts_survive_a_failing_receiver_and_a_restart() {
     let shutdown = CancellationToken::new();
     let cli = earshot_alerter::Cli::try_parse_from(&arguments).expect("arguments");
     let service = tokio::spawn(earshot_alerter::run(cli, shutdown.clone()));
-    let mut consumed = 0.0;
-    for _ in 0..240 {
-        consumed = metric(&client, port, "earshot_alerter_mentions_total").await;
-        if consumed >= (stream.len() - split) as f64 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let consumed = wait_for_metric(
+        &client,
+        port,
+        "earshot_alerter_mentions_total",
+        stream.len() - split,
+    )
+    .await;
     assert_eq!(
         consumed,
         (stream.len() - split) as f64,

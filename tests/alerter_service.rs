@@ -5,11 +5,10 @@
 
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use clap::Parser;
-use earshot_alerter::synth::{generate, EventShape, SynthBrand, SynthEvent};
-use earshot_integration_tests::{free_loopback_port, read_topic, wait_until, TestBroker};
-use earshot_kafka::OutputRecord;
+use earshot_integration_tests::{
+    crisis_stream, free_loopback_port, keyed_records, read_topic, wait_until, TestBroker,
+};
 use earshot_schema::{Alert, AlertKind, AlertStatus, Severity};
 use earshot_service::CancellationToken;
 
@@ -19,41 +18,15 @@ async fn pages_for_the_crisis_brand_only() {
     broker
         .create_topics(&["mentions.scored", "alerts", "mentions.dlq"], 4)
         .await;
-    let brands: Vec<SynthBrand> = ["acme", "globex", "initech", "umbrella", "hooli", "stark"]
-        .iter()
-        .map(|name| SynthBrand {
-            name: (*name).into(),
-            mentions_per_hour: 90.0,
-            negative_share: 0.25,
-            toxic_share: 0.02,
-        })
-        .collect();
     let onset = 8 * 60;
-    let events = [SynthEvent {
-        brand: "acme".into(),
-        start_minute: onset,
-        duration_minutes: 60,
-        shape: EventShape::SuddenCrisis {
-            multiplier: 4.0,
-            negative_share: 0.85,
-        },
-        term: "#boycottacme".into(),
-    }];
-    let start = Utc
-        .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
-        .single()
-        .expect("time");
-    let stream = generate(&brands, &events, start, onset + 90, 5);
-    let records: Vec<OutputRecord> = stream
-        .iter()
-        .map(|scored| {
-            OutputRecord::new(
-                "mentions.scored",
-                Some(scored.mention.brand.as_bytes().to_vec()),
-                scored.to_json_vec(),
-            )
-        })
-        .collect();
+    let (start, stream) = crisis_stream(
+        &["acme", "globex", "initech", "umbrella", "hooli", "stark"],
+        onset,
+        60,
+        onset + 90,
+        5,
+    );
+    let records = keyed_records("mentions.scored", &stream);
     let producer = broker.producer();
     producer
         .send_all(&records, &CancellationToken::new())

@@ -477,3 +477,61 @@ impl TestReceiver {
             .count()
     }
 }
+
+/// A scored stream of `brands` at 90 mentions/hour each, in which the first
+/// brand has a sudden negative crisis (4x volume, 85% negative, hashtag
+/// `#boycott<brand>`) from minute `onset` for `crisis_minutes`; `minutes`
+/// long from 2026-11-02T00:00Z. Returns (start, stream in arrival order).
+pub fn crisis_stream(
+    brands: &[&str],
+    onset: i64,
+    crisis_minutes: i64,
+    minutes: i64,
+    seed: u64,
+) -> (
+    chrono::DateTime<chrono::Utc>,
+    Vec<earshot_schema::ScoredMention>,
+) {
+    use earshot_alerter::synth::{generate, EventShape, SynthBrand, SynthEvent};
+    let synth_brands: Vec<SynthBrand> = brands
+        .iter()
+        .map(|name| SynthBrand {
+            name: (*name).into(),
+            mentions_per_hour: 90.0,
+            negative_share: 0.25,
+            toxic_share: 0.02,
+        })
+        .collect();
+    let events = [SynthEvent {
+        brand: brands[0].into(),
+        start_minute: onset,
+        duration_minutes: crisis_minutes,
+        shape: EventShape::SuddenCrisis {
+            multiplier: 4.0,
+            negative_share: 0.85,
+        },
+        term: format!("#boycott{}", brands[0]),
+    }];
+    let start = chrono::DateTime::from_timestamp(1_793_577_600, 0).expect("start");
+    (
+        start,
+        generate(&synth_brands, &events, start, minutes, seed),
+    )
+}
+
+/// Records for `topic`, keyed by brand like the scorer writes them.
+pub fn keyed_records(
+    topic: &str,
+    stream: &[earshot_schema::ScoredMention],
+) -> Vec<earshot_kafka::OutputRecord> {
+    stream
+        .iter()
+        .map(|scored| {
+            earshot_kafka::OutputRecord::new(
+                topic,
+                Some(scored.mention.brand.as_bytes().to_vec()),
+                scored.to_json_vec(),
+            )
+        })
+        .collect()
+}

@@ -18,7 +18,7 @@ use earshot_schema::{Alert, AlertStatus};
 use earshot_service::CancellationToken;
 use serde::Serialize;
 
-use super::{classify_status, transport_error, DeliveryError, NotifyError, Sink};
+use super::{post_json, DeliveryError, NotifyError, Sink};
 
 /// How far back the sink looks for incidents still open when it starts.
 const RELOAD_WINDOW: chrono::Duration = chrono::Duration::days(7);
@@ -145,16 +145,8 @@ impl AlertmanagerSink {
         if alerts.is_empty() {
             return Ok(());
         }
-        let response = self
-            .client
-            .post(self.endpoint.clone())
-            .json(alerts)
-            .send()
-            .await
-            .map_err(transport_error)?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        classify_status(status, &text)
+        let body = serde_json::to_vec(alerts).unwrap_or_default();
+        post_json(self.client.post(self.endpoint.clone()), body).await
     }
 
     /// Re-posts every open incident with a fresh `endsAt`.

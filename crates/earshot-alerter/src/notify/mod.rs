@@ -108,6 +108,22 @@ pub fn transport_error(error: reqwest::Error) -> DeliveryError {
     DeliveryError::Retryable(error.without_url().to_string())
 }
 
+/// POSTs a JSON body and classifies the answer.
+pub(crate) async fn post_json(
+    request: reqwest::RequestBuilder,
+    body: Vec<u8>,
+) -> Result<(), DeliveryError> {
+    let response = request
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .send()
+        .await
+        .map_err(transport_error)?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    classify_status(status, &text)
+}
+
 /// One notification target.
 pub trait Sink: Send + Sync + 'static {
     /// A short, fixed name: `webhook`, `slack`, `alertmanager`.

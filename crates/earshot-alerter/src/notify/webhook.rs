@@ -3,9 +3,7 @@
 
 use earshot_schema::{Alert, AlertStatus, Severity};
 
-use super::{
-    classify_status, idempotency_key, transport_error, DeliveryError, NotifyError, Secret, Sink,
-};
+use super::{idempotency_key, post_json, DeliveryError, NotifyError, Secret, Sink};
 
 fn checked_url(url: &Secret, what: &'static str) -> Result<reqwest::Url, NotifyError> {
     let parsed = reqwest::Url::parse(url.expose()).map_err(|error| NotifyError::Config {
@@ -20,18 +18,6 @@ fn checked_url(url: &Secret, what: &'static str) -> Result<reqwest::Url, NotifyE
             reason: format!("scheme {other:?} is not http or https"),
         }),
     }
-}
-
-async fn post_json(request: reqwest::RequestBuilder, body: Vec<u8>) -> Result<(), DeliveryError> {
-    let response = request
-        .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body)
-        .send()
-        .await
-        .map_err(transport_error)?;
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    classify_status(status, &text)
 }
 
 /// POSTs every alert state change as the `Alert` JSON, with an
