@@ -443,16 +443,16 @@ impl Sinks {
         context: &SinkContext<'_>,
     ) {
         let name = sink.name();
-        let settings = PipelineSettings::from_args(
-            &format!("alerter-{name}"),
-            context.pipeline,
-            vec![context.alerts_topic.to_owned()],
-            &format!("{}-notify-{name}", context.group_id),
-        );
         // --group-id names the detector's group; sinks always get their own.
+        let group_id = format!("{}-notify-{name}", context.group_id);
         let settings = PipelineSettings {
-            group_id: format!("{}-notify-{name}", context.group_id),
-            ..settings
+            group_id: group_id.clone(),
+            ..PipelineSettings::from_args(
+                &format!("alerter-{name}"),
+                context.pipeline,
+                vec![context.alerts_topic.to_owned()],
+                &group_id,
+            )
         };
         context
             .health
