@@ -113,6 +113,18 @@ impl KafkaMetrics {
         Ok(metrics)
     }
 
+    /// Consumer lag summed over the assigned partitions, as last reported by
+    /// librdkafka's statistics (every `--stats-interval`).
+    pub fn total_consumer_lag(&self) -> i64 {
+        use prometheus::core::Collector;
+        self.consumer_lag
+            .collect()
+            .iter()
+            .flat_map(|family| family.get_metric())
+            .map(|metric| metric.get_gauge().get_value() as i64)
+            .sum()
+    }
+
     /// Metrics in a private registry, for tools and tests that do not serve them.
     pub fn unregistered() -> Self {
         let registry = Registry::new();
@@ -121,5 +133,25 @@ impl KafkaMetrics {
             Ok(metrics) => metrics,
             Err(error) => panic!("kafka metrics definitions are invalid: {error}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn total_lag_sums_partitions() {
+        let metrics = KafkaMetrics::unregistered();
+        assert_eq!(metrics.total_consumer_lag(), 0);
+        metrics
+            .consumer_lag
+            .with_label_values(&["mentions", "0"])
+            .set(40);
+        metrics
+            .consumer_lag
+            .with_label_values(&["mentions", "3"])
+            .set(2);
+        assert_eq!(metrics.total_consumer_lag(), 42);
     }
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use earshot_schema::{SchemaError, ScoredMention, ValidationLimits};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::scoring::score_payloads;
+use crate::scoring::{score_payloads, Scoring};
 use crate::worker::ScoringHandle;
 
 /// A batch's input lines and, per line, its scored mention or why it is invalid.
@@ -99,7 +99,7 @@ pub async fn score_file(
                     .iter()
                     .map(|(_, line)| line.as_slice())
                     .collect();
-                let results = score_payloads(&handle, &payloads, &limits).await;
+                let results = score_payloads(Scoring::Model(&handle), &payloads, &limits).await;
                 (lines_of_batch, results)
             }));
         }

@@ -12,6 +12,7 @@ pub mod encoder;
 mod error;
 pub mod file_mode;
 pub mod heads;
+pub mod lexicon;
 pub mod metrics;
 pub mod scoring;
 pub mod service;
@@ -50,6 +51,9 @@ pub enum Command {
     Score(ScoreArgs),
     /// Trains the sentiment and toxicity heads on labeled CSV/JSONL.
     Train(TrainArgs),
+    /// Trains the word lexicon that scores in degraded mode (see
+    /// `serve --degrade-at-lag`) on the same splits as the heads.
+    TrainLexicon(TrainLexiconArgs),
     /// Writes the held-out examples (never trained on) as JSONL, for
     /// baselines scored outside earshot (scripts/lexicon_baseline.py).
     Holdout(HoldoutArgs),
@@ -152,6 +156,18 @@ pub struct ServeArgs {
     /// Address of /metrics and /health.
     #[arg(long, env = "EARSHOT_HTTP_ADDR", default_value = "127.0.0.1:9471")]
     pub http_addr: SocketAddr,
+    /// Degraded mode: at this consumer lag (messages, summed over the
+    /// assigned partitions) the word lexicon scores instead of the model,
+    /// marked in `model.name`; 0 never degrades.
+    #[arg(long, env = "EARSHOT_DEGRADE_AT_LAG", default_value_t = 0)]
+    pub degrade_at_lag: i64,
+    /// The model takes over again once the lag is at or under this
+    /// (default: a tenth of --degrade-at-lag).
+    #[arg(long, env = "EARSHOT_RECOVER_AT_LAG")]
+    pub recover_at_lag: Option<i64>,
+    /// The degraded-mode lexicon (default: lexicon.json shipped beside the heads).
+    #[arg(long, env = "EARSHOT_LEXICON")]
+    pub lexicon: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -253,6 +269,17 @@ impl DataArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct TrainLexiconArgs {
+    /// Where to write lexicon.json.
+    #[arg(long, default_value = "heads")]
+    pub output_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[arg(long, default_value_t = 17)]
+    pub seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct HoldoutArgs {
     #[command(flatten)]
     pub data: DataArgs,
@@ -328,6 +355,22 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::TrainLexicon(args) => {
+            let (sentiment, toxicity) = args.data.specs();
+            let settings = lexicon::LexiconSettings {
+                output_dir: args.output_dir,
+                sentiment,
+                toxicity,
+                validation_fraction: args.data.validation_fraction,
+                holdout_fraction: args.data.holdout_fraction,
+                seed: args.seed,
+                command: std::env::args().collect::<Vec<_>>().join(" "),
+            };
+            let report =
+                tokio::task::spawn_blocking(move || lexicon::train_lexicon(&settings)).await??;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
         Command::Train(args) => {
             let command = std::env::args().collect::<Vec<_>>().join(" ");
             let settings = args.settings(command);
@@ -341,10 +384,32 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let service = PipelineService::start("scorer", args.http_addr, &shutdown).await?;
     let scorer_metrics = metrics::ScorerMetrics::new(&service.registry)?;
+    let degrade = match args.degrade_at_lag {
+        lag if lag > 0 => {
+            let path = args
+                .lexicon
+                .clone()
+                .unwrap_or_else(|| train::default_heads_dir().join(lexicon::LEXICON_FILE));
+            let lexicon = lexicon::Lexicon::load(&path).context("cannot load the lexicon")?;
+            let policy = service::DegradePolicy {
+                degrade_at_lag: lag,
+                recover_at_lag: args.recover_at_lag.unwrap_or(lag / 10).min(lag - 1),
+            };
+            tracing::info!(?policy, lexicon = %path.display(), "degraded mode armed");
+            Some(service::Degrade::new(
+                policy,
+                std::sync::Arc::new(lexicon),
+                service.kafka_metrics.clone(),
+                service.health.clone(),
+            ))
+        }
+        _ => None,
+    };
     service.health.set("model", false, "loading");
     let settings = args.model.worker_settings(args.pipeline.batch_size)?;
+    let worker_metrics = scorer_metrics.clone();
     let handle =
-        tokio::task::spawn_blocking(move || worker::ScoringHandle::spawn(settings, scorer_metrics))
+        tokio::task::spawn_blocking(move || worker::ScoringHandle::spawn(settings, worker_metrics))
             .await?
             .context("cannot load the model")?;
     let model = handle.model_info();
@@ -356,6 +421,8 @@ async fn serve(args: ServeArgs, shutdown: CancellationToken) -> anyhow::Result<(
         handle,
         output_topic: args.output_topic.clone(),
         limits: ValidationLimits::default(),
+        metrics: scorer_metrics,
+        degrade,
     };
     let settings = PipelineSettings::from_args(
         "scorer",

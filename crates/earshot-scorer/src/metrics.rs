@@ -1,4 +1,7 @@
-use prometheus::{exponential_buckets, Histogram, HistogramOpts, IntCounter, Registry};
+use prometheus::{
+    exponential_buckets, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts,
+    Registry,
+};
 
 /// Model-side metrics of the scorer.
 #[derive(Clone)]
@@ -7,6 +10,9 @@ pub struct ScorerMetrics {
     pub cache_hits: IntCounter,
     pub inference_seconds: Histogram,
     pub model_batch_size: Histogram,
+    pub degraded: IntGauge,
+    pub mode_switches: IntCounterVec,
+    pub lexicon_scored: IntCounter,
 }
 
 impl ScorerMetrics {
@@ -34,8 +40,26 @@ impl ScorerMetrics {
                 )
                 .buckets(exponential_buckets(1.0, 2.0, 10)?),
             )?,
+            degraded: IntGauge::new(
+                "scorer_degraded",
+                "1 while the lexicon scores instead of the model (consumer lag too high).",
+            )?,
+            mode_switches: IntCounterVec::new(
+                Opts::new(
+                    "scorer_mode_switches_total",
+                    "Switches between model and lexicon scoring, by direction.",
+                ),
+                &["direction"],
+            )?,
+            lexicon_scored: IntCounter::new(
+                "scorer_lexicon_scored_total",
+                "Mentions scored by the lexicon in degraded mode.",
+            )?,
         };
         registry.register(Box::new(metrics.texts_scored.clone()))?;
+        registry.register(Box::new(metrics.degraded.clone()))?;
+        registry.register(Box::new(metrics.mode_switches.clone()))?;
+        registry.register(Box::new(metrics.lexicon_scored.clone()))?;
         registry.register(Box::new(metrics.cache_hits.clone()))?;
         registry.register(Box::new(metrics.inference_seconds.clone()))?;
         registry.register(Box::new(metrics.model_batch_size.clone()))?;

@@ -383,15 +383,36 @@ pub fn evaluate_sentiment(
     split: &EmbeddedSplit,
 ) -> Result<SentimentReport, ScorerError> {
     let probabilities = tch::no_grad(|| head.forward(&split.features).softmax(-1, Kind::Float));
-    let predicted: Vec<i64> = Vec::try_from(probabilities.argmax(-1, false))?;
     let truth: Vec<i64> = Vec::try_from(&split.labels)?;
     let flat: Vec<f32> = Vec::try_from(probabilities.flatten(0, -1))?;
-    let correct = predicted.iter().zip(&truth).filter(|(p, t)| p == t).count();
+    let rows: Vec<[f32; 3]> = flat
+        .chunks_exact(3)
+        .map(|row| [row[0], row[1], row[2]])
+        .collect();
+    Ok(sentiment_report(&rows, &truth))
+}
+
+/// Accuracy, macro-F1 and positive/negative accuracy of 3-class
+/// probabilities (negative, neutral, positive) against class indices.
+pub fn sentiment_report(probabilities: &[[f32; 3]], truth: &[i64]) -> SentimentReport {
+    let predicted: Vec<i64> = probabilities
+        .iter()
+        .map(|row| {
+            let mut best = 0;
+            for class in 1..3 {
+                if row[class] > row[best] {
+                    best = class;
+                }
+            }
+            best as i64
+        })
+        .collect();
+    let correct = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
     let mut f1_sum = 0.0;
     for class in 0..3 {
         let true_positive = predicted
             .iter()
-            .zip(&truth)
+            .zip(truth)
             .filter(|(p, t)| **p == class && **t == class)
             .count() as f64;
         let predicted_count = predicted.iter().filter(|p| **p == class).count() as f64;
@@ -414,7 +435,7 @@ pub fn evaluate_sentiment(
     }
     let mut polar = 0usize;
     let mut polar_correct = 0usize;
-    for (row, label) in flat.chunks_exact(3).zip(&truth) {
+    for (row, label) in probabilities.iter().zip(truth) {
         if *label == 1 {
             continue;
         }
@@ -424,12 +445,12 @@ pub fn evaluate_sentiment(
             polar_correct += 1;
         }
     }
-    Ok(SentimentReport {
-        examples: split.len(),
+    SentimentReport {
+        examples: truth.len() as i64,
         accuracy: correct as f64 / truth.len().max(1) as f64,
         macro_f1: f1_sum / 3.0,
         positive_negative_accuracy: polar_correct as f64 / polar.max(1) as f64,
-    })
+    }
 }
 
 /// Held-out quality of the toxicity head.
