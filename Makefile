@@ -59,9 +59,10 @@ lint: setup
 	@$(CARGO) clippy $(PROFILE_FLAG) --workspace --all-targets -- -D warnings
 
 test: setup fmt lint
+	@echo "==> building the service binaries (reliability tests run them as processes)"
+	@$(CARGO) build $(PROFILE_FLAG) --workspace --bins
 	@echo "==> cargo test (unit and integration tests; integration tests start their own brokers)"
 	@$(CARGO) test $(PROFILE_FLAG) --workspace
-	@$(CARGO) build $(PROFILE_FLAG) --workspace --bins
 	@scripts/test-deploy.sh
 
 clean-state: down

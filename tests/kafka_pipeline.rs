@@ -106,6 +106,7 @@ async fn run_until_delivered(broker: &TestBroker, expected: u64) -> PipelineRepo
         input_topics: vec![INPUT.into()],
         group_id: GROUP.into(),
         dlq_topic: DLQ.into(),
+        dlq_max_payload_bytes: 512 * 1024,
         batch_size: BATCH_SIZE,
         batch_timeout: Duration::from_millis(20),
         max_inflight_batches: 2,

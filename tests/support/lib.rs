@@ -535,3 +535,176 @@ pub fn keyed_records(
         })
         .collect()
 }
+
+/// A service binary built next to the test executable (`make test` builds
+/// the binaries before the tests).
+pub fn service_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .map(|profile| profile.join(name))
+        .expect("target directory");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --release --bins` first (make test does)",
+        path.display()
+    );
+    path
+}
+
+/// One earshot service run as its own process, so that tests can kill -9
+/// it, send SIGTERM, read its RSS and scrape its HTTP endpoints. Its log
+/// (all incarnations) goes to a file.
+pub struct ServiceProcess {
+    pub name: String,
+    binary: PathBuf,
+    args: Vec<String>,
+    envs: Vec<(String, String)>,
+    pub http_port: u16,
+    pub log_path: PathBuf,
+    child: Option<Child>,
+    pub starts: usize,
+}
+
+impl ServiceProcess {
+    /// `args` after the binary (e.g. `serve --brokers ...`); `--http-addr`
+    /// is added on a free loopback port.
+    pub fn new(name: &str, binary: &str, args: &[&str], log_dir: &std::path::Path) -> Self {
+        ServiceProcess {
+            name: name.to_owned(),
+            binary: service_binary(binary),
+            args: args.iter().map(|arg| (*arg).to_owned()).collect(),
+            envs: Vec::new(),
+            http_port: free_loopback_port(),
+            log_path: log_dir.join(format!("{name}.log")),
+            child: None,
+            starts: 0,
+        }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.envs.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn start(&mut self) {
+        assert!(self.child.is_none(), "{} already runs", self.name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+            .expect("log file");
+        let child = Command::new(&self.binary)
+            .args(&self.args)
+            .args(["--http-addr", &format!("127.0.0.1:{}", self.http_port)])
+            .envs(self.envs.iter().map(|(key, value)| (key, value)))
+            .env("EARSHOT_LOG_FORMAT", "json")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|error| panic!("cannot start {}: {error}", self.name));
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)))
+    }
+
+    /// kill -9, as a crash or an OOM kill would.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends SIGTERM and waits up to `limit`; returns the time to exit and
+    /// the exit status (None if it had to be killed).
+    pub fn terminate(&mut self, limit: Duration) -> (Duration, Option<std::process::ExitStatus>) {
+        let Some(mut child) = self.child.take() else {
+            return (Duration::ZERO, None);
+        };
+        let started = Instant::now();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        while started.elapsed() < limit {
+            if let Ok(Some(status)) = child.try_wait() {
+                return (started.elapsed(), Some(status));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        (started.elapsed(), None)
+    }
+
+    /// Resident set size from /proc, in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+    }
+
+    /// GET `path` on the service's HTTP port: (status, body), None if it
+    /// does not answer.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.http_port, path)
+    }
+
+    /// The sum of every sample of a metric family on /metrics (0 if absent).
+    pub fn metric_sum(&self, name: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        Some(sum_metric(&body, name))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Sums the samples of `name` (any labels) in Prometheus text format.
+pub fn sum_metric(body: &str, name: &str) -> f64 {
+    body.lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// A blocking HTTP/1.0 GET on 127.0.0.1 (no client library needed in
+/// threads that poll while services are being killed).
+pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let status = response.split(' ').nth(1)?.parse().ok()?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}

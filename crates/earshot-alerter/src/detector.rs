@@ -359,6 +359,9 @@ impl BrandState {
 pub struct DetectorStats {
     pub mentions: u64,
     pub late: u64,
+    /// Mentions far ahead of stream time that no other mention confirmed
+    /// (a wrong clock), left out of detection.
+    pub future_outliers: u64,
     pub bins_closed: u64,
 }
 
@@ -381,8 +384,20 @@ pub struct Detector {
     brands: HashMap<String, BrandState>,
     watermark: Option<i64>,
     max_event_time: Option<i64>,
+    /// Mentions more than `MAX_EVENT_TIME_JUMP` ahead of the newest event
+    /// time, held until enough of them agree that time really moved on.
+    future_suspects: Vec<ScoredMention>,
     pub stats: DetectorStats,
 }
+
+/// A mention this far ahead of the newest event time moves stream time only
+/// once `FUTURE_CONFIRMATIONS` mentions within `FUTURE_AGREEMENT` of each
+/// other say so: one collector with a wrong clock must not close every
+/// brand's bins, while a real ingestion gap is confirmed by its backlog.
+const MAX_EVENT_TIME_JUMP: i64 = 6 * 3600;
+const FUTURE_CONFIRMATIONS: usize = 3;
+const FUTURE_AGREEMENT: i64 = 3600;
+const MAX_FUTURE_SUSPECTS: usize = 1000;
 
 impl Detector {
     pub fn new(config: DetectorConfig) -> Self {
@@ -391,6 +406,7 @@ impl Detector {
             brands: HashMap::new(),
             watermark: None,
             max_event_time: None,
+            future_suspects: Vec::new(),
             stats: DetectorStats::default(),
         }
     }
@@ -419,6 +435,60 @@ impl Detector {
     pub fn ingest(&mut self, scored: &ScoredMention) -> Vec<Alert> {
         self.stats.mentions += 1;
         let event_time = scored.mention.created_at.timestamp();
+        if self
+            .max_event_time
+            .is_some_and(|max| event_time > max + MAX_EVENT_TIME_JUMP)
+        {
+            return self.hold_future_suspect(scored, event_time);
+        }
+        self.ingest_in_time(scored, event_time)
+    }
+
+    /// Holds a mention far ahead of stream time; once enough held mentions
+    /// agree on a time, they are ingested in event-time order and stream
+    /// time moves on.
+    fn hold_future_suspect(&mut self, scored: &ScoredMention, event_time: i64) -> Vec<Alert> {
+        self.future_suspects.push(scored.clone());
+        let agreeing: Vec<usize> = (0..self.future_suspects.len())
+            .filter(|index| {
+                let time = self.future_suspects[*index].mention.created_at.timestamp();
+                (time - event_time).abs() <= FUTURE_AGREEMENT
+            })
+            .collect();
+        if agreeing.len() >= FUTURE_CONFIRMATIONS {
+            let mut confirmed: Vec<ScoredMention> = Vec::with_capacity(agreeing.len());
+            for index in agreeing.into_iter().rev() {
+                confirmed.push(self.future_suspects.swap_remove(index));
+            }
+            confirmed.sort_by_key(|mention| mention.mention.created_at);
+            let mut alerts = Vec::new();
+            for mention in &confirmed {
+                let time = mention.mention.created_at.timestamp();
+                alerts.extend(self.ingest_in_time(mention, time));
+            }
+            // Held mentions now within reach of stream time join too.
+            let max = self.max_event_time.unwrap_or(event_time);
+            let (now_in_time, still_ahead): (Vec<ScoredMention>, Vec<ScoredMention>) =
+                std::mem::take(&mut self.future_suspects)
+                    .into_iter()
+                    .partition(|held| {
+                        held.mention.created_at.timestamp() <= max + MAX_EVENT_TIME_JUMP
+                    });
+            self.future_suspects = still_ahead;
+            for mention in &now_in_time {
+                let time = mention.mention.created_at.timestamp();
+                alerts.extend(self.ingest_in_time(mention, time));
+            }
+            return alerts;
+        }
+        if self.future_suspects.len() > MAX_FUTURE_SUSPECTS {
+            self.future_suspects.remove(0);
+            self.stats.future_outliers += 1;
+        }
+        Vec::new()
+    }
+
+    fn ingest_in_time(&mut self, scored: &ScoredMention, event_time: i64) -> Vec<Alert> {
         let bin_start = event_time - event_time.rem_euclid(self.config.bin_seconds);
         let is_late = self
             .watermark

@@ -96,6 +96,11 @@ pub struct PipelineArgs {
     /// Topic the dead-lettered records go to, with the reason in headers.
     #[arg(long, env = "EARSHOT_DLQ_TOPIC", default_value = "mentions.dlq")]
     pub dlq_topic: String,
+    /// Dead-lettered payloads larger than this keep only their first bytes
+    /// (header earshot.dlq.payload.truncated_from has the original size), so
+    /// that a huge poison message cannot exceed the DLQ's message limit.
+    #[arg(long, env = "EARSHOT_DLQ_MAX_PAYLOAD_BYTES", default_value_t = 512 * 1024)]
+    pub dlq_max_payload_bytes: usize,
     /// Most records handed to the processor at once.
     #[arg(long, env = "EARSHOT_BATCH_SIZE", default_value_t = 64)]
     pub batch_size: usize,

@@ -26,19 +26,35 @@ pub fn dlq_headers(
 }
 
 /// Builds the dead-letter record: the raw key and payload, untouched, and
-/// headers that say why and where from.
+/// headers that say why and where from. A payload over `max_payload_bytes`
+/// (a 10 MB poison message would exceed the producer's and most brokers'
+/// message limits, and a dead letter that cannot be written would stall the
+/// service) keeps its first `max_payload_bytes` bytes, and the header
+/// `earshot.dlq.payload.truncated_from` gives the original size; the
+/// source headers still point at the whole record.
 pub(crate) fn dead_letter_record(
     input: &InputRecord,
     dlq_topic: &str,
     kind: &str,
     reason: &str,
     service: &str,
+    max_payload_bytes: usize,
 ) -> OutputRecord {
+    let mut headers = dlq_headers(input, kind, reason, service);
+    let payload = if input.payload.len() > max_payload_bytes {
+        headers.push((
+            format!("{DLQ_HEADER_PREFIX}payload.truncated_from"),
+            input.payload.len().to_string().into_bytes(),
+        ));
+        input.payload[..max_payload_bytes].to_vec()
+    } else {
+        input.payload.clone()
+    };
     OutputRecord {
         topic: dlq_topic.to_owned(),
         key: input.key.clone(),
-        payload: input.payload.clone(),
-        headers: dlq_headers(input, kind, reason, service),
+        payload,
+        headers,
     }
 }
 
@@ -63,6 +79,7 @@ mod tests {
             "invalid_utf8",
             "bad bytes",
             "scorer",
+            1024,
         );
         assert_eq!(record.payload, input.payload);
         assert_eq!(record.key, input.key);
@@ -81,5 +98,26 @@ mod tests {
         );
         assert_eq!(header("earshot.dlq.source.partition").as_deref(), Some("2"));
         assert_eq!(header("earshot.dlq.source.offset").as_deref(), Some("41"));
+    }
+
+    #[test]
+    fn truncates_oversized_payloads_and_says_so() {
+        let input = InputRecord {
+            topic: "mentions".into(),
+            partition: 0,
+            offset: 7,
+            key: None,
+            payload: vec![b'x'; 10_000],
+            headers: Vec::new(),
+            timestamp_ms: None,
+        };
+        let record = dead_letter_record(&input, "mentions.dlq", "too_large", "big", "scorer", 100);
+        assert_eq!(record.payload.len(), 100);
+        let truncated = record
+            .headers
+            .iter()
+            .find(|(name, _)| name == "earshot.dlq.payload.truncated_from")
+            .map(|(_, value)| value.clone());
+        assert_eq!(truncated, Some(b"10000".to_vec()));
     }
 }

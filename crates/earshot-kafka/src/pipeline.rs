@@ -31,7 +31,7 @@ use crate::context::ClientHealthContext;
 use crate::dlq::dead_letter_record;
 use crate::error::{KafkaPlumbingError, Result};
 use crate::metrics::KafkaMetrics;
-use crate::producer::{set_default, Producer};
+use crate::producer::{allow_large_records, set_default, Producer};
 use crate::record::{InputRecord, Outcome};
 use crate::KafkaArgs;
 
@@ -54,6 +54,8 @@ pub struct PipelineSettings {
     pub input_topics: Vec<String>,
     pub group_id: String,
     pub dlq_topic: String,
+    /// Dead-lettered payloads are cut to this size (see `dlq`).
+    pub dlq_max_payload_bytes: usize,
     pub batch_size: usize,
     pub batch_timeout: Duration,
     pub max_inflight_batches: usize,
@@ -78,6 +80,7 @@ impl PipelineSettings {
                 .clone()
                 .unwrap_or_else(|| default_group.to_owned()),
             dlq_topic: args.dlq_topic.clone(),
+            dlq_max_payload_bytes: args.dlq_max_payload_bytes,
             batch_size: args.batch_size.max(1),
             batch_timeout: args.batch_timeout,
             max_inflight_batches: args.max_inflight_batches.max(1),
@@ -220,6 +223,7 @@ fn create_consumer(
     set_default(&mut config, "auto.offset.reset", "earliest");
     // Bounds the prefetch buffer per partition; backpressure does the rest.
     set_default(&mut config, "queued.max.messages.kbytes", "16384");
+    allow_large_records(&mut config);
     set_default(
         &mut config,
         "statistics.interval.ms",
@@ -534,6 +538,7 @@ async fn deliver_stage(
                         kind,
                         &reason,
                         &settings.service,
+                        settings.dlq_max_payload_bytes,
                     ));
                 }
             }

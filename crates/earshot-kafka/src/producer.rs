@@ -36,6 +36,8 @@ impl Producer {
         let mut config = args.client_config()?;
         set_default(&mut config, "enable.idempotence", "true");
         set_default(&mut config, "linger.ms", "5");
+        // Room for the largest valid mention (4 MiB, ValidationLimits) once scored.
+        set_default(&mut config, "message.max.bytes", "8388608");
         set_default(&mut config, "message.timeout.ms", "60000");
         set_default(
             &mut config,
@@ -177,6 +179,14 @@ impl Producer {
         self.inner.flush(Timeout::After(timeout))?;
         Ok(())
     }
+}
+
+/// Lets a consumer fetch a record of up to 32 MiB even from a broker that
+/// does not return an oversized first record (KIP-74; tansu 0.6 does not):
+/// without it one 10 MB poison message stalls its partition.
+pub(crate) fn allow_large_records(config: &mut rdkafka::ClientConfig) {
+    set_default(config, "max.partition.fetch.bytes", "33554432");
+    set_default(config, "fetch.max.bytes", "52428800");
 }
 
 pub(crate) fn set_default(config: &mut rdkafka::ClientConfig, key: &str, value: &str) {

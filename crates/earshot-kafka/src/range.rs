@@ -12,7 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 use crate::error::Result;
 use crate::pipeline::owned_record;
-use crate::producer::set_default;
+use crate::producer::{allow_large_records, set_default};
 use crate::record::InputRecord;
 use crate::KafkaArgs;
 
@@ -107,6 +107,7 @@ impl RangeConsumer {
         config.set("enable.auto.commit", "false");
         config.set("enable.auto.offset.store", "false");
         config.set("enable.partition.eof", "true");
+        allow_large_records(&mut config);
         let consumer: BaseConsumer = config.create()?;
         let mut assignment = TopicPartitionList::new();
         let mut open = BTreeMap::new();
