@@ -20,7 +20,7 @@ bench: setup
 	@echo "==> alerter: detector memory for 100,000 brands"
 	@target/release/alerter_memory 100000 2
 
-.PHONY: bench help setup build up down demo test test-unit test-integration fmt lint clean-state broker-start broker-stop
+.PHONY: bench help setup build up down demo test test-reliability test-unit test-integration fmt lint clean-state broker-start broker-stop
 
 help:
 	@echo "make demo   - set up everything, run the pipeline on sample data, print where to look"
@@ -64,6 +64,11 @@ test: setup fmt lint
 	@echo "==> cargo test (unit and integration tests; integration tests start their own brokers)"
 	@$(CARGO) test $(PROFILE_FLAG) --workspace
 	@scripts/test-deploy.sh
+
+test-reliability: setup
+	@$(CARGO) build $(PROFILE_FLAG) --workspace --bins
+	@echo "==> reliability tests, including the long and broker-blocked ones (RELIABILITY.md)"
+	@$(CARGO) test $(PROFILE_FLAG) -p earshot-integration-tests --test reliability -- --include-ignored --nocapture
 
 clean-state: down
 	rm -rf .earshot
