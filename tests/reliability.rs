@@ -97,6 +97,24 @@ fn scorer_args(brokers: &str) -> Vec<String> {
     .to_vec()
 }
 
+fn scorer_process(brokers: &str, logs: &std::path::Path) -> ServiceProcess {
+    ServiceProcess::new(
+        "scorer",
+        "earshot-scorer",
+        &refs(&scorer_args(brokers)),
+        logs,
+    )
+}
+
+fn exporter_process(brokers: &str, logs: &std::path::Path) -> ServiceProcess {
+    ServiceProcess::new(
+        "exporter",
+        "earshot-exporter",
+        &["--brokers", brokers],
+        logs,
+    )
+}
+
 fn refs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()
 }
@@ -208,12 +226,7 @@ async fn kill_9_of_every_service_loses_nothing() {
     assert!(records.len() >= 50_000, "{} mentions", records.len());
 
     let brokers = broker.brokers();
-    let mut scorer = ServiceProcess::new(
-        "scorer",
-        "earshot-scorer",
-        &refs(&scorer_args(&brokers)),
-        logs.path(),
-    );
+    let mut scorer = scorer_process(&brokers, logs.path());
     let mut alerter = ServiceProcess::new(
         "alerter",
         "earshot-alerter",
@@ -226,12 +239,7 @@ async fn kill_9_of_every_service_loses_nothing() {
         ],
         logs.path(),
     );
-    let mut exporter = ServiceProcess::new(
-        "exporter",
-        "earshot-exporter",
-        &["--brokers", &brokers],
-        logs.path(),
-    );
+    let mut exporter = exporter_process(&brokers, logs.path());
     scorer.start();
     alerter.start();
     exporter.start();
@@ -389,18 +397,8 @@ async fn broker_outage_is_reported_and_survived() {
     let records = mention_records(&stream[..6_000], &pools, false);
     let expected_ids = input_ids(&records);
     let brokers = broker.brokers();
-    let mut scorer = ServiceProcess::new(
-        "scorer",
-        "earshot-scorer",
-        &refs(&scorer_args(&brokers)),
-        logs.path(),
-    );
-    let mut exporter = ServiceProcess::new(
-        "exporter",
-        "earshot-exporter",
-        &["--brokers", &brokers],
-        logs.path(),
-    );
+    let mut scorer = scorer_process(&brokers, logs.path());
+    let mut exporter = exporter_process(&brokers, logs.path());
     scorer.start();
     exporter.start();
     let producer = broker.producer();
@@ -613,24 +611,14 @@ async fn poison_input_goes_to_the_dead_letter_topic() {
         .await
         .expect("produce scored poison");
 
-    let mut scorer = ServiceProcess::new(
-        "scorer",
-        "earshot-scorer",
-        &refs(&scorer_args(&brokers)),
-        logs.path(),
-    );
+    let mut scorer = scorer_process(&brokers, logs.path());
     let mut alerter = ServiceProcess::new(
         "alerter",
         "earshot-alerter",
         &["serve", "--brokers", &brokers],
         logs.path(),
     );
-    let mut exporter = ServiceProcess::new(
-        "exporter",
-        "earshot-exporter",
-        &["--brokers", &brokers],
-        logs.path(),
-    );
+    let mut exporter = exporter_process(&brokers, logs.path());
     scorer.start();
     alerter.start();
     exporter.start();
@@ -881,12 +869,7 @@ async fn sigterm_under_load_commits_what_was_written() {
         .send_all(&records, &CancellationToken::new())
         .await
         .expect("produce");
-    let mut scorer = ServiceProcess::new(
-        "scorer",
-        "earshot-scorer",
-        &refs(&scorer_args(&brokers)),
-        logs.path(),
-    );
+    let mut scorer = scorer_process(&brokers, logs.path());
     scorer.start();
     assert!(
         wait_until(Duration::from_secs(180), || scorer
