@@ -105,6 +105,7 @@ async fn run_until_delivered(broker: &TestBroker, expected: u64) -> PipelineRepo
         service: "it".into(),
         input_topics: vec![INPUT.into()],
         group_id: GROUP.into(),
+        group_instance_id: None,
         dlq_topic: DLQ.into(),
         dlq_max_payload_bytes: 512 * 1024,
         batch_size: BATCH_SIZE,

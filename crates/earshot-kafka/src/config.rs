@@ -93,6 +93,13 @@ pub struct PipelineArgs {
     /// Consumer group id.
     #[arg(long, env = "EARSHOT_GROUP_ID")]
     pub group_id: Option<String>,
+    /// Static group membership (librdkafka `group.instance.id`): a stable id
+    /// per replica, e.g. the pod or compose service name. A replica restarted
+    /// after a crash takes its partitions back at once instead of waiting for
+    /// the broker to expire the dead member (RELIABILITY.md). Must differ
+    /// between replicas of one group.
+    #[arg(long, env = "EARSHOT_GROUP_INSTANCE_ID")]
+    pub group_instance_id: Option<String>,
     /// Topic the dead-lettered records go to, with the reason in headers.
     #[arg(long, env = "EARSHOT_DLQ_TOPIC", default_value = "mentions.dlq")]
     pub dlq_topic: String,

@@ -53,6 +53,8 @@ pub struct PipelineSettings {
     pub service: String,
     pub input_topics: Vec<String>,
     pub group_id: String,
+    /// `group.instance.id` (static membership), when configured.
+    pub group_instance_id: Option<String>,
     pub dlq_topic: String,
     /// Dead-lettered payloads are cut to this size (see `dlq`).
     pub dlq_max_payload_bytes: usize,
@@ -79,6 +81,7 @@ impl PipelineSettings {
                 .group_id
                 .clone()
                 .unwrap_or_else(|| default_group.to_owned()),
+            group_instance_id: args.group_instance_id.clone(),
             dlq_topic: args.dlq_topic.clone(),
             dlq_max_payload_bytes: args.dlq_max_payload_bytes,
             batch_size: args.batch_size.max(1),
@@ -216,6 +219,9 @@ fn create_consumer(
 ) -> Result<SharedConsumer> {
     let mut config = kafka.client_config()?;
     config.set("group.id", &settings.group_id);
+    if let Some(instance) = &settings.group_instance_id {
+        config.set("group.instance.id", instance);
+    }
     // At-least-once: librdkafka commits only offsets we stored after delivery.
     config.set("enable.auto.offset.store", "false");
     set_default(&mut config, "enable.auto.commit", "true");
