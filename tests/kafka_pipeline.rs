@@ -240,3 +240,117 @@ async fn ten_thousand_mentions_with_one_percent_malformed() {
     let all_ids = mention_ids(&outputs);
     assert!(new_ids.is_subset(&all_ids));
 }
+
+/// How long each call of the slow processor takes.
+const CALL: Duration = Duration::from_millis(300);
+
+/// A processor that takes `CALL` per call, like a model on a small batch,
+/// and records each call's size and the longest a record in it waited
+/// since it was produced (record timestamp).
+struct SlowRecorder {
+    calls: std::sync::Arc<std::sync::Mutex<Vec<(usize, i64)>>>,
+}
+
+impl BatchProcessor for SlowRecorder {
+    async fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<Outcome>, String> {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let waited = batch
+            .iter()
+            .filter_map(|record| record.timestamp_ms)
+            .map(|produced| now_ms - produced)
+            .max()
+            .unwrap_or(0);
+        self.calls
+            .lock()
+            .map_err(|error| error.to_string())?
+            .push((batch.len(), waited));
+        tokio::time::sleep(CALL).await;
+        Ok(batch
+            .iter()
+            .map(|record| {
+                Outcome::Produce(vec![OutputRecord::new(
+                    OUTPUT,
+                    record.key.clone(),
+                    record.payload.clone(),
+                )])
+            })
+            .collect())
+    }
+}
+
+/// Records trickling in (one every ~20 ms, about the batch timeout) behind
+/// a slow processor: batches grow while the processor is busy instead of
+/// being cut into a queue of tiny calls, so no record waits more than about
+/// one call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_wait_at_most_one_call_behind_a_busy_processor() {
+    let broker = TestBroker::start();
+    broker.create_topics(&[INPUT, OUTPUT, DLQ], 4).await;
+    let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let metrics = KafkaMetrics::unregistered();
+    let shutdown = CancellationToken::new();
+    let settings = PipelineSettings {
+        service: "it".into(),
+        input_topics: vec![INPUT.into()],
+        group_id: "it-slow".into(),
+        group_instance_id: None,
+        dlq_topic: DLQ.into(),
+        dlq_max_payload_bytes: 512 * 1024,
+        batch_size: BATCH_SIZE,
+        batch_timeout: Duration::from_millis(20),
+        max_inflight_batches: 4,
+        drain_timeout: Duration::from_secs(20),
+        stats_interval: Duration::from_secs(1),
+    };
+    let pipeline = tokio::spawn(run_pipeline(
+        broker.kafka_args(),
+        settings,
+        SlowRecorder {
+            calls: calls.clone(),
+        },
+        metrics.clone(),
+        Health::default(),
+        shutdown.clone(),
+    ));
+    let producer = broker.producer();
+    let total = 300;
+    for index in 0..total {
+        let record = OutputRecord::new(INPUT, Some(b"brand".to_vec()), mention_json(index));
+        producer
+            .send_all(std::slice::from_ref(&record), &CancellationToken::new())
+            .await
+            .expect("produce");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let done = wait_until(Duration::from_secs(120), || {
+        metrics.produced_messages.with_label_values(&[OUTPUT]).get() >= total as u64
+    })
+    .await;
+    assert!(done, "not all records delivered");
+    shutdown.cancel();
+    pipeline.await.expect("join").expect("pipeline");
+    let calls = calls.lock().expect("calls").clone();
+    let sizes: Vec<usize> = calls.iter().map(|(size, _)| *size).collect();
+    let mut waits: Vec<i64> = calls.iter().skip(3).map(|(_, waited)| *waited).collect();
+    waits.sort_unstable();
+    let worst_wait = waits.last().copied().unwrap_or(0);
+    println!(
+        "FIGURES adaptive batching: {total} records in {} calls, largest {}, worst wait before a call {worst_wait} ms, sizes {sizes:?}",
+        calls.len(),
+        sizes.iter().max().unwrap_or(&0)
+    );
+    assert_eq!(sizes.iter().sum::<usize>(), total);
+    // A record waits at most for the call in progress plus a fetch (100 ms)
+    // and a batch timeout (20 ms), here with room for a loaded machine.
+    // Cutting tiny batches into a queue and pausing the partitions behind
+    // it (the pipeline before adaptive batching) made records wait several
+    // calls: 1,505 ms measured.
+    assert!(
+        worst_wait <= 5 * CALL.as_millis() as i64 / 2,
+        "a record waited {worst_wait} ms before its call"
+    );
+    assert!(
+        sizes.iter().all(|size| *size <= BATCH_SIZE * 4),
+        "a call exceeded the merge limit"
+    );
+}
