@@ -19,8 +19,15 @@ bench: setup
 	@benches/scripts/alerter_quality.sh 40 14 3
 	@echo "==> alerter: detector memory for 100,000 brands"
 	@target/release/alerter_memory 100000 2
+	@$(MAKE) --no-print-directory bench-pipeline
 
-.PHONY: bench help setup build up down demo test test-reliability test-unit test-integration fmt lint clean-state broker-start broker-stop
+# The end-to-end part of `make bench` alone (about 5 minutes).
+bench-pipeline: setup
+	@$(CARGO) build --release -p earshot-scorer -p earshot-benches --bins
+	@echo "==> end-to-end: scorer service vs Python service, ceiling, Kafka path vs bare librdkafka"
+	@benches/scripts/pipeline_bench.sh 3000 2
+
+.PHONY: bench bench-pipeline help setup build up down demo test test-reliability test-unit test-integration fmt lint clean-state broker-start broker-stop
 
 help:
 	@echo "make demo   - set up everything, run the pipeline on sample data, print where to look"

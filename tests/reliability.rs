@@ -773,18 +773,34 @@ async fn overload_degrades_to_the_lexicon_and_drains() {
             .await
             .expect("produce");
         peak_rss = peak_rss.max(scorer.rss_kib().unwrap_or(0));
-        peak_lag = peak_lag.max(
-            scorer
-                .metric_sum("earshot_kafka_consumer_lag_messages")
-                .unwrap_or(0.0),
-        );
+        let lag = scorer
+            .metric_sum("earshot_kafka_consumer_lag_messages")
+            .unwrap_or(0.0);
+        peak_lag = peak_lag.max(lag);
+        if second.is_multiple_of(10) {
+            println!(
+                "overload t={second}s lag={lag:.0} degraded={:?} rss_mib={}",
+                scorer.metric_sum("earshot_scorer_degraded"),
+                scorer.rss_kib().unwrap_or(0) / 1024
+            );
+        }
         second += 1;
         let next = started + Duration::from_secs(second as u64);
         tokio::time::sleep(next.saturating_duration_since(Instant::now())).await;
     }
     let overload_ended = Instant::now();
+    let mut last_report = Instant::now();
     let drained = wait_until(Duration::from_secs(300), || {
         peak_rss = peak_rss.max(scorer.rss_kib().unwrap_or(0));
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            last_report = Instant::now();
+            println!(
+                "drain t={:.0}s lag={:?} degraded={:?}",
+                overload_ended.elapsed().as_secs_f64(),
+                scorer.metric_sum("earshot_kafka_consumer_lag_messages"),
+                scorer.metric_sum("earshot_scorer_degraded")
+            );
+        }
         caught_up(&broker, "earshot-scorer", "mentions")
     })
     .await;

@@ -3,6 +3,8 @@ weights and the same trained heads (heads.safetensors), the same batch size
 and thread count, reading and writing JSONL. Prints one JSON line.
 
     python_scorer.py MODEL_DIR HEADS_DIR INPUT OUTPUT [--threads 2] [--batch 64]
+
+`Scorer` is shared with python_scorer_service.py (the Kafka baseline).
 """
 
 import argparse
@@ -13,6 +15,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
+LABELS = ["negative", "neutral", "positive"]
+
 
 def mlp(layers, features):
     for index, (weight, bias) in enumerate(layers):
@@ -20,6 +24,55 @@ def mlp(layers, features):
         if index < len(layers) - 1:
             features = torch.relu(features)
     return features
+
+
+class Scorer:
+    """MiniLM with masked mean pooling and earshot's two trained heads."""
+
+    def __init__(self, model_dir, heads_dir, threads, max_tokens=128):
+        torch.set_num_threads(threads)
+        self.max_tokens = max_tokens
+        self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
+        self.model = AutoModel.from_pretrained(model_dir).eval()
+        tensors = load_file(f"{heads_dir}/heads.safetensors")
+        manifest = json.load(open(f"{heads_dir}/heads.json"))
+
+        def head(prefix):
+            layers, index = [], 0
+            while f"{prefix}.{index}.weight" in tensors:
+                layers.append((tensors[f"{prefix}.{index}.weight"], tensors[f"{prefix}.{index}.bias"]))
+                index += 1
+            return layers
+
+        self.sentiment_head, self.toxicity_head = head("sentiment"), head("toxicity")
+        self.threshold = manifest["toxicity_threshold"]
+        with torch.no_grad():  # warm-up, as the Rust runs get
+            self.model(**self.tokenizer(["warm up"], return_tensors="pt"))
+
+    def token_lengths(self, texts):
+        encoded = self.tokenizer(texts, truncation=True, max_length=self.max_tokens)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def score(self, texts):
+        """Returns (sentiment probabilities, toxicity score) per text."""
+        encoded = self.tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
+        with torch.no_grad():
+            hidden = self.model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).float()
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            embeddings = torch.nn.functional.normalize(pooled, dim=1)
+            sentiment = torch.softmax(mlp(self.sentiment_head, embeddings), dim=-1)
+            toxicity = torch.sigmoid(mlp(self.toxicity_head, embeddings)).squeeze(-1)
+        return list(zip(sentiment.tolist(), toxicity.reshape(-1).tolist()))
+
+    def annotate(self, mention, probs, toxic):
+        """Adds earshot's `sentiment` and `toxicity` fields to a mention dict."""
+        best = max(range(3), key=lambda index: probs[index])
+        mention["sentiment"] = {"label": LABELS[best], "score": probs[best], "probs": dict(zip(LABELS, probs))}
+        mention["toxicity"] = {"score": toxic, "is_toxic": toxic >= self.threshold}
+        return mention
 
 
 def main() -> None:
@@ -35,68 +88,29 @@ def main() -> None:
         help="sort each window of this many lines by length before batching (0: input order)",
     )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-
-    tokenizer = AutoTokenizer.from_pretrained(args.model_dir)
-    model = AutoModel.from_pretrained(args.model_dir).eval()
-    tensors = load_file(f"{args.heads_dir}/heads.safetensors")
-    manifest = json.load(open(f"{args.heads_dir}/heads.json"))
-
-    def head(prefix):
-        layers, index = [], 0
-        while f"{prefix}.{index}.weight" in tensors:
-            layers.append((tensors[f"{prefix}.{index}.weight"], tensors[f"{prefix}.{index}.bias"]))
-            index += 1
-        return layers
-
-    sentiment_head, toxicity_head = head("sentiment"), head("toxicity")
-    threshold = manifest["toxicity_threshold"]
-    labels = ["negative", "neutral", "positive"]
+    scorer = Scorer(args.model_dir, args.heads_dir, args.threads)
 
     with open(args.input, encoding="utf-8") as lines:
         raw_lines = [line for line in lines if line.strip()]
-    with torch.no_grad():  # warm-up, as the Rust runs get
-        model(**tokenizer(["warm up"], return_tensors="pt"))
 
     started = time.perf_counter()
     scored = 0
     with open(args.output, "w", encoding="utf-8") as out:
         window = max(args.sort_window, args.batch)
         for window_start in range(0, len(raw_lines), window):
-            window_mentions = [json.loads(line) for line in raw_lines[window_start : window_start + window]]
+            mentions = [json.loads(line) for line in raw_lines[window_start : window_start + window]]
             if args.sort_window:
-                lengths = [len(ids) for ids in tokenizer([m["text"] for m in window_mentions], truncation=True, max_length=128)["input_ids"]]
-                order = sorted(range(len(window_mentions)), key=lambda index: lengths[index])
+                lengths = scorer.token_lengths([m["text"] for m in mentions])
+                order = sorted(range(len(mentions)), key=lambda index: lengths[index])
             else:
-                order = list(range(len(window_mentions)))
+                order = list(range(len(mentions)))
             results = {}
             for start in range(0, len(order), args.batch):
                 indices = order[start : start + args.batch]
-                texts = [window_mentions[index]["text"] for index in indices]
-                encoded = tokenizer(
-                    texts, padding=True, truncation=True, max_length=128, return_tensors="pt"
-                )
-                with torch.no_grad():
-                    hidden = model(**encoded).last_hidden_state
-                    mask = encoded["attention_mask"].unsqueeze(-1).float()
-                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                    embeddings = torch.nn.functional.normalize(pooled, dim=1)
-                    sentiment = torch.softmax(mlp(sentiment_head, embeddings), dim=-1)
-                    toxicity = torch.sigmoid(mlp(toxicity_head, embeddings)).squeeze(-1)
-                for index, probs, toxic in zip(indices, sentiment.tolist(), toxicity.tolist()):
-                    results[index] = (probs, toxic)
-            mentions = window_mentions
-            sentiment_rows = [results[index][0] for index in range(len(mentions))]
-            toxicity_rows = [results[index][1] for index in range(len(mentions))]
-            for mention, probs, toxic in zip(mentions, sentiment_rows, toxicity_rows):
-                best = max(range(3), key=lambda index: probs[index])
-                mention["sentiment"] = {
-                    "label": labels[best],
-                    "score": probs[best],
-                    "probs": dict(zip(labels, probs)),
-                }
-                mention["toxicity"] = {"score": toxic, "is_toxic": toxic >= threshold}
-                out.write(json.dumps(mention, ensure_ascii=False) + "\n")
+                scores = scorer.score([mentions[index]["text"] for index in indices])
+                results.update(zip(indices, scores))
+            for index, mention in enumerate(mentions):
+                out.write(json.dumps(scorer.annotate(mention, *results[index]), ensure_ascii=False) + "\n")
                 scored += 1
     seconds = time.perf_counter() - started
     print(json.dumps({"texts": scored, "seconds": seconds, "per_second": scored / seconds}))

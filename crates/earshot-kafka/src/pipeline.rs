@@ -31,8 +31,8 @@ use crate::context::ClientHealthContext;
 use crate::dlq::dead_letter_record;
 use crate::error::{KafkaPlumbingError, Result};
 use crate::metrics::KafkaMetrics;
-use crate::producer::{allow_large_records, set_default, Producer};
-use crate::record::{InputRecord, Outcome};
+use crate::producer::{allow_large_records, set_default, PendingSend, Producer};
+use crate::record::{InputRecord, Outcome, OutputRecord};
 use crate::KafkaArgs;
 
 /// Turns a batch of input records into one [`Outcome`] each.
@@ -564,6 +564,22 @@ async fn process_stage<P: BatchProcessor>(
     Ok(())
 }
 
+/// A batch whose outputs are on their way to the broker.
+struct Delivering {
+    next_offsets: BTreeMap<(String, i32), i64>,
+    records: u64,
+    batches: usize,
+    dead_lettered: u64,
+    started: Instant,
+}
+
+type Confirmation = std::pin::Pin<Box<dyn Future<Output = Result<()>> + Send>>;
+
+/// Produces each processed batch as it comes and keeps up to
+/// `max_inflight_batches` of them on their way to the broker at once (one
+/// batch per broker round trip would cap a fast processor at batch size /
+/// round trip). Acknowledgements are awaited oldest first, so offsets are
+/// still stored in consumption order and only after their outputs are acked.
 async fn deliver_stage(
     consumer: SharedConsumer,
     producer: Producer,
@@ -578,67 +594,130 @@ async fn deliver_stage(
         dead_lettered: 0,
         next_offsets: BTreeMap::new(),
     };
-    while let Some(ProcessedBatch {
-        inputs,
-        outcomes,
-        batches,
-    }) = processed_receiver.recv().await
-    {
-        let mut records = Vec::with_capacity(inputs.len());
-        let mut dead_lettered = 0;
-        for (input, outcome) in inputs.iter().zip(outcomes) {
-            match outcome {
-                Outcome::Produce(outputs) => records.extend(outputs),
-                Outcome::DeadLetter { kind, reason } => {
-                    tracing::warn!(
-                        topic = %input.topic,
-                        partition = input.partition,
-                        offset = input.offset,
-                        kind,
-                        error = %reason,
-                        "dead-lettering record"
-                    );
-                    metrics
-                        .dead_lettered_messages
-                        .with_label_values(&[kind])
-                        .inc();
-                    dead_lettered += 1;
-                    records.push(dead_letter_record(
-                        input,
-                        &settings.dlq_topic,
-                        kind,
-                        &reason,
-                        &settings.service,
-                        settings.dlq_max_payload_bytes,
-                    ));
+    let mut waiting: VecDeque<(Delivering, PendingSend)> = VecDeque::new();
+    let mut confirming: Option<(Delivering, Confirmation)> = None;
+    let mut closed = false;
+    loop {
+        if confirming.is_none() {
+            if let Some((delivering, pending)) = waiting.pop_front() {
+                let abort = abort.clone();
+                let confirmation: Confirmation =
+                    Box::pin(async move { pending.confirm(&abort).await });
+                confirming = Some((delivering, confirmation));
+            } else if closed {
+                break;
+            }
+        }
+        let in_flight = waiting.len() + usize::from(confirming.is_some());
+        tokio::select! {
+            biased;
+            confirmed = async {
+                match confirming.as_mut() {
+                    Some((_, confirmation)) => confirmation.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            }, if confirming.is_some() => {
+                let Some((delivering, _)) = confirming.take() else { continue };
+                if let Err(error) = confirmed {
+                    abort.cancel();
+                    return Err((error, tally.next_offsets));
+                }
+                store_delivered(&consumer, &metrics, &mut tally, delivering);
+            }
+            processed = processed_receiver.recv(), if !closed && in_flight < settings.max_inflight_batches => {
+                let Some(processed) = processed else {
+                    closed = true;
+                    continue;
+                };
+                let (records, delivering) = output_records(processed, &settings, &metrics);
+                match producer.start_send(records, &abort).await {
+                    Ok(pending) => waiting.push_back((delivering, pending)),
+                    Err(error) => {
+                        abort.cancel();
+                        return Err((error, tally.next_offsets));
+                    }
                 }
             }
         }
-        let started = Instant::now();
-        if let Err(error) = producer.send_all(&records, &abort).await {
-            abort.cancel();
-            return Err((error, tally.next_offsets));
-        }
-        metrics
-            .delivery_seconds
-            .observe(started.elapsed().as_secs_f64());
-        let batch_next_offsets = next_offsets_of(&inputs);
-        if let Err(error) = consumer.store_offsets(&to_partition_list(&batch_next_offsets)) {
-            // Happens when a partition was revoked meanwhile; its new owner
-            // re-processes from the last commit (at-least-once).
-            metrics
-                .errors
-                .with_label_values(&["store_offsets", "kafka"])
-                .inc();
-            tracing::warn!(%error, "cannot store offsets");
-        }
-        tally.next_offsets.extend(batch_next_offsets);
-        tally.batches += batches as u64;
-        tally.records += inputs.len() as u64;
-        tally.dead_lettered += dead_lettered;
-        metrics.inflight_batches.sub(batches as i64);
     }
     Ok(tally)
+}
+
+/// A processed batch's output records (dead letters included), in order.
+fn output_records(
+    processed: ProcessedBatch,
+    settings: &PipelineSettings,
+    metrics: &KafkaMetrics,
+) -> (Vec<OutputRecord>, Delivering) {
+    let ProcessedBatch {
+        inputs,
+        outcomes,
+        batches,
+    } = processed;
+    let mut records = Vec::with_capacity(inputs.len());
+    let mut dead_lettered = 0;
+    for (input, outcome) in inputs.iter().zip(outcomes) {
+        match outcome {
+            Outcome::Produce(outputs) => records.extend(outputs),
+            Outcome::DeadLetter { kind, reason } => {
+                tracing::warn!(
+                    topic = %input.topic,
+                    partition = input.partition,
+                    offset = input.offset,
+                    kind,
+                    error = %reason,
+                    "dead-lettering record"
+                );
+                metrics
+                    .dead_lettered_messages
+                    .with_label_values(&[kind])
+                    .inc();
+                dead_lettered += 1;
+                records.push(dead_letter_record(
+                    input,
+                    &settings.dlq_topic,
+                    kind,
+                    &reason,
+                    &settings.service,
+                    settings.dlq_max_payload_bytes,
+                ));
+            }
+        }
+    }
+    let delivering = Delivering {
+        next_offsets: next_offsets_of(&inputs),
+        records: inputs.len() as u64,
+        batches,
+        dead_lettered,
+        started: Instant::now(),
+    };
+    (records, delivering)
+}
+
+/// Stores the offsets of a batch whose outputs are all acknowledged.
+fn store_delivered(
+    consumer: &SharedConsumer,
+    metrics: &KafkaMetrics,
+    tally: &mut DeliveryTally,
+    delivering: Delivering,
+) {
+    metrics
+        .delivery_seconds
+        .observe(delivering.started.elapsed().as_secs_f64());
+    if let Err(error) = consumer.store_offsets(&to_partition_list(&delivering.next_offsets)) {
+        // Happens when a partition was revoked meanwhile; its new owner
+        // re-processes from the last commit (at-least-once).
+        metrics
+            .errors
+            .with_label_values(&["store_offsets", "kafka"])
+            .inc();
+        tracing::warn!(%error, "cannot store offsets");
+    }
+    tally.next_offsets.extend(delivering.next_offsets);
+    tally.batches += delivering.batches as u64;
+    tally.records += delivering.records;
+    tally.dead_lettered += delivering.dead_lettered;
+    metrics.inflight_batches.sub(delivering.batches as i64);
 }
 
 /// Returns, per partition, the offset after the highest one in the batch.
