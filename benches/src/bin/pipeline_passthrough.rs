@@ -5,12 +5,13 @@
 
 use clap::Parser;
 use earshot_kafka::{
-    BatchProcessor, InputRecord, KafkaArgs, Outcome, OutputRecord, PipelineArgs, PipelineService,
+    BatchProcessor, InputRecord, KafkaArgs, Outcome, PipelineArgs, PipelineService,
     PipelineSettings,
 };
 use earshot_schema::{
     Mention, ModelInfo, ScoredMention, Sentiment, SentimentProbs, Toxicity, ValidationLimits,
 };
+use earshot_scorer::service::scored_outcome;
 
 #[derive(Debug, Parser)]
 #[command(about = "earshot's pipeline with a passthrough processor instead of the model")]
@@ -40,30 +41,22 @@ impl BatchProcessor for Passthrough {
             neutral: 1.0,
             positive: 0.0,
         });
+        let scored_at = chrono::Utc::now();
         Ok(batch
             .iter()
-            .map(
-                |record| match Mention::from_json_bytes(&record.payload, &self.limits) {
-                    Ok(mention) => {
-                        let scored = ScoredMention {
+            .map(|record| {
+                let result =
+                    Mention::from_json_bytes(&record.payload, &self.limits).map(|mention| {
+                        ScoredMention {
                             sentiment: neutral,
                             toxicity: Toxicity::from_score(0.0, 0.5),
                             model: self.model.clone(),
-                            scored_at: chrono::Utc::now(),
+                            scored_at,
                             mention,
-                        };
-                        Outcome::Produce(vec![OutputRecord::new(
-                            &self.output_topic,
-                            Some(scored.mention.brand.as_bytes().to_vec()),
-                            scored.to_json_vec(),
-                        )])
-                    }
-                    Err(error) => Outcome::DeadLetter {
-                        kind: error.kind().as_str(),
-                        reason: error.to_string(),
-                    },
-                },
-            )
+                        }
+                    });
+                scored_outcome(result, &self.output_topic)
+            })
             .collect())
     }
 }

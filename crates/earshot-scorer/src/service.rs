@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use earshot_kafka::{BatchProcessor, InputRecord, KafkaMetrics, Outcome, OutputRecord};
-use earshot_schema::ValidationLimits;
+use earshot_schema::{SchemaError, ScoredMention, ValidationLimits};
 use earshot_service::Health;
 
 use crate::lexicon::Lexicon;
@@ -127,18 +127,24 @@ impl BatchProcessor for ScoringProcessor {
         }
         Ok(results
             .into_iter()
-            .map(|result| match result {
-                Ok(scored) => Outcome::Produce(vec![OutputRecord::new(
-                    &self.output_topic,
-                    Some(scored.mention.brand.as_bytes().to_vec()),
-                    scored.to_json_vec(),
-                )]),
-                Err(error) => Outcome::DeadLetter {
-                    kind: error.kind().as_str(),
-                    reason: error.to_string(),
-                },
-            })
+            .map(|result| scored_outcome(result, &self.output_topic))
             .collect())
+    }
+}
+
+/// What the pipeline does with one decoded mention: the scored mention,
+/// keyed by brand, to `output_topic`, or a dead letter with the reason.
+pub fn scored_outcome(result: Result<ScoredMention, SchemaError>, output_topic: &str) -> Outcome {
+    match result {
+        Ok(scored) => Outcome::Produce(vec![OutputRecord::new(
+            output_topic,
+            Some(scored.mention.brand.as_bytes().to_vec()),
+            scored.to_json_vec(),
+        )]),
+        Err(error) => Outcome::DeadLetter {
+            kind: error.kind().as_str(),
+            reason: error.to_string(),
+        },
     }
 }
 
