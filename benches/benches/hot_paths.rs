@@ -1,5 +1,6 @@
 //! Hot paths, per mention or per batch: parse + validate, encode, the
-//! exporter's label guard, tokenization, and model scoring of a batch.
+//! exporter's label guard and metric update, the detector's update,
+//! length-sorted batching, tokenization, and model scoring of a batch.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use earshot_benches::{model_dir, sample_lines};
@@ -7,6 +8,38 @@ use earshot_exporter::BrandGuard;
 use earshot_schema::{
     Mention, ModelInfo, ScoredMention, Sentiment, SentimentProbs, Toxicity, ValidationLimits,
 };
+
+/// The sample mentions with fixed scores, in file (stream) order.
+fn sample_scored() -> Vec<ScoredMention> {
+    let limits = ValidationLimits::default();
+    sample_lines()
+        .iter()
+        .filter_map(|line| Mention::from_json_bytes(line.as_bytes(), &limits).ok())
+        .enumerate()
+        .map(|(index, mention)| ScoredMention {
+            mention,
+            sentiment: Sentiment::from_probs(if index % 5 == 0 {
+                SentimentProbs {
+                    negative: 0.7,
+                    neutral: 0.2,
+                    positive: 0.1,
+                }
+            } else {
+                SentimentProbs {
+                    negative: 0.2,
+                    neutral: 0.3,
+                    positive: 0.5,
+                }
+            }),
+            toxicity: Toxicity::from_score(if index % 17 == 0 { 0.9 } else { 0.1 }, 0.7),
+            model: ModelInfo {
+                name: "bench".into(),
+                version: "1".into(),
+            },
+            scored_at: chrono::Utc::now(),
+        })
+        .collect()
+}
 
 fn parse_and_validate(criterion: &mut Criterion) {
     let lines = sample_lines();
@@ -21,24 +54,7 @@ fn parse_and_validate(criterion: &mut Criterion) {
                 .count()
         })
     });
-    let scored: Vec<ScoredMention> = lines
-        .iter()
-        .filter_map(|line| Mention::from_json_bytes(line.as_bytes(), &limits).ok())
-        .map(|mention| ScoredMention {
-            mention,
-            sentiment: Sentiment::from_probs(SentimentProbs {
-                negative: 0.2,
-                neutral: 0.3,
-                positive: 0.5,
-            }),
-            toxicity: Toxicity::from_score(0.1, 0.7),
-            model: ModelInfo {
-                name: "bench".into(),
-                version: "1".into(),
-            },
-            scored_at: chrono::Utc::now(),
-        })
-        .collect();
+    let scored = sample_scored();
     group.bench_function("scored_mention_encode", |bench| {
         bench.iter(|| {
             scored
@@ -76,6 +92,79 @@ fn brand_guard(criterion: &mut Criterion) {
             },
             BatchSize::SmallInput,
         )
+    });
+    group.finish();
+}
+
+fn exporter_update(criterion: &mut Criterion) {
+    let scored = sample_scored();
+    let registry = earshot_service::new_registry("bench");
+    let Ok(metrics) = earshot_exporter::BrandMetrics::new(&registry) else {
+        eprintln!("skipping the exporter benchmark: metrics registration failed");
+        return;
+    };
+    let mut processor = earshot_exporter::ExportProcessor {
+        metrics,
+        guard: BrandGuard::new(Vec::new(), 200),
+        scored_topic: "mentions.scored".into(),
+        limits: ValidationLimits::default(),
+    };
+    let mut group = criterion.benchmark_group("exporter");
+    group.throughput(Throughput::Elements(scored.len() as u64));
+    group.bench_function("count_scored", |bench| {
+        bench.iter(|| {
+            for mention in &scored {
+                processor.count_scored(mention);
+            }
+        })
+    });
+    group.finish();
+}
+
+fn detector_update(criterion: &mut Criterion) {
+    let scored = sample_scored();
+    let Ok(config) = earshot_alerter::DetectorConfig::load("balanced", None) else {
+        eprintln!("skipping the detector benchmark: no balanced preset");
+        return;
+    };
+    let mut group = criterion.benchmark_group("alerter");
+    group.throughput(Throughput::Elements(scored.len() as u64));
+    // A fresh detector per iteration: the sample's 2,000 mentions in stream
+    // order, every event-time bin, baseline and incident update included.
+    group.bench_function("detector_ingest", |bench| {
+        bench.iter_batched(
+            || earshot_alerter::Detector::new(config.clone()),
+            |mut detector| {
+                scored
+                    .iter()
+                    .map(|mention| detector.ingest(mention).len())
+                    .sum::<usize>()
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn batching(criterion: &mut Criterion) {
+    // 1,024 token sequences of tweet-like lengths; the batch function only
+    // pads, so this is the sorting, padding and row reassembly around the model.
+    let sequences: Vec<Vec<i64>> = (0..1_024)
+        .map(|index| vec![101; 8 + (index * 37) % 90])
+        .collect();
+    let mut group = criterion.benchmark_group("scorer");
+    group.throughput(Throughput::Elements(sequences.len() as u64));
+    group.bench_function("length_sorted_batches_1024", |bench| {
+        bench.iter(|| {
+            earshot_scorer::batching::length_sorted_rows(&sequences, 64, 384, |batch| {
+                let (ids, _mask) = earshot_scorer::batching::pad(batch, 0, tch::Device::Cpu);
+                Ok(tch::Tensor::zeros(
+                    [ids.size()[0], 384],
+                    (tch::Kind::Float, tch::Device::Cpu),
+                ))
+            })
+            .is_ok()
+        })
     });
     group.finish();
 }
@@ -120,5 +209,13 @@ fn model(criterion: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, parse_and_validate, brand_guard, model);
+criterion_group!(
+    benches,
+    parse_and_validate,
+    brand_guard,
+    exporter_update,
+    detector_update,
+    batching,
+    model
+);
 criterion_main!(benches);

@@ -63,7 +63,8 @@ pub struct ExportProcessor {
 }
 
 impl ExportProcessor {
-    fn count_scored(&mut self, scored: &ScoredMention) {
+    /// Updates the brand metrics for one scored mention.
+    pub fn count_scored(&mut self, scored: &ScoredMention) {
         let brand = self.guard.label_for(&scored.mention.brand);
         let source = sanitize_label(&scored.mention.source);
         let metrics = &self.metrics;

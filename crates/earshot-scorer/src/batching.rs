@@ -7,7 +7,7 @@ use crate::error::ScorerError;
 
 /// Pads token sequences to the longest with `pad_id`; returns ids and the
 /// 0/1 attention mask, both [n, longest] on `device`.
-pub(crate) fn pad(sequences: &[Vec<i64>], pad_id: i64, device: Device) -> (Tensor, Tensor) {
+pub fn pad(sequences: &[Vec<i64>], pad_id: i64, device: Device) -> (Tensor, Tensor) {
     let longest = sequences.iter().map(Vec::len).max().unwrap_or(1).max(1);
     let mut ids = Vec::with_capacity(sequences.len() * longest);
     let mut mask = Vec::with_capacity(sequences.len() * longest);
@@ -27,7 +27,7 @@ pub(crate) fn pad(sequences: &[Vec<i64>], pad_id: i64, device: Device) -> (Tenso
 
 /// Runs `batch` on chunks of at most `chunk` sequences sorted by length (less
 /// padding) and returns its rows in input order ([n, width] on the CPU).
-pub(crate) fn length_sorted_rows(
+pub fn length_sorted_rows(
     sequences: &[Vec<i64>],
     chunk: usize,
     width: i64,

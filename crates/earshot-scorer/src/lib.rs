@@ -5,7 +5,7 @@
 //! thread ([`worker`]); the service ([`service`]) and file mode
 //! ([`file_mode`]) share the decode-and-score step ([`scoring`]).
 
-mod batching;
+pub mod batching;
 pub mod bert_forward;
 pub mod classifier;
 pub mod encoder;
