@@ -324,9 +324,10 @@ async fn kill_9_of_every_service_loses_nothing() {
     assert!(lost.is_empty(), "lost mentions, e.g. {lost:?}");
     let duplicates = scored_records - ids.len();
     // Per kill at most: one auto-commit interval (1 s) at the observed rate
-    // plus the in-flight batches (4 x 64), doubled for scheduling noise.
+    // plus the batches on their way to the broker (16 x 64 by default),
+    // doubled for scheduling noise.
     let rate = records.len() as f64 / elapsed;
-    let bound = kills["scorer"] as f64 * 2.0 * (rate + 256.0);
+    let bound = kills["scorer"] as f64 * 2.0 * (rate + 16.0 * 64.0);
     assert!(
         (duplicates as f64) <= bound,
         "{duplicates} duplicates > bound {bound:.0}"
@@ -730,7 +731,6 @@ async fn poison_input_goes_to_the_dead_letter_topic() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "several minutes of 10x load; make test-reliability"]
 async fn overload_degrades_to_the_lexicon_and_drains() {
     let _serial = SERIAL.lock().await;
     let broker = TestBroker::start();
