@@ -74,7 +74,7 @@ test: setup fmt lint
 
 test-reliability: setup
 	@$(CARGO) build $(PROFILE_FLAG) --workspace --bins
-	@echo "==> reliability tests, including the long and broker-blocked ones (RELIABILITY.md)"
+	@echo "==> reliability tests only (RELIABILITY.md; make test runs them too)"
 	@$(CARGO) test $(PROFILE_FLAG) -p earshot-integration-tests --test reliability -- --include-ignored --nocapture
 
 clean-state: down
