@@ -263,6 +263,11 @@ def percentile(values, fraction):
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
+def model_totals(sums):
+    """(model seconds, model calls, texts scored) summed over services' metrics."""
+    return tuple(sum(m.get(name, 0.0) for m in sums) for name in (MODEL_SECONDS, MODEL_CALLS, MODEL_TEXTS))
+
+
 def latency_at(brokers, watcher, run, texts, rate, seconds, label):
     prefix = f"{label}-"
     before = output_count(watcher, run["output"])
@@ -281,14 +286,12 @@ def latency_at(brokers, watcher, run, texts, rate, seconds, label):
     result = {"rate": rate, "sent": len(sent), "p50_ms": percentile(steady, 0.5),
               "p99_ms": percentile(steady, 0.99), "max_ms": max(steady),
               "p99_ms_with_warm_up": percentile(latencies, 0.99)}
-    sums_after = [service.metric_sums() for service in run["services"]]
-    calls = sum(after.get(MODEL_CALLS, 0.0) - before_.get(MODEL_CALLS, 0.0)
-                for before_, after in zip(sums_before, sums_after))
+    busy_after, calls_after, texts_after = model_totals([service.metric_sums() for service in run["services"]])
+    busy_before, calls_before, texts_before = model_totals(sums_before)
+    calls = calls_after - calls_before
     if calls:
-        texts_scored = sum(after.get(MODEL_TEXTS, 0.0) - before_.get(MODEL_TEXTS, 0.0)
-                           for before_, after in zip(sums_before, sums_after))
-        busy = sum(after.get(MODEL_SECONDS, 0.0) - before_.get(MODEL_SECONDS, 0.0)
-                   for before_, after in zip(sums_before, sums_after))
+        texts_scored = texts_after - texts_before
+        busy = busy_after - busy_before
         result["texts_per_model_call"] = texts_scored / calls
         result["ms_per_model_call"] = 1000 * busy / calls
     return result
@@ -363,10 +366,7 @@ def main():
                   "peak_rss_mib": sum(service.peak_rss_mib() for service in services)}
         if command is scorer_command:
             # Where the time goes: the model's share of the drain and its batch sizes.
-            sums = [service.metric_sums() for service in services]
-            inference = sum(m.get(MODEL_SECONDS, 0.0) for m in sums)
-            batches = sum(m.get(MODEL_CALLS, 0.0) for m in sums)
-            texts = sum(m.get(MODEL_TEXTS, 0.0) for m in sums)
+            inference, batches, texts = model_totals([service.metric_sums() for service in services])
             result["model_busy_share"] = inference / instances / span
             result["mean_texts_per_model_call"] = texts / max(batches, 1)
             result["model_texts_per_busy_s"] = texts / max(inference, 1e-9)
