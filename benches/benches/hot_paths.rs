@@ -6,7 +6,8 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use earshot_benches::{model_dir, sample_lines};
 use earshot_exporter::BrandGuard;
 use earshot_schema::{
-    Mention, ModelInfo, ScoredMention, Sentiment, SentimentProbs, Toxicity, ValidationLimits,
+    Mention, ModelInfo, ScoredMention, ScoredMentionView, Sentiment, SentimentProbs, Toxicity,
+    ValidationLimits,
 };
 
 /// The sample mentions with fixed scores, in file (stream) order.
@@ -69,6 +70,15 @@ fn parse_and_validate(criterion: &mut Criterion) {
             encoded
                 .iter()
                 .filter(|bytes| ScoredMention::from_json_bytes(bytes, &limits).is_ok())
+                .count()
+        })
+    });
+    // What the alerter decodes: the fields detection reads, borrowed.
+    group.bench_function("scored_mention_view_parse_validate", |bench| {
+        bench.iter(|| {
+            encoded
+                .iter()
+                .filter(|bytes| ScoredMentionView::from_json_bytes(bytes, &limits).is_ok())
                 .count()
         })
     });

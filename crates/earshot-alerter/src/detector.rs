@@ -8,20 +8,31 @@
 //! (winsorised, so a crisis does not teach the baseline that crises are
 //! normal). An ingestion gap followed by a backlog therefore lands in the
 //! bins where the mentions belong, and does not look like a spike.
+//!
+//! The window sums are kept incrementally (a closing bin is added to every
+//! window and the bin that leaves a window is taken out of it), so a bin
+//! close costs the same whatever the window lengths: the backtest runs the
+//! same code over months of history.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use earshot_schema::{
     Alert, AlertEvidence, AlertKind, AlertMetrics, AlertStatus, SampleMention, ScoredMention,
-    SentimentLabel, Severity, TermEvidence,
+    ScoredMentionView, SentimentLabel, Severity, TermEvidence,
 };
 
 use crate::config::{DetectorConfig, Thresholds};
-use crate::terms::terms_of;
+use crate::terms::for_each_term;
 
-/// Most terms a brand's baseline tracks; the rarest are forgotten first.
+/// Term names come from mention texts, which anyone can write: a keyed hash
+/// (aHash with a random seed) keeps crafted collisions out, and is several
+/// times faster than SipHash on short keys.
+type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
+
+/// Most baseline terms a brand remembers besides those in its windows; the
+/// rarest are forgotten first.
 const MAX_TERMS_PER_BRAND: usize = 400;
 /// Samples kept per bin for evidence (an alert shows the top 5 of its window).
 const SAMPLES_PER_BIN: usize = 2;
@@ -36,6 +47,9 @@ const SHARE_MEMORY_MENTIONS: f64 = 500.0;
 const ANOMALY_SLOWDOWN: f64 = 0.1;
 /// EWMA weight of a new bin in the seasonal factors.
 const SEASONAL_ALPHA: f64 = 0.05;
+/// Detection windows a detector evaluates at most (the counts per term are
+/// a fixed array of this size).
+pub const MAX_WINDOWS: usize = 4;
 
 /// One event-time bin of a brand. Counts are inline; the details (sources,
 /// terms, samples) are boxed and absent for an empty bin, because most bins
@@ -51,12 +65,14 @@ struct Bin {
     detail: Option<Box<BinDetail>>,
 }
 
-/// Term and source names are interned per brand ([`Interner`]): a term
-/// seen in 60 bins is stored once, not 60 times.
+/// Term and source names are interned per brand: a term seen in 60 bins is
+/// stored once, not 60 times, and compares by pointer.
 #[derive(Debug, Clone, Default)]
 struct BinDetail {
-    sources: BTreeMap<Arc<str>, u32>,
-    terms: HashMap<Arc<str>, u32>,
+    sources: Vec<(Arc<str>, u32)>,
+    /// While the bin is open, one entry per mention and term; at close,
+    /// merged into one entry per term ([`Bin::close`]).
+    terms: Vec<(Arc<str>, u32)>,
     /// (how alarming, sample) — the most negative or toxic mentions.
     samples: Vec<(f32, SampleMention, bool, bool)>,
 }
@@ -69,11 +85,11 @@ impl Bin {
         }
     }
 
-    fn terms(&self) -> impl Iterator<Item = (&Arc<str>, &u32)> {
+    fn terms(&self) -> impl Iterator<Item = &(Arc<str>, u32)> {
         self.detail.iter().flat_map(|detail| detail.terms.iter())
     }
 
-    fn sources(&self) -> impl Iterator<Item = (&Arc<str>, &u32)> {
+    fn sources(&self) -> impl Iterator<Item = &(Arc<str>, u32)> {
         self.detail.iter().flat_map(|detail| detail.sources.iter())
     }
 
@@ -81,40 +97,53 @@ impl Bin {
         self.detail.iter().flat_map(|detail| detail.samples.iter())
     }
 
-    /// Frees what a closed bin no longer grows into.
-    fn shrink(&mut self) {
+    /// Merges the term entries and frees what a closed bin no longer grows into.
+    fn close(&mut self) {
         if let Some(detail) = &mut self.detail {
-            detail.terms.shrink_to_fit();
+            let terms = &mut detail.terms;
+            terms.sort_unstable_by_key(|(term, _)| Arc::as_ptr(term).cast::<u8>() as usize);
+            terms.dedup_by(|next, kept| {
+                let same = Arc::ptr_eq(&next.0, &kept.0);
+                if same {
+                    kept.1 += next.1;
+                }
+                same
+            });
+            terms.shrink_to_fit();
             detail.samples.shrink_to_fit();
         }
     }
 
-    fn add(&mut self, scored: &ScoredMention, terms: Vec<String>, interner: &mut Interner) {
+    fn add(&mut self, mention: &ScoredMentionView<'_>, terms: &[Arc<str>], source: Arc<str>) {
         self.total += 1;
-        let negative = scored.sentiment.label == SentimentLabel::Negative;
-        let toxic = scored.toxicity.is_toxic();
+        let negative = mention.sentiment == SentimentLabel::Negative;
+        let toxic = mention.toxic;
         self.negative += u32::from(negative);
         self.toxic += u32::from(toxic);
-        self.positive += u32::from(scored.sentiment.label == SentimentLabel::Positive);
+        self.positive += u32::from(mention.sentiment == SentimentLabel::Positive);
         let detail = self.detail.get_or_insert_with(Box::default);
-        *detail
+        match detail
             .sources
-            .entry(interner.intern(&scored.mention.source))
-            .or_default() += 1;
-        for term in terms {
-            *detail.terms.entry(interner.intern(&term)).or_default() += 1;
+            .iter_mut()
+            .find(|(known, _)| Arc::ptr_eq(known, &source))
+        {
+            Some((_, count)) => *count += 1,
+            None => detail.sources.push((source, 1)),
         }
-        let alarm = -scored.sentiment.score + 2.0 * scored.toxicity.score;
+        detail
+            .terms
+            .extend(terms.iter().map(|term| (term.clone(), 1)));
+        let alarm = -mention.sentiment_score + 2.0 * mention.toxicity_score;
         if detail.samples.len() < SAMPLES_PER_BIN
             || detail.samples.iter().any(|(score, ..)| *score < alarm)
         {
             let sample = SampleMention {
-                id: scored.mention.id.clone(),
-                url: scored.mention.url.clone(),
-                text: scored.mention.text.chars().take(200).collect(),
-                source: scored.mention.source.clone(),
-                sentiment_score: scored.sentiment.score,
-                toxicity_score: scored.toxicity.score,
+                id: mention.id.to_string(),
+                url: mention.url.as_deref().map(str::to_owned),
+                text: mention.text.chars().take(200).collect(),
+                source: mention.source.to_string(),
+                sentiment_score: mention.sentiment_score,
+                toxicity_score: mention.toxicity_score,
             };
             detail.samples.push((alarm, sample, negative, toxic));
             detail
@@ -125,28 +154,95 @@ impl Bin {
     }
 }
 
-/// A brand's distinct term and source names, shared by its bins and baseline.
+/// A brand's source names, shared by its bins.
 #[derive(Debug, Clone, Default)]
 struct Interner {
-    names: HashSet<Arc<str>>,
+    names: FastMap<Arc<str>, ()>,
 }
 
 impl Interner {
     fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.names.get(name) {
+        if let Some((known, _)) = self.names.get_key_value(name) {
             return known.clone();
         }
         let name: Arc<str> = Arc::from(name);
-        self.names.insert(name.clone());
+        self.names.insert(name.clone(), ());
         name
     }
 
-    /// Forgets names nothing else holds any more (evicted terms, old bins).
+    /// Forgets names nothing else holds any more (old bins).
     fn prune(&mut self, limit: usize) {
         if self.names.len() > limit {
-            self.names.retain(|name| Arc::strong_count(name) > 1);
+            self.names.retain(|name, _| Arc::strong_count(name) > 1);
         }
     }
+}
+
+/// A term's baseline: mentions per bin (deseasonalised) as of a bin.
+#[derive(Debug, Clone, Copy, Default)]
+struct TermRate {
+    rate: f64,
+    updated: i64,
+}
+
+impl TermRate {
+    fn at(&self, bin_index: i64) -> f64 {
+        self.rate * (1.0 - LEVEL_ALPHA).powi((bin_index - self.updated).clamp(0, 100_000) as i32)
+    }
+}
+
+/// A brand's terms: the interner for its bins and the baseline rates in one
+/// map, so that a mention's terms cost one lookup each.
+#[derive(Debug, Clone, Default)]
+struct Terms {
+    rates: FastMap<Arc<str>, TermRate>,
+    /// Size at which the next eviction runs (amortises the scan).
+    evict_above: usize,
+}
+
+impl Terms {
+    fn intern(&mut self, term: &str) -> Arc<str> {
+        if let Some((known, _)) = self.rates.get_key_value(term) {
+            return known.clone();
+        }
+        let term: Arc<str> = Arc::from(term);
+        self.rates.insert(term.clone(), TermRate::default());
+        term
+    }
+
+    fn rate(&self, term: &str, bin_index: i64) -> f64 {
+        self.rates.get(term).map_or(0.0, |rate| rate.at(bin_index))
+    }
+
+    /// Forgets the rarest terms that no bin or window holds.
+    fn evict(&mut self, bin_index: i64) {
+        if self.rates.len() <= self.evict_above.max(MAX_TERMS_PER_BRAND) {
+            return;
+        }
+        let mut unheld: Vec<(f64, Arc<str>)> = self
+            .rates
+            .iter()
+            .filter(|(term, _)| Arc::strong_count(term) == 1)
+            .map(|(term, rate)| (rate.at(bin_index), term.clone()))
+            .collect();
+        let keep = MAX_TERMS_PER_BRAND * 3 / 4;
+        if unheld.len() > keep {
+            unheld.sort_by(|left, right| left.0.total_cmp(&right.0));
+            let excess = unheld.len() - keep;
+            for (_, term) in unheld.drain(..).take(excess) {
+                self.rates.remove(&term);
+            }
+        }
+        self.evict_above = self.rates.len() + self.rates.len() / 4 + 16;
+    }
+}
+
+/// Sums over one detection window (its last `bins` closed bins).
+#[derive(Debug, Clone, Copy, Default)]
+struct WindowCounts {
+    total: u32,
+    negative: u32,
+    toxic: u32,
 }
 
 /// What the brand usually looks like.
@@ -161,9 +257,15 @@ struct Baseline {
     negative_share: f64,
     toxic_share: f64,
     mentions_observed: f64,
-    /// Per-term mentions per bin and the bin it was last decayed at.
-    terms: HashMap<Arc<str>, (f64, i64)>,
     bins_observed: u64,
+}
+
+/// Hour of day and weekday (Monday 0) of a Unix time, without a calendar.
+fn hour_and_weekday(start: i64) -> (usize, usize) {
+    let day = start.div_euclid(86_400);
+    let hour = start.rem_euclid(86_400) / 3_600;
+    // 1970-01-01 was a Thursday.
+    (hour as usize, (day + 3).rem_euclid(7) as usize)
 }
 
 impl Baseline {
@@ -175,7 +277,6 @@ impl Baseline {
             negative_share: 0.3,
             toxic_share: 0.05,
             mentions_observed: 0.0,
-            terms: HashMap::new(),
             bins_observed: 0,
         }
     }
@@ -189,26 +290,40 @@ impl Baseline {
     }
 
     fn seasonal_factor(&self, start: i64) -> f64 {
-        let time = DateTime::from_timestamp(start, 0).unwrap_or_default();
-        self.hour_of_day[time.hour() as usize]
-            * self.day_of_week[time.weekday().num_days_from_monday() as usize]
+        let (hour, weekday) = hour_and_weekday(start);
+        self.hour_of_day[hour] * self.day_of_week[weekday]
     }
 
     fn expected(&self, start: i64) -> f64 {
         self.level * self.seasonal_factor(start)
     }
 
-    fn term_rate(&self, term: &str, bin_index: i64) -> f64 {
-        match self.terms.get(term) {
-            Some((rate, updated)) => {
-                rate * (1.0 - LEVEL_ALPHA).powi((bin_index - updated).clamp(0, 100_000) as i32)
-            }
-            None => 0.0,
+    /// Sum of the seasonal factors of `bins` consecutive bins ending with
+    /// the one starting at `last_start`: one step per hour they span.
+    fn seasonal_sum(&self, last_start: i64, bins: usize, bin_seconds: i64) -> f64 {
+        let mut sum = 0.0;
+        let mut start = last_start;
+        let mut left = bins as i64;
+        while left > 0 {
+            // Bins of this window that start within the same hour as `start`.
+            let hour_start = start - start.rem_euclid(3_600);
+            let same_hour = ((start - hour_start) / bin_seconds + 1).min(left);
+            sum += same_hour as f64 * self.seasonal_factor(start);
+            left -= same_hour;
+            start -= same_hour * bin_seconds;
         }
+        sum
     }
 
     /// Folds a closed bin in; counts above the expected range are clipped.
-    fn learn(&mut self, bin: &Bin, bin_index: i64, dispersion: f64, anomalous: &Anomalies) {
+    fn learn(
+        &mut self,
+        bin: &Bin,
+        bin_index: i64,
+        dispersion: f64,
+        anomalous: &Anomalies,
+        terms: &mut Terms,
+    ) {
         let expected = self.expected(bin.start);
         let ceiling = expected + 3.0 * (expected + expected * expected / dispersion).sqrt() + 1.0;
         let count = f64::from(bin.total).min(if self.bins_observed < 60 {
@@ -234,10 +349,8 @@ impl Baseline {
         let factor = self.seasonal_factor(bin.start).max(0.05);
         self.level += slowed(anomalous.volume) * (count / factor - self.level);
         if self.level > 0.0 && self.bins_observed >= 60 {
-            let time = DateTime::from_timestamp(bin.start, 0).unwrap_or_default();
             let ratio = (count / self.level.max(1e-6)).clamp(0.1, 10.0);
-            let hour_slot = time.hour() as usize;
-            let day_slot = time.weekday().num_days_from_monday() as usize;
+            let (hour_slot, day_slot) = hour_and_weekday(bin.start);
             let hour = self.hour_of_day[hour_slot];
             let day = self.day_of_week[day_slot];
             self.hour_of_day[hour_slot] =
@@ -273,28 +386,15 @@ impl Baseline {
             self.toxic_share += toxic_weight * (f64::from(bin.toxic) / total - self.toxic_share);
         }
         for (term, count) in bin.terms() {
-            let rate = self.term_rate(term, bin_index);
-            let term_alpha = slowed(anomalous.terms.iter().any(|hot| hot.as_str() == &**term));
+            let term_alpha = slowed(anomalous.terms.iter().any(|hot| Arc::ptr_eq(hot, term)));
             // Deseasonalised like the level: evening chatter is not an emerging term.
             let deseasonalised = f64::from(*count) / factor;
-            self.terms.insert(
-                term.clone(),
-                (rate + term_alpha * (deseasonalised - rate), bin_index),
-            );
-        }
-        if self.terms.len() > MAX_TERMS_PER_BRAND {
-            let mut rates: Vec<(f64, Arc<str>)> = self
-                .terms
-                .keys()
-                .map(|term| (self.term_rate(term, bin_index), term.clone()))
-                .collect();
-            rates.sort_by(|left, right| left.0.total_cmp(&right.0));
-            for (_, term) in rates
-                .into_iter()
-                .take(self.terms.len() - MAX_TERMS_PER_BRAND * 3 / 4)
-            {
-                self.terms.remove(&term);
-            }
+            let entry = terms.rates.entry(term.clone()).or_default();
+            let rate = entry.at(bin_index);
+            *entry = TermRate {
+                rate: rate + term_alpha * (deseasonalised - rate),
+                updated: bin_index,
+            };
         }
         self.bins_observed += 1;
     }
@@ -306,7 +406,7 @@ struct Anomalies {
     volume: bool,
     negative: bool,
     toxic: bool,
-    terms: Vec<String>,
+    terms: Vec<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -326,31 +426,111 @@ struct Reading {
     severity: Option<Severity>,
     observed: f64,
     expected: f64,
+    /// Which of the configured windows, and how many bins it held.
+    window: usize,
     window_bins: usize,
-    top_term: Option<String>,
+    top_term: Option<Arc<str>>,
+}
+
+fn kind_slot(kind: AlertKind) -> usize {
+    match kind {
+        AlertKind::VolumeSpike => 0,
+        AlertKind::NegativeSurge => 1,
+        AlertKind::ToxicitySurge => 2,
+        AlertKind::EmergingTerms => 3,
+    }
 }
 
 struct BrandState {
+    /// The brand lower-cased, for term extraction.
+    brand_lower: String,
+    thresholds: Thresholds,
     open_bins: BTreeMap<i64, Bin>,
     closed: VecDeque<Bin>,
     baseline: Baseline,
+    terms: Terms,
+    sources: Interner,
+    /// Sums of each configured window, and per term.
+    windows: [WindowCounts; MAX_WINDOWS],
+    window_terms: FastMap<Arc<str>, [u32; MAX_WINDOWS]>,
     last_closed: Option<i64>,
-    incidents: HashMap<AlertKind, Incident>,
-    cooldown_until: HashMap<AlertKind, i64>,
-    interner: Interner,
+    incidents: [Option<Incident>; 4],
+    cooldown_until: [Option<i64>; 4],
 }
 
 impl BrandState {
-    fn new() -> Self {
+    fn new(brand: &str, thresholds: Thresholds) -> Self {
         BrandState {
+            brand_lower: brand.to_lowercase(),
+            thresholds,
             open_bins: BTreeMap::new(),
             closed: VecDeque::new(),
             baseline: Baseline::new(),
+            terms: Terms::default(),
+            sources: Interner::default(),
+            windows: [WindowCounts::default(); MAX_WINDOWS],
+            window_terms: FastMap::default(),
             last_closed: None,
-            incidents: HashMap::new(),
-            cooldown_until: HashMap::new(),
-            interner: Interner::default(),
+            incidents: Default::default(),
+            cooldown_until: [None; 4],
         }
+    }
+
+    /// Adds the newest closed bin to every window and takes out the bins
+    /// that leave them; drops bins older than the longest window.
+    fn push_closed(&mut self, bin: Bin, windows: &[usize], longest: usize) {
+        for (slot, _) in windows.iter().enumerate() {
+            let counts = &mut self.windows[slot];
+            counts.total += bin.total;
+            counts.negative += bin.negative;
+            counts.toxic += bin.toxic;
+        }
+        for (term, count) in bin.terms() {
+            let in_windows = self.window_terms.entry(term.clone()).or_default();
+            for in_window in in_windows.iter_mut().take(windows.len()) {
+                *in_window += count;
+            }
+        }
+        self.closed.push_back(bin);
+        for (slot, &window) in windows.iter().enumerate() {
+            let Some(leaving) = self
+                .closed
+                .len()
+                .checked_sub(window + 1)
+                .and_then(|index| self.closed.get(index))
+            else {
+                continue;
+            };
+            let counts = &mut self.windows[slot];
+            counts.total -= leaving.total;
+            counts.negative -= leaving.negative;
+            counts.toxic -= leaving.toxic;
+            for (term, count) in leaving.terms() {
+                if let Some(in_windows) = self.window_terms.get_mut(term) {
+                    in_windows[slot] -= count;
+                }
+            }
+        }
+        while self.closed.len() > longest {
+            if let Some(gone) = self.closed.pop_front() {
+                for (term, _) in gone.terms() {
+                    if self
+                        .window_terms
+                        .get(term)
+                        .is_some_and(|in_windows| in_windows.iter().all(|count| *count == 0))
+                    {
+                        self.window_terms.remove(term);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets every closed bin (after a gap longer than any window).
+    fn clear_closed(&mut self) {
+        self.closed.clear();
+        self.windows = [WindowCounts::default(); MAX_WINDOWS];
+        self.window_terms.clear();
     }
 }
 
@@ -381,12 +561,18 @@ pub struct ReconcileReport {
 /// The per-brand detector over a whole stream.
 pub struct Detector {
     config: DetectorConfig,
-    brands: HashMap<String, BrandState>,
+    /// The configured windows, at most [`MAX_WINDOWS`], and the longest.
+    windows: Vec<usize>,
+    longest_window: usize,
+    brands: FastMap<String, BrandState>,
     watermark: Option<i64>,
     max_event_time: Option<i64>,
     /// Mentions more than `MAX_EVENT_TIME_JUMP` ahead of the newest event
     /// time, held until enough of them agree that time really moved on.
-    future_suspects: Vec<ScoredMention>,
+    future_suspects: Vec<ScoredMentionView<'static>>,
+    /// Reused for each mention's terms.
+    term_scratch: String,
+    mention_terms: Vec<Arc<str>>,
     pub stats: DetectorStats,
 }
 
@@ -400,13 +586,30 @@ const FUTURE_AGREEMENT: i64 = 3600;
 const MAX_FUTURE_SUSPECTS: usize = 1000;
 
 impl Detector {
+    /// Windows beyond the first [`MAX_WINDOWS`] are ignored; an empty list
+    /// means one window of 60 bins.
     pub fn new(config: DetectorConfig) -> Self {
+        let mut windows: Vec<usize> = config
+            .windows
+            .iter()
+            .copied()
+            .filter(|window| *window > 0)
+            .take(MAX_WINDOWS)
+            .collect();
+        if windows.is_empty() {
+            windows.push(60);
+        }
+        let longest_window = windows.iter().copied().max().unwrap_or(60);
         Detector {
             config,
-            brands: HashMap::new(),
+            windows,
+            longest_window,
+            brands: FastMap::default(),
             watermark: None,
             max_event_time: None,
             future_suspects: Vec::new(),
+            term_scratch: String::new(),
+            mention_terms: Vec::new(),
             stats: DetectorStats::default(),
         }
     }
@@ -420,7 +623,7 @@ impl Detector {
     pub fn open_incidents(&self) -> usize {
         self.brands
             .values()
-            .map(|state| state.incidents.len())
+            .map(|state| state.incidents.iter().flatten().count())
             .sum()
     }
 
@@ -433,51 +636,56 @@ impl Detector {
     /// Adds a mention; returns the alert state changes this caused (bins that
     /// the advancing watermark closed).
     pub fn ingest(&mut self, scored: &ScoredMention) -> Vec<Alert> {
+        self.ingest_view(&scored.view())
+    }
+
+    /// [`Detector::ingest`] for a mention decoded as a view (no copies).
+    pub fn ingest_view(&mut self, mention: &ScoredMentionView<'_>) -> Vec<Alert> {
         self.stats.mentions += 1;
-        let event_time = scored.mention.created_at.timestamp();
+        let event_time = mention.created_at.timestamp();
         if self
             .max_event_time
             .is_some_and(|max| event_time > max + MAX_EVENT_TIME_JUMP)
         {
-            return self.hold_future_suspect(scored, event_time);
+            return self.hold_future_suspect(mention, event_time);
         }
-        self.ingest_in_time(scored, event_time)
+        self.ingest_in_time(mention, event_time)
     }
 
     /// Holds a mention far ahead of stream time; once enough held mentions
     /// agree on a time, they are ingested in event-time order and stream
     /// time moves on.
-    fn hold_future_suspect(&mut self, scored: &ScoredMention, event_time: i64) -> Vec<Alert> {
-        self.future_suspects.push(scored.clone());
+    fn hold_future_suspect(
+        &mut self,
+        mention: &ScoredMentionView<'_>,
+        event_time: i64,
+    ) -> Vec<Alert> {
+        self.future_suspects.push(mention.clone().into_owned());
         let agreeing: Vec<usize> = (0..self.future_suspects.len())
             .filter(|index| {
-                let time = self.future_suspects[*index].mention.created_at.timestamp();
+                let time = self.future_suspects[*index].created_at.timestamp();
                 (time - event_time).abs() <= FUTURE_AGREEMENT
             })
             .collect();
         if agreeing.len() >= FUTURE_CONFIRMATIONS {
-            let mut confirmed: Vec<ScoredMention> = Vec::with_capacity(agreeing.len());
+            let mut confirmed: Vec<ScoredMentionView<'static>> = Vec::with_capacity(agreeing.len());
             for index in agreeing.into_iter().rev() {
                 confirmed.push(self.future_suspects.swap_remove(index));
             }
-            confirmed.sort_by_key(|mention| mention.mention.created_at);
+            confirmed.sort_by_key(|held| held.created_at);
             let mut alerts = Vec::new();
-            for mention in &confirmed {
-                let time = mention.mention.created_at.timestamp();
-                alerts.extend(self.ingest_in_time(mention, time));
+            for held in &confirmed {
+                alerts.extend(self.ingest_in_time(held, held.created_at.timestamp()));
             }
             // Held mentions now within reach of stream time join too.
             let max = self.max_event_time.unwrap_or(event_time);
-            let (now_in_time, still_ahead): (Vec<ScoredMention>, Vec<ScoredMention>) =
+            let (now_in_time, still_ahead): (Vec<_>, Vec<_>) =
                 std::mem::take(&mut self.future_suspects)
                     .into_iter()
-                    .partition(|held| {
-                        held.mention.created_at.timestamp() <= max + MAX_EVENT_TIME_JUMP
-                    });
+                    .partition(|held| held.created_at.timestamp() <= max + MAX_EVENT_TIME_JUMP);
             self.future_suspects = still_ahead;
-            for mention in &now_in_time {
-                let time = mention.mention.created_at.timestamp();
-                alerts.extend(self.ingest_in_time(mention, time));
+            for held in &now_in_time {
+                alerts.extend(self.ingest_in_time(held, held.created_at.timestamp()));
             }
             return alerts;
         }
@@ -488,7 +696,7 @@ impl Detector {
         Vec::new()
     }
 
-    fn ingest_in_time(&mut self, scored: &ScoredMention, event_time: i64) -> Vec<Alert> {
+    fn ingest_in_time(&mut self, mention: &ScoredMentionView<'_>, event_time: i64) -> Vec<Alert> {
         let bin_start = event_time - event_time.rem_euclid(self.config.bin_seconds);
         let is_late = self
             .watermark
@@ -496,16 +704,7 @@ impl Detector {
         if is_late {
             self.stats.late += 1;
         } else {
-            let terms = terms_of(&scored.mention.text, &scored.mention.brand);
-            let state = self
-                .brands
-                .entry(scored.mention.brand.clone())
-                .or_insert_with(BrandState::new);
-            state
-                .open_bins
-                .entry(bin_start)
-                .or_insert_with(|| Bin::empty(bin_start))
-                .add(scored, terms, &mut state.interner);
+            self.add_to_open_bin(mention, bin_start);
         }
         let new_max = self
             .max_event_time
@@ -519,14 +718,49 @@ impl Detector {
         Vec::new()
     }
 
+    fn add_to_open_bin(&mut self, mention: &ScoredMentionView<'_>, bin_start: i64) {
+        let brand: &str = &mention.brand;
+        if !self.brands.contains_key(brand) {
+            let thresholds = *self.config.thresholds_for(brand);
+            self.brands
+                .insert(brand.to_owned(), BrandState::new(brand, thresholds));
+        }
+        let Some(state) = self.brands.get_mut(brand) else {
+            return;
+        };
+        // A mention's distinct terms, interned (distinct by pointer).
+        let terms = &mut self.mention_terms;
+        terms.clear();
+        let brand_terms = &mut state.terms;
+        for_each_term(
+            &mention.text,
+            &state.brand_lower,
+            &mut self.term_scratch,
+            |word| {
+                let term = brand_terms.intern(word);
+                if !terms.iter().any(|known| Arc::ptr_eq(known, &term)) {
+                    terms.push(term);
+                }
+            },
+        );
+        let source = state.sources.intern(&mention.source);
+        state
+            .open_bins
+            .entry(bin_start)
+            .or_insert_with(|| Bin::empty(bin_start))
+            .add(mention, terms, source);
+        terms.clear();
+    }
+
     /// Closes every bin that ends at or before `watermark` for every brand.
     pub fn advance_watermark(&mut self, watermark: i64) -> Vec<Alert> {
         self.watermark = Some(watermark);
         let mut alerts = Vec::new();
         let config = &self.config;
+        let windows = &self.windows;
+        let longest = self.longest_window;
         let bins_closed = &mut self.stats.bins_closed;
         for (brand, state) in &mut self.brands {
-            let thresholds = config.thresholds_for(brand);
             let mut next = match state.last_closed {
                 Some(last) => last + config.bin_seconds,
                 None => match state.open_bins.keys().next() {
@@ -539,29 +773,31 @@ impl Detector {
             let gap_bins = (watermark - next) / config.bin_seconds;
             if gap_bins > 2 * 24 * 60 {
                 next = watermark - 2 * 24 * 60 * config.bin_seconds;
-                state.closed.clear();
+                state.clear_closed();
             }
             while next + config.bin_seconds <= watermark {
                 let mut bin = state
                     .open_bins
                     .remove(&next)
                     .unwrap_or_else(|| Bin::empty(next));
-                bin.shrink();
-                state.closed.push_back(bin);
-                let longest = config.windows.iter().copied().max().unwrap_or(60);
-                while state.closed.len() > longest {
-                    state.closed.pop_front();
-                }
+                bin.close();
+                state.push_closed(bin, windows, longest);
                 let decision_time = next + config.bin_seconds;
                 let (bin_alerts, anomalies) =
-                    evaluate(brand, state, config, thresholds, decision_time);
+                    evaluate(brand, state, config, windows, decision_time);
                 alerts.extend(bin_alerts);
-                if let Some(closed) = state.closed.back() {
-                    let bin_index = closed.start / config.bin_seconds;
-                    state
-                        .baseline
-                        .learn(closed, bin_index, thresholds.dispersion, &anomalies);
+                let bin_index = next / config.bin_seconds;
+                let BrandState {
+                    closed,
+                    baseline,
+                    terms,
+                    thresholds,
+                    ..
+                } = state;
+                if let Some(closed) = closed.back() {
+                    baseline.learn(closed, bin_index, thresholds.dispersion, &anomalies, terms);
                 }
+                terms.evict(bin_index);
                 state.last_closed = Some(next);
                 *bins_closed += 1;
                 next += config.bin_seconds;
@@ -571,8 +807,15 @@ impl Detector {
             let first_open = state
                 .last_closed
                 .map_or(i64::MIN, |last| last + config.bin_seconds);
-            state.open_bins.retain(|start, _| *start >= first_open);
-            state.interner.prune(4 * MAX_TERMS_PER_BRAND);
+            if state
+                .open_bins
+                .keys()
+                .next()
+                .is_some_and(|start| *start < first_open)
+            {
+                state.open_bins.retain(|start, _| *start >= first_open);
+            }
+            state.sources.prune(64);
         }
         alerts
     }
@@ -597,7 +840,8 @@ impl Detector {
         let cooldown = i64::from(self.config.cooldown_bins) * self.config.bin_seconds;
         for (brand, state) in &mut self.brands {
             for kind in AlertKind::ALL {
-                let rebuilt = state.incidents.remove(&kind);
+                let slot = kind_slot(kind);
+                let rebuilt = state.incidents[slot].take();
                 match last.get(&(brand.as_str(), kind)) {
                     Some(alert) if alert.status == AlertStatus::Firing => {
                         let (calm_bins, lower_bins) = rebuilt
@@ -610,23 +854,18 @@ impl Detector {
                         } else {
                             report.adopted += 1;
                         }
-                        state.cooldown_until.remove(&kind);
-                        state.incidents.insert(
-                            kind,
-                            Incident {
-                                id: alert.id.clone(),
-                                severity: alert.severity,
-                                onset_at: alert.onset_at.timestamp(),
-                                calm_bins,
-                                lower_bins,
-                            },
-                        );
+                        state.cooldown_until[slot] = None;
+                        state.incidents[slot] = Some(Incident {
+                            id: alert.id.clone(),
+                            severity: alert.severity,
+                            onset_at: alert.onset_at.timestamp(),
+                            calm_bins,
+                            lower_bins,
+                        });
                     }
                     Some(alert) => {
                         report.closed += usize::from(rebuilt.is_some());
-                        state
-                            .cooldown_until
-                            .insert(kind, alert.detected_at.timestamp() + cooldown);
+                        state.cooldown_until[slot] = Some(alert.detected_at.timestamp() + cooldown);
                     }
                     None => report.dropped += usize::from(rebuilt.is_some()),
                 }
@@ -672,163 +911,159 @@ fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severi
     }
 }
 
-struct WindowSums {
-    total: f64,
-    negative: f64,
-    toxic: f64,
-    expected: f64,
-    terms: HashMap<Arc<str>, u32>,
-}
-
-fn window_sums(state: &BrandState, bins: usize) -> WindowSums {
-    let mut sums = WindowSums {
-        total: 0.0,
-        negative: 0.0,
-        toxic: 0.0,
-        expected: 0.0,
-        terms: HashMap::new(),
-    };
-    for bin in state.closed.iter().rev().take(bins) {
-        sums.total += f64::from(bin.total);
-        sums.negative += f64::from(bin.negative);
-        sums.toxic += f64::from(bin.toxic);
-        sums.expected += state.baseline.expected(bin.start);
-        for (term, count) in bin.terms() {
-            *sums.terms.entry(term.clone()).or_default() += count;
-        }
-    }
-    sums
-}
+/// A term's reading on a window: (z, count, expected, term).
+type TermReading<'a> = (f64, u32, f64, &'a Arc<str>);
 
 /// Scores the brand's windows and returns the strongest reading per kind.
-fn readings(state: &BrandState, config: &DetectorConfig, thresholds: &Thresholds) -> Vec<Reading> {
+fn readings(
+    state: &BrandState,
+    config: &DetectorConfig,
+    windows: &[usize],
+) -> [Option<Reading>; 4] {
     let baseline = &state.baseline;
+    let thresholds = &state.thresholds;
     let warmed_up = baseline.bins_observed >= config.warmup_bins;
-    let mut best: HashMap<AlertKind, Reading> = HashMap::new();
-    let last_bin_index = state
-        .closed
-        .back()
-        .map_or(0, |bin| bin.start / config.bin_seconds);
-    for &window in &config.windows {
-        let available = state.closed.len().min(window);
+    let mut best: [Option<Reading>; 4] = Default::default();
+    let Some(last_start) = state.closed.back().map(|bin| bin.start) else {
+        return best;
+    };
+    let last_bin_index = last_start / config.bin_seconds;
+    // Per window: bins held and the sum of their seasonal factors.
+    let mut held = [0usize; MAX_WINDOWS];
+    let mut seasonal_bins = [0f64; MAX_WINDOWS];
+    for (slot, &window) in windows.iter().enumerate() {
+        held[slot] = state.closed.len().min(window);
+        seasonal_bins[slot] = baseline.seasonal_sum(last_start, held[slot], config.bin_seconds);
+    }
+    // The strongest new term per window: (z, count, expected, term). Only
+    // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
+    let mut top_terms: [Option<TermReading<'_>>; MAX_WINDOWS] = Default::default();
+    for (term, in_windows) in &state.window_terms {
+        if in_windows.iter().all(|count| *count < 3) {
+            continue;
+        }
+        let rate = state.terms.rate(term, last_bin_index);
+        for slot in 0..windows.len() {
+            let count = in_windows[slot];
+            // Term rates are deseasonalised.
+            let expected = rate
+                * if baseline.level > 0.0 {
+                    seasonal_bins[slot]
+                } else {
+                    held[slot] as f64
+                };
+            let z = over_dispersed_z(f64::from(count), expected, thresholds.dispersion);
+            if f64::from(count) >= 3.0 * (expected + 1.0)
+                && top_terms[slot]
+                    .as_ref()
+                    .is_none_or(|(best_z, ..)| z > *best_z)
+            {
+                top_terms[slot] = Some((z, count, expected, term));
+            }
+        }
+    }
+    for (slot, &available) in held.iter().enumerate().take(windows.len()) {
         if available == 0 {
             continue;
         }
-        let sums = window_sums(state, available);
-        let negative_share = if sums.total > 0.0 {
-            sums.negative / sums.total
-        } else {
-            0.0
-        };
+        let counts = state.windows[slot];
+        let total = f64::from(counts.total);
+        let negative = f64::from(counts.negative);
+        let toxic = f64::from(counts.toxic);
+        let expected = baseline.level * seasonal_bins[slot];
+        let negative_share = if total > 0.0 { negative / total } else { 0.0 };
         let negative_lifted =
             negative_share >= baseline.negative_share() + thresholds.min_share_lift;
 
-        let volume_z = over_dispersed_z(sums.total, sums.expected, thresholds.dispersion);
-        let mut volume_severity = severity_for(volume_z, sums.total as u32, thresholds);
+        let volume_z = over_dispersed_z(total, expected, thresholds.dispersion);
+        let mut volume_severity = severity_for(volume_z, counts.total, thresholds);
         // A spike without a turn to negative (a launch going viral) informs, never pages.
         if !negative_lifted {
             volume_severity = volume_severity.map(|severity| severity.min(Severity::Watch));
         }
 
         let negative_z = if negative_lifted {
-            binomial_z(sums.negative, sums.total, baseline.negative_share())
+            binomial_z(negative, total, baseline.negative_share())
         } else {
             0.0
         };
-        let negative_severity = severity_for(negative_z, sums.negative as u32, thresholds);
-        let negative_expected = sums.total * baseline.negative_share();
+        let negative_severity = severity_for(negative_z, counts.negative, thresholds);
 
-        let toxic_share = if sums.total > 0.0 {
-            sums.toxic / sums.total
-        } else {
-            0.0
-        };
+        let toxic_share = if total > 0.0 { toxic / total } else { 0.0 };
         let toxic_lifted = toxic_share >= baseline.toxic_share() + thresholds.min_share_lift / 2.0;
         let toxic_z = if toxic_lifted {
-            binomial_z(sums.toxic, sums.total, baseline.toxic_share())
+            binomial_z(toxic, total, baseline.toxic_share())
         } else {
             0.0
         };
-        let toxic_severity = severity_for(toxic_z, sums.toxic as u32, thresholds);
+        let toxic_severity = severity_for(toxic_z, counts.toxic, thresholds);
 
-        let mut term_reading: Option<(f64, u32, f64, String)> = None;
-        // Sum of the window's seasonal factors: term rates are deseasonalised.
-        let seasonal_bins = if baseline.level > 0.0 {
-            sums.expected / baseline.level
-        } else {
-            available as f64
+        let reading = |kind, z, severity, observed, expected| Reading {
+            kind,
+            z,
+            severity,
+            observed,
+            expected,
+            window: slot,
+            window_bins: available,
+            top_term: None,
         };
-        for (term, count) in &sums.terms {
-            let expected = baseline.term_rate(term, last_bin_index) * seasonal_bins;
-            let z = over_dispersed_z(f64::from(*count), expected, thresholds.dispersion);
-            if f64::from(*count) >= 3.0 * (expected + 1.0)
-                && term_reading.as_ref().is_none_or(|(best_z, ..)| z > *best_z)
-            {
-                term_reading = Some((z, *count, expected, term.to_string()));
-            }
-        }
-        let mut candidates = vec![
-            Reading {
-                kind: AlertKind::VolumeSpike,
-                z: volume_z,
-                severity: volume_severity,
-                observed: sums.total,
-                expected: sums.expected,
-                window_bins: available,
-                top_term: None,
-            },
-            Reading {
-                kind: AlertKind::NegativeSurge,
-                z: negative_z,
-                severity: negative_severity,
-                observed: sums.negative,
-                expected: negative_expected,
-                window_bins: available,
-                top_term: None,
-            },
-            Reading {
-                kind: AlertKind::ToxicitySurge,
-                z: toxic_z,
-                severity: toxic_severity,
-                observed: sums.toxic,
-                expected: sums.total * baseline.toxic_share(),
-                window_bins: available,
-                top_term: None,
-            },
+        let mut candidates = [
+            Some(reading(
+                AlertKind::VolumeSpike,
+                volume_z,
+                volume_severity,
+                total,
+                expected,
+            )),
+            Some(reading(
+                AlertKind::NegativeSurge,
+                negative_z,
+                negative_severity,
+                negative,
+                total * baseline.negative_share(),
+            )),
+            Some(reading(
+                AlertKind::ToxicitySurge,
+                toxic_z,
+                toxic_severity,
+                toxic,
+                total * baseline.toxic_share(),
+            )),
+            None,
         ];
-        if let Some((z, count, expected, term)) = term_reading {
-            let mut severity = severity_for(z, count, thresholds);
+        if let Some((z, count, expected, term)) = top_terms[slot] {
             // A new term informs and explains (it is evidence in every alert);
             // pages come from the negative and toxicity detectors.
-            severity = severity.map(|severity| severity.min(Severity::Watch));
-            candidates.push(Reading {
-                kind: AlertKind::EmergingTerms,
-                z,
-                severity,
-                observed: f64::from(count),
-                expected,
-                window_bins: available,
-                top_term: Some(term),
+            let severity =
+                severity_for(z, count, thresholds).map(|severity| severity.min(Severity::Watch));
+            candidates[3] = Some(Reading {
+                top_term: Some(term.clone()),
+                ..reading(
+                    AlertKind::EmergingTerms,
+                    z,
+                    severity,
+                    f64::from(count),
+                    expected,
+                )
             });
         }
-        for mut candidate in candidates {
+        for mut candidate in candidates.into_iter().flatten() {
             if !warmed_up {
                 candidate.severity = candidate
                     .severity
                     .map(|severity| severity.min(Severity::Watch));
             }
-            let replace = match best.get(&candidate.kind) {
-                None => true,
-                Some(current) => (candidate.severity, candidate.z) > (current.severity, current.z),
-            };
+            let current = &mut best[kind_slot(candidate.kind)];
+            let replace = current.as_ref().is_none_or(|current| {
+                (candidate.severity, candidate.z) > (current.severity, current.z)
+            });
             if replace {
-                best.insert(candidate.kind, candidate);
+                *current = Some(candidate);
             }
         }
     }
-    let mut readings: Vec<Reading> = best.into_values().collect();
-    readings.sort_by_key(|reading| reading.kind);
-    readings
+    best
 }
 
 /// Turns readings into incident state changes for one brand at one bin close.
@@ -836,13 +1071,15 @@ fn evaluate(
     brand: &str,
     state: &mut BrandState,
     config: &DetectorConfig,
-    thresholds: &Thresholds,
+    windows: &[usize],
     decision_time: i64,
 ) -> (Vec<Alert>, Anomalies) {
     let mut alerts = Vec::new();
     let mut anomalies = Anomalies::default();
-    for reading in readings(state, config, thresholds) {
+    let thresholds = state.thresholds;
+    for reading in readings(state, config, windows).into_iter().flatten() {
         let kind = reading.kind;
+        let slot = kind_slot(kind);
         if reading.z >= thresholds.watch_z {
             match kind {
                 AlertKind::VolumeSpike => anomalies.volume = true,
@@ -851,14 +1088,10 @@ fn evaluate(
                 AlertKind::EmergingTerms => anomalies.terms.extend(reading.top_term.clone()),
             }
         }
-        let (incident, status) = match (state.incidents.remove(&kind), reading.severity) {
+        let (incident, status) = match (state.incidents[slot].take(), reading.severity) {
             (None, None) => continue,
             (None, Some(severity)) => {
-                if state
-                    .cooldown_until
-                    .get(&kind)
-                    .is_some_and(|until| decision_time < *until)
-                {
+                if state.cooldown_until[slot].is_some_and(|until| decision_time < until) {
                     continue;
                 }
                 let onset = estimate_onset(state, &reading, config);
@@ -873,7 +1106,7 @@ fn evaluate(
             }
             (Some(mut incident), severity) => {
                 let status =
-                    advance_incident(&mut incident, severity, reading.z, thresholds, config);
+                    advance_incident(&mut incident, severity, reading.z, &thresholds, config);
                 (incident, status)
             }
         };
@@ -889,12 +1122,10 @@ fn evaluate(
             ));
         }
         if status == Some(AlertStatus::Resolved) {
-            state.cooldown_until.insert(
-                kind,
-                decision_time + i64::from(config.cooldown_bins) * config.bin_seconds,
-            );
+            state.cooldown_until[slot] =
+                Some(decision_time + i64::from(config.cooldown_bins) * config.bin_seconds);
         } else {
-            state.incidents.insert(kind, incident);
+            state.incidents[slot] = Some(incident);
         }
     }
     (alerts, anomalies)
@@ -974,25 +1205,26 @@ fn build_alert(
     decision_time: i64,
     config: &DetectorConfig,
 ) -> Alert {
-    let sums = window_sums(state, reading.window_bins);
+    let window_counts = state.windows[reading.window];
+    let last_start = state.closed.back().map_or(0, |bin| bin.start);
     let seasonal_bins = if state.baseline.level > 0.0 {
-        sums.expected / state.baseline.level
+        state
+            .baseline
+            .seasonal_sum(last_start, reading.window_bins, config.bin_seconds)
     } else {
         reading.window_bins as f64
     };
-    let last_bin_index = state
-        .closed
-        .back()
-        .map_or(0, |bin| bin.start / config.bin_seconds);
-    let mut terms: Vec<TermEvidence> = sums
-        .terms
+    let last_bin_index = last_start / config.bin_seconds;
+    let mut terms: Vec<TermEvidence> = state
+        .window_terms
         .iter()
-        .map(|(term, count)| TermEvidence {
+        .filter(|(_, in_windows)| in_windows[reading.window] >= 3)
+        .map(|(term, in_windows)| TermEvidence {
             term: term.to_string(),
-            observed: f64::from(*count),
-            expected: state.baseline.term_rate(term, last_bin_index) * seasonal_bins,
+            observed: f64::from(in_windows[reading.window]),
+            expected: state.terms.rate(term, last_bin_index) * seasonal_bins,
         })
-        .filter(|term| term.observed >= 3.0 && term.observed > 2.0 * (term.expected + 0.5))
+        .filter(|term| term.observed > 2.0 * (term.expected + 0.5))
         .collect();
     terms.sort_by(|left, right| {
         (right.observed - right.expected).total_cmp(&(left.observed - left.expected))
@@ -1018,15 +1250,16 @@ fn build_alert(
         }
     }
     let window_seconds = reading.window_bins as u64 * config.bin_seconds as u64;
-    let negative_share = (sums.total > 0.0).then(|| sums.negative / sums.total);
-    let toxicity_share = (sums.total > 0.0).then(|| sums.toxic / sums.total);
+    let total = f64::from(window_counts.total);
+    let negative_share = (total > 0.0).then(|| f64::from(window_counts.negative) / total);
+    let toxicity_share = (total > 0.0).then(|| f64::from(window_counts.toxic) / total);
     let noun = match reading.kind {
         AlertKind::VolumeSpike => "mentions".to_owned(),
         AlertKind::NegativeSurge => "negative mentions".to_owned(),
         AlertKind::ToxicitySurge => "toxic mentions".to_owned(),
         AlertKind::EmergingTerms => format!(
             "mentions of \"{}\"",
-            reading.top_term.clone().unwrap_or_default()
+            reading.top_term.as_deref().unwrap_or_default()
         ),
     };
     let verb = match status {
@@ -1092,4 +1325,162 @@ fn upper_tail_probability(z: f64) -> f64 {
     let erfc = polynomial * (-x * x).exp();
     let erfc = if x >= 0.0 { erfc } else { 2.0 - erfc };
     (0.5 * erfc).clamp(0.0, 1.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{generate, SynthBrand};
+    use chrono::{Datelike, Timelike};
+
+    #[test]
+    fn hour_and_weekday_agree_with_the_calendar() {
+        for start in (-86_400 * 30..86_400 * 400).step_by(3_593) {
+            let time = DateTime::from_timestamp(start, 0).expect("time");
+            assert_eq!(
+                hour_and_weekday(start),
+                (
+                    time.hour() as usize,
+                    time.weekday().num_days_from_monday() as usize
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn seasonal_sum_equals_the_sum_over_bins() {
+        let mut baseline = Baseline::new();
+        for (slot, factor) in baseline.hour_of_day.iter_mut().enumerate() {
+            *factor = 0.5 + slot as f64 / 10.0;
+        }
+        baseline.day_of_week[2] = 1.7;
+        for (last_start, bins, bin_seconds) in [
+            (1_793_577_600 + 59 * 60, 60, 60),
+            (1_793_577_600 + 7 * 60, 60, 60),
+            (1_793_577_600, 1, 60),
+            (1_793_577_600 + 3_599, 200, 45),
+            (1_793_577_600 + 3 * 86_400, 10, 900),
+        ] {
+            let naive: f64 = (0..bins as i64)
+                .map(|back| baseline.seasonal_factor(last_start - back * bin_seconds))
+                .sum();
+            let sum = baseline.seasonal_sum(last_start, bins, bin_seconds);
+            assert!((sum - naive).abs() < 1e-9, "{sum} vs {naive}");
+        }
+    }
+
+    /// The incrementally kept window sums equal sums recomputed from the
+    /// closed bins after every bin close, including after a long gap.
+    #[test]
+    fn incremental_window_sums_equal_recomputed_ones() {
+        let brands: Vec<SynthBrand> = [20.0, 300.0]
+            .iter()
+            .enumerate()
+            .map(|(index, per_hour)| SynthBrand {
+                name: format!("b{index}"),
+                mentions_per_hour: *per_hour,
+                negative_share: 0.3,
+                toxic_share: 0.05,
+            })
+            .collect();
+        let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
+        let mut stream = generate(&brands, &[], start, 300, 7);
+        // Three days of silence, then more.
+        let later = start + chrono::Duration::days(3);
+        stream.extend(generate(&brands, &[], later, 120, 8));
+        let mut detector = Detector::new(DetectorConfig::default());
+        let mut checked = 0;
+        for (index, mention) in stream.iter().enumerate() {
+            detector.ingest(mention);
+            if index % 13 != 0 {
+                continue;
+            }
+            for state in detector.brands.values() {
+                for (slot, &window) in detector.windows.iter().enumerate() {
+                    let bins: Vec<&Bin> = state.closed.iter().rev().take(window).collect();
+                    let total: u32 = bins.iter().map(|bin| bin.total).sum();
+                    let negative: u32 = bins.iter().map(|bin| bin.negative).sum();
+                    let toxic: u32 = bins.iter().map(|bin| bin.toxic).sum();
+                    let counts = state.windows[slot];
+                    assert_eq!(
+                        (counts.total, counts.negative, counts.toxic),
+                        (total, negative, toxic)
+                    );
+                    let mut terms: HashMap<&str, u32> = HashMap::new();
+                    for bin in &bins {
+                        for (term, count) in bin.terms() {
+                            *terms.entry(term).or_default() += count;
+                        }
+                    }
+                    for (term, in_windows) in &state.window_terms {
+                        assert_eq!(
+                            in_windows[slot],
+                            terms.get(&**term).copied().unwrap_or(0),
+                            "{term} in window {window}"
+                        );
+                    }
+                    assert!(terms
+                        .keys()
+                        .all(|term| state.window_terms.contains_key(*term)));
+                }
+                // A term no bin holds any more has left the window map.
+                assert!(state
+                    .window_terms
+                    .values()
+                    .all(|in_windows| in_windows.iter().any(|count| *count > 0)));
+                checked += 1;
+            }
+        }
+        assert!(checked > 100);
+    }
+
+    #[test]
+    fn closing_a_bin_merges_its_terms() {
+        let mut terms = Terms::default();
+        let mut bin = Bin::empty(0);
+        let source: Arc<str> = Arc::from("twitter");
+        let mention = ScoredMention {
+            mention: earshot_schema::Mention {
+                id: "1".into(),
+                brand: "acme".into(),
+                text: String::new(),
+                created_at: DateTime::from_timestamp(0, 0).expect("time"),
+                source: "twitter".into(),
+                author: None,
+                url: None,
+                lang: None,
+                metrics: None,
+                metadata: None,
+                extra: Default::default(),
+            },
+            sentiment: earshot_schema::Sentiment::from_probs(earshot_schema::SentimentProbs {
+                negative: 0.8,
+                neutral: 0.1,
+                positive: 0.1,
+            }),
+            toxicity: earshot_schema::Toxicity::from_score(0.1, 0.5),
+            model: earshot_schema::ModelInfo {
+                name: "m".into(),
+                version: "1".into(),
+            },
+            scored_at: DateTime::from_timestamp(0, 0).expect("time"),
+        };
+        let refund = terms.intern("refund");
+        let delay = terms.intern("delay");
+        bin.add(
+            &mention.view(),
+            &[refund.clone(), delay.clone()],
+            source.clone(),
+        );
+        bin.add(&mention.view(), &[terms.intern("refund")], source);
+        bin.close();
+        let mut merged: Vec<(String, u32)> = bin
+            .terms()
+            .map(|(term, count)| (term.to_string(), *count))
+            .collect();
+        merged.sort();
+        assert_eq!(merged, vec![("delay".into(), 1), ("refund".into(), 2)]);
+        assert_eq!(bin.sources().map(|(_, count)| *count).sum::<u32>(), 2);
+        assert_eq!((bin.total, bin.negative), (2, 2));
+    }
 }

@@ -19,7 +19,7 @@ use earshot_kafka::{
     BatchProcessor, InputRecord, KafkaArgs, Outcome, OutputRecord, PipelineArgs, PipelineService,
     PipelineSettings,
 };
-use earshot_schema::{topics, Alert, ScoredMention, ValidationLimits};
+use earshot_schema::{topics, Alert, ScoredMentionView, ValidationLimits};
 use earshot_service::{CancellationToken, LogArgs};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 
@@ -157,9 +157,9 @@ pub fn backtest(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match ScoredMention::from_json_bytes(&line, &limits) {
-            Ok(scored) => {
-                let alerts = detector.ingest(&scored);
+        match ScoredMentionView::from_json_bytes(&line, &limits) {
+            Ok(mention) => {
+                let alerts = detector.ingest_view(&mention);
                 write_alerts(alerts, &mut summary)?;
             }
             Err(_) => summary.invalid += 1,
@@ -322,8 +322,8 @@ impl BatchProcessor for AlertProcessor {
                 return Err("detector missing right after insertion".into());
             };
             current.next_offset = record.offset + 1;
-            let scored = match ScoredMention::from_json_bytes(&record.payload, &self.limits) {
-                Ok(scored) => scored,
+            let mention = match ScoredMentionView::from_json_bytes(&record.payload, &self.limits) {
+                Ok(mention) => mention,
                 Err(error) => {
                     outcomes.push(Outcome::DeadLetter {
                         kind: error.kind().as_str(),
@@ -334,7 +334,7 @@ impl BatchProcessor for AlertProcessor {
             };
             let detector = &mut current.detector;
             let late_before = detector.stats.late;
-            let alerts = detector.ingest(&scored);
+            let alerts = detector.ingest_view(&mention);
             self.metrics.mentions.inc();
             self.metrics.late.inc_by(detector.stats.late - late_before);
             let records = alerts

@@ -1,43 +1,137 @@
 //! Term extraction for the emerging-terms detector and alert evidence.
 
-const STOPWORDS: &[&str] = &[
-    "the", "and", "for", "you", "your", "are", "was", "were", "this", "that", "with", "have",
-    "has", "had", "not", "but", "just", "they", "them", "their", "from", "what", "when", "will",
-    "would", "can", "cant", "can't", "don't", "dont", "all", "out", "get", "got", "our", "about",
-    "there", "been", "how", "why", "who", "its", "it's", "i'm", "im", "now", "one", "any", "too",
-    "very", "more", "some", "than", "then", "into", "also", "amp", "via", "only", "still", "even",
-    "again", "could", "should", "does", "did",
-];
+/// Words too common to say anything (a `match` compiles to a length
+/// switch, several times faster than scanning a list for every word).
+fn is_stopword(word: &str) -> bool {
+    matches!(
+        word,
+        "the"
+            | "and"
+            | "for"
+            | "you"
+            | "your"
+            | "are"
+            | "was"
+            | "were"
+            | "this"
+            | "that"
+            | "with"
+            | "have"
+            | "has"
+            | "had"
+            | "not"
+            | "but"
+            | "just"
+            | "they"
+            | "them"
+            | "their"
+            | "from"
+            | "what"
+            | "when"
+            | "will"
+            | "would"
+            | "can"
+            | "cant"
+            | "can't"
+            | "don't"
+            | "dont"
+            | "all"
+            | "out"
+            | "get"
+            | "got"
+            | "our"
+            | "about"
+            | "there"
+            | "been"
+            | "how"
+            | "why"
+            | "who"
+            | "its"
+            | "it's"
+            | "i'm"
+            | "im"
+            | "now"
+            | "one"
+            | "any"
+            | "too"
+            | "very"
+            | "more"
+            | "some"
+            | "than"
+            | "then"
+            | "into"
+            | "also"
+            | "amp"
+            | "via"
+            | "only"
+            | "still"
+            | "even"
+            | "again"
+            | "could"
+            | "should"
+            | "does"
+            | "did"
+    )
+}
 
 /// Returns the distinct terms of a text: lower-cased words of 3+ characters
 /// and hashtags, without stopwords, links, user handles or the brand itself.
 pub fn terms_of(text: &str, brand: &str) -> Vec<String> {
-    let brand = brand.to_lowercase();
     let mut terms: Vec<String> = Vec::new();
+    let mut scratch = String::new();
+    for_each_term(text, &brand.to_lowercase(), &mut scratch, |term| {
+        if !terms.iter().any(|known| known == term) {
+            terms.push(term.to_owned());
+        }
+    });
+    terms
+}
+
+/// Calls `found` with each term of a text (repeats included), using
+/// `scratch` instead of allocating: the detector runs this on every mention.
+/// `brand_lower` is the brand, lower-cased.
+pub fn for_each_term(
+    text: &str,
+    brand_lower: &str,
+    scratch: &mut String,
+    mut found: impl FnMut(&str),
+) {
     for raw in text.split_whitespace().take(60) {
         if raw.starts_with('@') || raw.starts_with("http") || raw.starts_with("www.") {
             continue;
         }
-        let cleaned: String = raw
-            .chars()
-            .filter(|character| {
-                character.is_alphanumeric() || *character == '#' || *character == '\''
-            })
-            .collect::<String>()
-            .to_lowercase();
-        let word = cleaned.trim_matches('\'');
+        scratch.clear();
+        let keep = |character: &char| {
+            character.is_alphanumeric() || *character == '#' || *character == '\''
+        };
+        if raw.is_ascii() {
+            scratch.extend(
+                raw.chars()
+                    .filter(keep)
+                    .map(|character| character.to_ascii_lowercase()),
+            );
+        } else {
+            // str::to_lowercase knows word-final sigma; per-char lowering does not.
+            scratch.push_str(&raw.chars().filter(keep).collect::<String>().to_lowercase());
+        }
+        let word = scratch.trim_matches('\'');
         let bare = word.trim_start_matches('#');
-        if bare.chars().count() < 3 || bare.chars().all(|character| character.is_ascii_digit()) {
+        let short = if bare.is_ascii() {
+            bare.len() < 3
+        } else {
+            bare.chars().count() < 3
+        };
+        if short || bare.bytes().all(|byte| byte.is_ascii_digit()) {
             continue;
         }
-        if STOPWORDS.contains(&bare) || bare == brand || bare.contains(&brand) && brand.len() >= 4 {
+        if is_stopword(bare)
+            || bare == brand_lower
+            || bare.contains(brand_lower) && brand_lower.len() >= 4
+        {
             continue;
         }
-        if !terms.iter().any(|term| term == word) {
-            terms.push(word.to_owned());
-        }
+        found(word);
     }
-    terms
 }
 
 #[cfg(test)]
@@ -51,5 +145,13 @@ mod tests {
             "united",
         );
         assert_eq!(terms, vec!["lost", "bag", "#lostbag", "refund"]);
+    }
+
+    #[test]
+    fn lowers_non_ascii_words_like_str_to_lowercase() {
+        assert_eq!(
+            terms_of("ΟΔΥΣΣΕΥΣ Ärger ÄRGER", "acme"),
+            vec!["οδυσσευς", "ärger"]
+        );
     }
 }

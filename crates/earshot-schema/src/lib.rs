@@ -12,6 +12,7 @@ mod error;
 mod mention;
 mod scored;
 pub mod topics;
+mod view;
 
 pub use alert::{
     Alert, AlertEvidence, AlertKind, AlertMetrics, AlertStatus, SampleMention, Severity,
@@ -20,6 +21,7 @@ pub use alert::{
 pub use error::{SchemaError, SchemaErrorKind};
 pub use mention::{Mention, MentionMetrics, ValidationLimits};
 pub use scored::{ModelInfo, ScoredMention, Sentiment, SentimentLabel, SentimentProbs, Toxicity};
+pub use view::ScoredMentionView;
 
 /// Formats a timestamp the way every earshot message carries it: RFC 3339 in
 /// UTC with a `Z` suffix and only as many fractional digits as needed.

@@ -74,7 +74,7 @@ impl Default for ValidationLimits {
     }
 }
 
-const UNKNOWN_SOURCE: &str = "unknown";
+pub(crate) const UNKNOWN_SOURCE: &str = "unknown";
 
 impl Mention {
     /// Decodes and validates a mention from raw message bytes.
@@ -265,14 +265,18 @@ fn take_optional_count(
     }
 }
 
-fn check_not_blank(field: &'static str, value: &str) -> Result<(), SchemaError> {
+pub(crate) fn check_not_blank(field: &'static str, value: &str) -> Result<(), SchemaError> {
     if value.trim().is_empty() {
         return Err(SchemaError::Empty { field });
     }
     Ok(())
 }
 
-fn check_max_chars(field: &'static str, value: &str, limit: usize) -> Result<(), SchemaError> {
+pub(crate) fn check_max_chars(
+    field: &'static str,
+    value: &str,
+    limit: usize,
+) -> Result<(), SchemaError> {
     let length = value.chars().count();
     if length > limit {
         return Err(SchemaError::TooLong {
