@@ -58,7 +58,7 @@ impl Default for Thresholds {
     fn default() -> Self {
         Thresholds {
             watch_z: 3.0,
-            warning_z: 4.5,
+            warning_z: 4.0,
             critical_z: 7.0,
             resolve_z: 2.0,
             min_watch_count: 4,
@@ -123,13 +123,18 @@ pub enum ConfigError {
     UnknownPreset(String),
 }
 
-/// The config file: `{"preset": "balanced", "warmup_hours": 6,
-/// "brands": {"acme": {"preset": "sensitive", "min_warning_count": 5}}}`.
+/// The config file: `{"preset": "balanced", "warmup_hours": 6, "thresholds":
+/// {"warning_z": 4.0}, "brands": {"acme": {"preset": "sensitive",
+/// "min_warning_count": 5}}}`; `thresholds` overrides the preset for every
+/// brand, a brand's fields override its own preset (or the default).
 #[derive(Debug, Default, Deserialize)]
 struct ConfigFile {
     preset: Option<String>,
     warmup_hours: Option<f64>,
     allowed_lateness_seconds: Option<i64>,
+    /// Fields that override the preset's thresholds for every brand.
+    #[serde(default)]
+    thresholds: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     brands: HashMap<String, BrandOverride>,
 }
@@ -166,6 +171,8 @@ impl DetectorConfig {
             config.default_thresholds =
                 Thresholds::preset(&preset).ok_or(ConfigError::UnknownPreset(preset))?;
         }
+        config.default_thresholds =
+            merge_thresholds(config.default_thresholds, parsed.thresholds, &display)?;
         if let Some(hours) = parsed.warmup_hours {
             config.warmup_bins = (hours * 3600.0 / config.bin_seconds as f64).max(0.0) as u64;
         }
@@ -178,18 +185,7 @@ impl DetectorConfig {
                     .ok_or_else(|| ConfigError::UnknownPreset(preset.clone()))?,
                 None => config.default_thresholds,
             };
-            // Fields not given keep the base preset's values.
-            let mut merged = serde_json::to_value(ThresholdsView::from(base)).unwrap_or_default();
-            if let Some(object) = merged.as_object_mut() {
-                for (key, value) in brand_override.fields {
-                    object.insert(key, value);
-                }
-            }
-            let thresholds: Thresholds =
-                serde_json::from_value(merged).map_err(|source| ConfigError::Parse {
-                    path: display.clone(),
-                    source,
-                })?;
+            let thresholds = merge_thresholds(base, brand_override.fields, &display)?;
             config.brand_thresholds.insert(brand, thresholds);
         }
         Ok(config)
@@ -201,6 +197,25 @@ impl DetectorConfig {
             .get(brand)
             .unwrap_or(&self.default_thresholds)
     }
+}
+
+/// `base` with the given fields replaced; fields not given keep their values.
+fn merge_thresholds(
+    base: Thresholds,
+    fields: serde_json::Map<String, serde_json::Value>,
+    path: &str,
+) -> Result<Thresholds, ConfigError> {
+    if fields.is_empty() {
+        return Ok(base);
+    }
+    let mut merged = serde_json::to_value(ThresholdsView::from(base)).unwrap_or_default();
+    if let Some(object) = merged.as_object_mut() {
+        object.extend(fields);
+    }
+    serde_json::from_value(merged).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source,
+    })
 }
 
 /// Serializable mirror of [`Thresholds`] for merging overrides.
@@ -243,7 +258,7 @@ mod tests {
         let path = directory.path().join("alerter.json");
         std::fs::write(
             &path,
-            r#"{"preset": "conservative", "warmup_hours": 2,
+            r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
                 "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5}}}"#,
         )
         .expect("write");
@@ -254,6 +269,10 @@ mod tests {
         assert_eq!(config.thresholds_for("acme").warning_z, 3.5);
         assert_eq!(config.thresholds_for("tiny").warning_z, 9.5);
         assert_eq!(config.thresholds_for("tiny").min_critical_count, 30);
+        // Top-level fields change every brand without a preset of its own.
+        assert_eq!(config.thresholds_for("other").critical_z, 8.5);
+        assert_eq!(config.thresholds_for("tiny").critical_z, 8.5);
+        assert_eq!(config.thresholds_for("acme").critical_z, 5.5);
         assert!(DetectorConfig::load("reckless", None).is_err());
     }
 }

@@ -24,6 +24,7 @@ use earshot_schema::{
 };
 
 use crate::config::{DetectorConfig, Thresholds};
+use crate::tails;
 use crate::terms::for_each_term;
 
 /// Term names come from mention texts, which anyone can write: a keyed hash
@@ -886,9 +887,17 @@ impl Detector {
     }
 }
 
+/// Below this normal-approximation z a reading is calm whatever its exact
+/// tail says; above it the exact tail decides (see [`crate::tails`]).
+const EXACT_TAIL_FROM_Z: f64 = 1.5;
+
 fn over_dispersed_z(observed: f64, expected: f64, dispersion: f64) -> f64 {
     let mean = expected.max(0.5);
-    (observed - mean) / (mean + mean * mean / dispersion).sqrt()
+    let normal_z = (observed - mean) / (mean + mean * mean / dispersion).sqrt();
+    if normal_z < EXACT_TAIL_FROM_Z {
+        return normal_z;
+    }
+    tails::negative_binomial_z(observed, mean, dispersion)
 }
 
 fn binomial_z(successes: f64, trials: f64, share: f64) -> f64 {
@@ -896,7 +905,31 @@ fn binomial_z(successes: f64, trials: f64, share: f64) -> f64 {
     if trials <= 0.0 {
         return 0.0;
     }
-    (successes - trials * share) / (trials * share * (1.0 - share)).sqrt()
+    let normal_z = (successes - trials * share) / (trials * share * (1.0 - share)).sqrt();
+    if normal_z < EXACT_TAIL_FROM_Z {
+        return normal_z;
+    }
+    tails::binomial_exact_z(successes, trials, share)
+}
+
+/// The stronger of a share surge (binomial: `part` of `total` against the
+/// usual share) and a count surge (`part` against the usual share of the
+/// expected volume, over-dispersed); returns (z, expected part).
+fn surge_reading(
+    part: f64,
+    total: f64,
+    expected_total: f64,
+    share: f64,
+    thresholds: &Thresholds,
+) -> (f64, f64) {
+    let share_z = binomial_z(part, total, share);
+    let count_expected = expected_total * share;
+    let count_z = over_dispersed_z(part, count_expected, thresholds.dispersion);
+    if count_z > share_z {
+        (count_z, count_expected)
+    } else {
+        (share_z, total * share)
+    }
 }
 
 fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severity> {
@@ -982,19 +1015,29 @@ fn readings(
             volume_severity = volume_severity.map(|severity| severity.min(Severity::Watch));
         }
 
-        let negative_z = if negative_lifted {
-            binomial_z(negative, total, baseline.negative_share())
+        // Two views of a turn to negative, whichever is stronger: the share
+        // among the window's mentions (a collapse without more volume), and
+        // the count against the negatives a normal window holds (a slow burn
+        // whose volume and share both rise, neither enough on its own).
+        let (negative_z, negative_expected) = if negative_lifted {
+            surge_reading(
+                negative,
+                total,
+                expected,
+                baseline.negative_share(),
+                thresholds,
+            )
         } else {
-            0.0
+            (0.0, total * baseline.negative_share())
         };
         let negative_severity = severity_for(negative_z, counts.negative, thresholds);
 
         let toxic_share = if total > 0.0 { toxic / total } else { 0.0 };
         let toxic_lifted = toxic_share >= baseline.toxic_share() + thresholds.min_share_lift / 2.0;
-        let toxic_z = if toxic_lifted {
-            binomial_z(toxic, total, baseline.toxic_share())
+        let (toxic_z, toxic_expected) = if toxic_lifted {
+            surge_reading(toxic, total, expected, baseline.toxic_share(), thresholds)
         } else {
-            0.0
+            (0.0, total * baseline.toxic_share())
         };
         let toxic_severity = severity_for(toxic_z, counts.toxic, thresholds);
 
@@ -1021,14 +1064,14 @@ fn readings(
                 negative_z,
                 negative_severity,
                 negative,
-                total * baseline.negative_share(),
+                negative_expected,
             )),
             Some(reading(
                 AlertKind::ToxicitySurge,
                 toxic_z,
                 toxic_severity,
                 toxic,
-                total * baseline.toxic_share(),
+                toxic_expected,
             )),
             None,
         ];

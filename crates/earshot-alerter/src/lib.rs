@@ -6,6 +6,7 @@ pub mod detector;
 pub mod notify;
 pub mod rebuild;
 pub mod synth;
+pub mod tails;
 pub mod terms;
 
 use std::fs::File;
@@ -57,9 +58,16 @@ pub struct SynthArgs {
     /// Ground truth: one JSON line per injected event.
     #[arg(long)]
     pub truth: PathBuf,
-    /// Number of brands; their volumes spread from a few to a few hundred per hour.
+    /// Number of brands; their volumes spread geometrically from
+    /// --min-per-hour to --max-per-hour.
     #[arg(long, default_value_t = 20)]
     pub brands: usize,
+    /// Mentions per hour of the quietest brand (on average over a week).
+    #[arg(long, default_value_t = 3.0)]
+    pub min_per_hour: f64,
+    /// Mentions per hour of the busiest brand.
+    #[arg(long, default_value_t = 3000.0)]
+    pub max_per_hour: f64,
     #[arg(long, default_value_t = 3.0)]
     pub days: f64,
     #[arg(long, default_value_t = 1)]
@@ -378,6 +386,7 @@ impl BatchProcessor for AlertProcessor {
 /// through the shapes) after the first day; returns (brands, events).
 pub fn synth_scenario(
     brand_count: usize,
+    per_hour: std::ops::RangeInclusive<f64>,
     minutes: i64,
     seed: u64,
 ) -> (Vec<synth::SynthBrand>, Vec<synth::SynthEvent>) {
@@ -404,11 +413,13 @@ pub fn synth_scenario(
     let mut events = Vec::new();
     for index in 0..brand_count {
         let name = format!("brand-{index:04}");
-        // Volumes from 3 to ~600 mentions per hour, geometric.
-        let per_hour = 3.0 * 200f64.powf(index as f64 / brand_count.max(2) as f64 - 0.0);
+        // Geometric from the quietest to the busiest.
+        let ratio = (per_hour.end() / per_hour.start().max(0.01)).max(1.0);
+        let position = index as f64 / (brand_count.max(2) - 1) as f64;
+        let mentions_per_hour = per_hour.start() * ratio.powf(position);
         brands.push(synth::SynthBrand {
             name: name.clone(),
-            mentions_per_hour: per_hour,
+            mentions_per_hour,
             negative_share: 0.25,
             toxic_share: 0.03,
         });
@@ -446,7 +457,12 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
         }
         Command::Synth(args) => {
             let minutes = (args.days * 24.0 * 60.0) as i64;
-            let (brands, events) = synth_scenario(args.brands, minutes, args.seed);
+            let (brands, events) = synth_scenario(
+                args.brands,
+                args.min_per_hour..=args.max_per_hour,
+                minutes,
+                args.seed,
+            );
             let start = chrono::DateTime::from_timestamp(1_793_577_600, 0).unwrap_or_default();
             let stream = synth::generate(&brands, &events, start, minutes, args.seed);
             let mut output = BufWriter::new(

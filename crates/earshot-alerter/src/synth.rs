@@ -1,8 +1,8 @@
 //! Labeled synthetic mention streams for tests, backtests and tuning: brands
-//! with daily seasonality and over-dispersed noise, and injected events of
+//! with daily and weekly seasonality and over-dispersed noise, and injected events of
 //! known shape and onset (the ground truth).
 
-use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
 use earshot_schema::{Mention, ModelInfo, ScoredMention, Sentiment, SentimentProbs, Toxicity};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -65,10 +65,16 @@ const NORMAL_WORDS: &[&str] = &[
     "question", "review",
 ];
 
-/// Daily pattern: quiet at night, busy in the evening (mean about 1).
-fn daily_factor(time: DateTime<Utc>) -> f64 {
+/// Daily pattern (quiet at night, busy in the afternoon) times a weekly
+/// one (weekends quieter); both average about 1 over a week.
+fn seasonal_factor(time: DateTime<Utc>) -> f64 {
     let hour = f64::from(time.hour()) + f64::from(time.minute()) / 60.0;
-    1.0 + 0.6 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos()
+    let daily = 1.0 + 0.6 * ((hour - 14.0) / 24.0 * std::f64::consts::TAU).cos();
+    let weekly = match time.weekday() {
+        Weekday::Sat | Weekday::Sun => 0.8,
+        _ => 1.08,
+    };
+    daily * weekly
 }
 
 fn poisson(rng: &mut StdRng, mean: f64) -> u32 {
@@ -166,7 +172,7 @@ pub fn generate(
                 .collect();
             // Over-dispersion: the rate itself wobbles from minute to minute.
             let wobble = (0.25 * (rng.gen::<f64>() - 0.5) * 2.0).exp();
-            let mut rate = brand.mentions_per_hour / 60.0 * daily_factor(minute_start) * wobble;
+            let mut rate = brand.mentions_per_hour / 60.0 * seasonal_factor(minute_start) * wobble;
             let mut negative_share = brand.negative_share;
             let mut positive_boost = false;
             let mut extra_toxic = 0.0;

@@ -133,7 +133,8 @@ fn a_sentiment_collapse_without_a_volume_spike_pages() {
     )];
     let alerts = run(&brands, &events, onset + 120, 11);
     let page = first_page(&alerts, AlertKind::NegativeSurge).expect("negative surge pages");
-    assert!(page.detected_at - (start() + Duration::minutes(onset)) <= Duration::minutes(15));
+    let delay = page.detected_at - (start() + Duration::minutes(onset));
+    assert!(delay <= Duration::minutes(15), "{delay}");
     assert!(
         first_page(&alerts, AlertKind::VolumeSpike).is_none(),
         "no volume page"
