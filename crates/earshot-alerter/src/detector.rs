@@ -1482,32 +1482,15 @@ mod tests {
         let mut terms = Terms::default();
         let mut bin = Bin::empty(0);
         let source: Arc<str> = Arc::from("twitter");
-        let mention = ScoredMention {
-            mention: earshot_schema::Mention {
-                id: "1".into(),
-                brand: "acme".into(),
-                text: String::new(),
-                created_at: DateTime::from_timestamp(0, 0).expect("time"),
-                source: "twitter".into(),
-                author: None,
-                url: None,
-                lang: None,
-                metrics: None,
-                metadata: None,
-                extra: Default::default(),
-            },
-            sentiment: earshot_schema::Sentiment::from_probs(earshot_schema::SentimentProbs {
-                negative: 0.8,
-                neutral: 0.1,
-                positive: 0.1,
-            }),
-            toxicity: earshot_schema::Toxicity::from_score(0.1, 0.5),
-            model: earshot_schema::ModelInfo {
-                name: "m".into(),
-                version: "1".into(),
-            },
-            scored_at: DateTime::from_timestamp(0, 0).expect("time"),
-        };
+        let mention = crate::synth::scored(
+            "1".into(),
+            "acme",
+            String::new(),
+            DateTime::from_timestamp(0, 0).expect("time"),
+            true,
+            false,
+            false,
+        );
         let refund = terms.intern("refund");
         let delay = terms.intern("delay");
         bin.add(

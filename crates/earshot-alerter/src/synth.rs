@@ -95,7 +95,8 @@ fn poisson(rng: &mut StdRng, mean: f64) -> u32 {
     count
 }
 
-fn scored(
+/// A scored mention as the generator writes them (also for unit tests).
+pub(crate) fn scored(
     id: String,
     brand: &str,
     text: String,
