@@ -856,7 +856,7 @@ async fn overload_degrades_to_the_lexicon_and_drains() {
     assert!(by_model.contains_key("earshot-lexicon"), "{by_model:?}");
     assert_eq!(
         tail_models,
-        BTreeSet::from(["earshot-minilm-heads".to_owned()]),
+        BTreeSet::from(["earshot-minilm-heads-int8".to_owned()]),
         "the model scores again once the lag drained"
     );
     // Backpressure bounds memory: pausing, not buffering, under 10x input.

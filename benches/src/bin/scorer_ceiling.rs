@@ -16,15 +16,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let threads: i32 = arguments.next().map_or(Ok(2), |text| text.parse())?;
     let window: usize = arguments.next().map_or(Ok(1024), |text| text.parse())?;
     tch::set_num_threads(threads);
+    // As the scorer does (allocator.rs).
+    earshot_scorer::allocator::keep_large_blocks_in_heap();
     let texts: Vec<String> = std::fs::read_to_string(&input)?
         .lines()
         .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
         .filter_map(|value| value["text"].as_str().map(str::to_owned))
         .collect();
-    let encoder = earshot_scorer::encoder::Encoder::load(
+    let backend = match std::env::var("EARSHOT_BENCH_INT8").as_deref() {
+        Ok("1") => earshot_scorer::encoder::EncoderBackend::FusedInt8,
+        _ => earshot_scorer::encoder::EncoderBackend::Fused,
+    };
+    let encoder = earshot_scorer::encoder::Encoder::load_with(
         &earshot_benches::model_dir(),
         tch::Device::Cpu,
         128,
+        backend,
     )?;
     // File mode sorts each window of lines by token length; so does this.
     let mut batches: Vec<Vec<Vec<i64>>> = Vec::new();

@@ -5,6 +5,7 @@
 //! thread ([`worker`]); the service ([`service`]) and file mode
 //! ([`file_mode`]) share the decode-and-score step ([`scoring`]).
 
+pub mod allocator;
 pub mod batching;
 pub mod bert_forward;
 pub mod classifier;
@@ -74,6 +75,13 @@ pub struct ModelArgs {
     /// Token limit per text; longer texts are truncated.
     #[arg(long, env = "EARSHOT_MAX_TOKENS", default_value_t = 128)]
     pub max_tokens: usize,
+    /// Arithmetic of the MiniLM encoder's linear layers: int8 (fbgemm,
+    /// calibrated at load; faster on CPU, hold-out quality within a few
+    /// thousandths of f32, see README), f32 (as trained), or auto (int8 on the
+    /// CPU, f32 on CUDA). Hugging Face classifiers given with
+    /// --sentiment-model/--toxicity-model always run in f32.
+    #[arg(long, env = "EARSHOT_PRECISION", value_enum, default_value_t = encoder::Precision::Auto)]
+    pub precision: encoder::Precision,
     /// Intra-op threads of the model (0: libtorch's default).
     #[arg(long, env = "EARSHOT_MODEL_THREADS", default_value_t = 0)]
     pub model_threads: usize,
@@ -132,6 +140,7 @@ impl ModelArgs {
                 .unwrap_or_else(train::default_heads_dir),
             device,
             max_tokens: self.max_tokens,
+            precision: self.precision,
             intra_op_threads: self.model_threads,
             max_batch,
             cache_capacity: self.cache_capacity,
@@ -314,6 +323,9 @@ impl TrainArgs {
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if !allocator::keep_large_blocks_in_heap() {
+        tracing::debug!("malloc settings not applied (not glibc?)");
+    }
     match cli.command {
         Command::Serve(args) => serve(*args, shutdown).await,
         Command::Score(args) => {

@@ -7,7 +7,7 @@ use earshot_schema::{ModelInfo, Sentiment, SentimentProbs, Toxicity};
 use tch::Tensor;
 
 use crate::classifier::{LabelMapping, SequenceClassifier};
-use crate::encoder::Encoder;
+use crate::encoder::{Encoder, Precision};
 use crate::error::ScorerError;
 use crate::heads::{Heads, TextScores};
 
@@ -38,6 +38,7 @@ pub struct TextScorer {
     sentiment: Option<Classified>,
     toxicity: Option<Classified>,
     toxicity_threshold: f32,
+    precision: Precision,
 }
 
 impl TextScorer {
@@ -49,6 +50,7 @@ impl TextScorer {
         classifiers: &ClassifierSettings,
         device: tch::Device,
         max_tokens: usize,
+        precision: Precision,
     ) -> Result<Self, ScorerError> {
         let sentiment = classifiers
             .sentiment_model
@@ -87,7 +89,7 @@ impl TextScorer {
                 )
             })?;
             Some((
-                Encoder::load(model_dir, device, max_tokens)?,
+                Encoder::load_with(model_dir, device, max_tokens, precision.backend(device)?)?,
                 Heads::load(heads_dir)?,
             ))
         };
@@ -100,12 +102,20 @@ impl TextScorer {
             sentiment,
             toxicity,
             toxicity_threshold,
+            precision: precision.on(device)?,
         })
     }
 
     /// Names what produced the scores, for every scored mention.
     pub fn model_info(&self) -> ModelInfo {
-        let heads = self.embedding.as_ref().map(|(_, heads)| heads.model_info());
+        let heads = self.embedding.as_ref().map(|(_, heads)| {
+            let mut info = heads.model_info();
+            // int8 scores differ slightly from f32 ones: say which produced them.
+            if self.precision == Precision::Int8 {
+                info.name.push_str("-int8");
+            }
+            info
+        });
         let part = |classified: &Option<Classified>, what: &str| {
             classified
                 .as_ref()

@@ -23,6 +23,7 @@ pub struct WorkerSettings {
     pub classifiers: ClassifierSettings,
     pub device: tch::Device,
     pub max_tokens: usize,
+    pub precision: crate::encoder::Precision,
     pub intra_op_threads: usize,
     pub max_batch: usize,
     pub cache_capacity: usize,
@@ -57,6 +58,7 @@ impl ScoringHandle {
                     &settings.classifiers,
                     settings.device,
                     settings.max_tokens,
+                    settings.precision,
                 );
                 match loaded {
                     Ok(scorer) => {
