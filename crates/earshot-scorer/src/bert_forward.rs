@@ -304,10 +304,7 @@ impl BertForward {
     /// The per-channel range of every linear layer's input over the
     /// non-padded tokens of `batches` (ids and mask, as
     /// [`BertForward::forward`] takes them), in layer order.
-    fn input_ranges(
-        &self,
-        batches: &[(Tensor, Tensor)],
-    ) -> Result<Vec<ChannelRange>, ScorerError> {
+    fn input_ranges(&self, batches: &[(Tensor, Tensor)]) -> Result<Vec<ChannelRange>, ScorerError> {
         let mut ranges: Vec<Option<ChannelRange>> = (0..self.layers.len() * LINEARS_PER_LAYER)
             .map(|_| None)
             .collect();
