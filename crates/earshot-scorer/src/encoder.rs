@@ -18,8 +18,8 @@ pub enum EncoderBackend {
     /// [`BertForward`]: fused QKV and attention (the default, faster).
     #[default]
     Fused,
-    /// [`BertForward`] with int8 weights in its linear layers (about 1.5x
-    /// faster on CPU; scores move slightly, see BENCHMARKS.md).
+    /// [`BertForward`] with int8 GEMMs in its linear layers (about 1.3x
+    /// faster on the CPU; scores move slightly, see BENCHMARKS.md).
     FusedInt8,
     /// rust-bert's `BertModel` (the reference the fused one is tested against).
     RustBert,
