@@ -2,7 +2,12 @@
 
 Usage: evaluate_alerts.py TRUTH.jsonl ALERTS.jsonl DAYS
 A crisis event is detected when a warning or critical page for its brand
-fires between its onset and 60 minutes after; any other page is a false alarm.
+fires between its onset and 60 minutes after. False alarms are counted per
+incident (an alert `id`; a line without one is its own incident): an
+incident whose first page falls outside every crisis of its brand (onset to
+end + 30 minutes) is one false alarm, however many updates (escalations,
+de-escalations) it sends afterwards. Later pages of an incident that first
+paged during a crisis are updates of a true alarm, not new alarms.
 """
 import json
 import sys
@@ -32,11 +37,14 @@ def main() -> None:
             missed.append(f"{event['brand']} {event['shape'].split(' ')[0].split('{')[0]}")
         for p in hits:
             matched.add(id(p))
-    # Pages during any event window (crisis or not) of that brand, beyond the 60 minutes, are not counted as false.
+    # Pages during a crisis of that brand, beyond the 60 minutes, are not counted as false.
     def inside_event(page) -> bool:
         t = parse(page["detected_at"])
         return any(e["brand"] == page["brand"] and parse(e["onset_at"]) <= t <= parse(e["end_at"]) + timedelta(minutes=30) and e["crisis"] for e in truth)
-    false_pages = [p for p in pages if id(p) not in matched and not inside_event(p)]
+    first_pages = {}
+    for index, page in enumerate(sorted(pages, key=lambda p: p["detected_at"])):
+        first_pages.setdefault(page.get("id", f"line-{index}"), page)
+    false_pages = [p for p in first_pages.values() if id(p) not in matched and not inside_event(p)]
     crises = sum(1 for e in truth if e["crisis"])
     delays.sort()
     median = delays[len(delays) // 2] if delays else float("nan")
@@ -45,7 +53,7 @@ def main() -> None:
     print(json.dumps({
         "crises": crises, "detected_within_60_min": len(delays), "recall": round(len(delays) / max(crises, 1), 3),
         "median_delay_min": median, "p90_delay_min": p90,
-        "false_pages": len(false_pages), "false_pages_per_brand_week": round(len(false_pages) / max(brand_weeks, 1e-9), 3),
+        "pages": len(pages), "incidents_paged": len(first_pages), "false_pages": len(false_pages), "false_pages_per_brand_week": round(len(false_pages) / max(brand_weeks, 1e-9), 3),
         "false_page_examples": [p["summary"][:120] for p in false_pages[:5]],
         "missed": missed,
     }, indent=2))

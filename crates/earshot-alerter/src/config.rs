@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Thresholds of one sensitivity level.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct Thresholds {
     /// z-score at or above which a detector reports `watch`.
@@ -20,8 +20,13 @@ pub struct Thresholds {
     pub min_watch_count: u32,
     pub min_warning_count: u32,
     pub min_critical_count: u32,
-    /// A share detector also needs the share to rise this much over baseline.
+    /// A share detector also needs the share to rise this much over baseline
+    /// (the toxicity detector half as much) ...
     pub min_share_lift: f64,
+    /// ... or to reach this many times its baseline (at least 2 points
+    /// above it): a brigade that doubles a 3% toxic share on a big brand
+    /// is material though it moves the share by only 3 points.
+    pub min_share_ratio: f64,
     /// Over-dispersion of counts: variance = mean + mean^2 / dispersion.
     pub dispersion: f64,
 }
@@ -65,6 +70,7 @@ impl Default for Thresholds {
             min_warning_count: 8,
             min_critical_count: 20,
             min_share_lift: 0.15,
+            min_share_ratio: 1.5,
             dispersion: 15.0,
         }
     }
@@ -208,7 +214,7 @@ fn merge_thresholds(
     if fields.is_empty() {
         return Ok(base);
     }
-    let mut merged = serde_json::to_value(ThresholdsView::from(base)).unwrap_or_default();
+    let mut merged = serde_json::to_value(base).unwrap_or_default();
     if let Some(object) = merged.as_object_mut() {
         object.extend(fields);
     }
@@ -216,36 +222,6 @@ fn merge_thresholds(
         path: path.to_owned(),
         source,
     })
-}
-
-/// Serializable mirror of [`Thresholds`] for merging overrides.
-#[derive(serde::Serialize)]
-struct ThresholdsView {
-    watch_z: f64,
-    warning_z: f64,
-    critical_z: f64,
-    resolve_z: f64,
-    min_watch_count: u32,
-    min_warning_count: u32,
-    min_critical_count: u32,
-    min_share_lift: f64,
-    dispersion: f64,
-}
-
-impl From<Thresholds> for ThresholdsView {
-    fn from(value: Thresholds) -> Self {
-        ThresholdsView {
-            watch_z: value.watch_z,
-            warning_z: value.warning_z,
-            critical_z: value.critical_z,
-            resolve_z: value.resolve_z,
-            min_watch_count: value.min_watch_count,
-            min_warning_count: value.min_warning_count,
-            min_critical_count: value.min_critical_count,
-            min_share_lift: value.min_share_lift,
-            dispersion: value.dispersion,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -259,7 +235,7 @@ mod tests {
         std::fs::write(
             &path,
             r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
-                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5}}}"#,
+                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0}}}"#,
         )
         .expect("write");
         let config = DetectorConfig::load("balanced", Some(&path)).expect("config");
@@ -269,6 +245,8 @@ mod tests {
         assert_eq!(config.thresholds_for("acme").warning_z, 3.5);
         assert_eq!(config.thresholds_for("tiny").warning_z, 9.5);
         assert_eq!(config.thresholds_for("tiny").min_critical_count, 30);
+        assert_eq!(config.thresholds_for("tiny").min_share_ratio, 2.0);
+        assert_eq!(config.thresholds_for("acme").min_share_ratio, 1.5);
         // Top-level fields change every brand without a preset of its own.
         assert_eq!(config.thresholds_for("other").critical_z, 8.5);
         assert_eq!(config.thresholds_for("tiny").critical_z, 8.5);

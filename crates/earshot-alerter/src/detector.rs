@@ -932,6 +932,12 @@ fn surge_reading(
     }
 }
 
+/// Whether a share rose enough to matter (significance is the z's job): by
+/// `min_lift` points, or to `min_ratio` times its baseline and 2 points above.
+fn share_lifted(share: f64, baseline: f64, min_lift: f64, min_ratio: f64) -> bool {
+    share >= baseline + min_lift || (share >= baseline * min_ratio && share >= baseline + 0.02)
+}
+
 fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severity> {
     if z >= thresholds.critical_z && evidence >= thresholds.min_critical_count {
         Some(Severity::Critical)
@@ -1005,8 +1011,12 @@ fn readings(
         let toxic = f64::from(counts.toxic);
         let expected = baseline.level * seasonal_bins[slot];
         let negative_share = if total > 0.0 { negative / total } else { 0.0 };
-        let negative_lifted =
-            negative_share >= baseline.negative_share() + thresholds.min_share_lift;
+        let negative_lifted = share_lifted(
+            negative_share,
+            baseline.negative_share(),
+            thresholds.min_share_lift,
+            thresholds.min_share_ratio,
+        );
 
         let volume_z = over_dispersed_z(total, expected, thresholds.dispersion);
         let mut volume_severity = severity_for(volume_z, counts.total, thresholds);
@@ -1033,7 +1043,12 @@ fn readings(
         let negative_severity = severity_for(negative_z, counts.negative, thresholds);
 
         let toxic_share = if total > 0.0 { toxic / total } else { 0.0 };
-        let toxic_lifted = toxic_share >= baseline.toxic_share() + thresholds.min_share_lift / 2.0;
+        let toxic_lifted = share_lifted(
+            toxic_share,
+            baseline.toxic_share(),
+            thresholds.min_share_lift / 2.0,
+            thresholds.min_share_ratio,
+        );
         let (toxic_z, toxic_expected) = if toxic_lifted {
             surge_reading(toxic, total, expected, baseline.toxic_share(), thresholds)
         } else {

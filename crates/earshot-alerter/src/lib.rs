@@ -390,6 +390,8 @@ pub fn synth_scenario(
     minutes: i64,
     seed: u64,
 ) -> (Vec<synth::SynthBrand>, Vec<synth::SynthEvent>) {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
     use synth::EventShape;
     let shapes = [
         EventShape::SuddenCrisis {
@@ -411,6 +413,7 @@ pub fn synth_scenario(
     ];
     let mut brands = Vec::new();
     let mut events = Vec::new();
+    let mut onsets = StdRng::seed_from_u64(seed ^ 0x0e57_a7e5);
     for index in 0..brand_count {
         let name = format!("brand-{index:04}");
         // Geometric from the quietest to the busiest.
@@ -425,8 +428,10 @@ pub fn synth_scenario(
         });
         if minutes > 2 * 24 * 60 {
             let shape = shapes[(index + seed as usize) % shapes.len()];
-            let start_minute = 24 * 60
-                + ((index as i64 * 7919 + seed as i64 * 104_729) % (minutes - 2 * 24 * 60).max(1));
+            // Drawn, not computed from the index: an arithmetic rule put
+            // every event of a shape at the same time of day (and the
+            // hardest shapes always at night on some seeds).
+            let start_minute = 24 * 60 + onsets.gen_range(0..(minutes - 2 * 24 * 60).max(1));
             events.push(synth::SynthEvent {
                 brand: name,
                 start_minute,

@@ -160,6 +160,35 @@ fn a_toxic_brigade_pages_as_toxicity() {
 }
 
 #[test]
+fn a_brigade_on_a_big_brand_pages_though_the_toxic_share_moves_little() {
+    // 60 toxic mentions an hour on 1,500: the toxic share goes from 2% to
+    // under 6%, short of the 7.5-point lift, but nearly three times its usual.
+    let onset = 2 * DAY + 14 * 60;
+    let brands = [brand("bigco", 1_500.0)];
+    let events = [event(
+        "bigco",
+        onset,
+        60,
+        EventShape::ToxicBrigade {
+            extra_per_hour: 60.0,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 90, 23);
+    let page = first_page(&alerts, AlertKind::ToxicitySurge).expect("toxicity surge pages");
+    let onset_time = start() + Duration::minutes(onset);
+    assert!(page.detected_at >= onset_time, "paged before the brigade");
+    assert!(
+        page.detected_at - onset_time <= Duration::minutes(30),
+        "{}",
+        page.detected_at - onset_time
+    );
+    assert!(page
+        .metrics
+        .toxicity_share
+        .is_some_and(|share| share < 0.095));
+}
+
+#[test]
 fn a_positive_viral_spike_is_at_most_watch() {
     let onset = 2 * DAY + 15 * 60;
     let brands = [brand("acme", 100.0)];
