@@ -41,3 +41,5 @@ for rule, row in rows.items():
     if row.get("missed"):
         print(f"{rule} missed: {', '.join(row['missed'])}")
 PY
+step "what earshot's misses left to see (hindsight tests against each brand's same hour on other days)"
+"$VENV/bin/python" "$ROOT/benches/scripts/alerter_misses.py" "$WORK/scored.jsonl" "$WORK/truth.jsonl" "$WORK/earshot.eval.json"

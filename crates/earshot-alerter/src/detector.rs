@@ -414,9 +414,27 @@ struct Anomalies {
 struct Incident {
     id: String,
     severity: Severity,
+    /// The highest severity it reached (de-escalation lowers `severity`).
+    peak: Severity,
     onset_at: i64,
     calm_bins: u32,
     lower_bins: u32,
+}
+
+/// After an incident resolves, its kind does not reopen at or below the
+/// severity it reached until `until`: a crisis that flaps around a threshold
+/// pages once. A reading above that peak opens at once (a `watch` that just
+/// resolved must not hold back the page of the crisis that follows it).
+#[derive(Debug, Clone, Copy)]
+struct Cooldown {
+    until: i64,
+    peak: Severity,
+}
+
+impl Cooldown {
+    fn holds_back(&self, decision_time: i64, severity: Severity) -> bool {
+        decision_time < self.until && severity <= self.peak
+    }
 }
 
 /// One detector's reading on a window.
@@ -456,7 +474,7 @@ struct BrandState {
     window_terms: FastMap<Arc<str>, [u32; MAX_WINDOWS]>,
     last_closed: Option<i64>,
     incidents: [Option<Incident>; 4],
-    cooldown_until: [Option<i64>; 4],
+    cooldowns: [Option<Cooldown>; 4],
 }
 
 impl BrandState {
@@ -473,7 +491,7 @@ impl BrandState {
             window_terms: FastMap::default(),
             last_closed: None,
             incidents: Default::default(),
-            cooldown_until: [None; 4],
+            cooldowns: [None; 4],
         }
     }
 
@@ -855,10 +873,15 @@ impl Detector {
                         } else {
                             report.adopted += 1;
                         }
-                        state.cooldown_until[slot] = None;
+                        state.cooldowns[slot] = None;
+                        let peak = rebuilt
+                            .as_ref()
+                            .filter(|incident| incident.id == alert.id)
+                            .map_or(alert.severity, |incident| incident.peak.max(alert.severity));
                         state.incidents[slot] = Some(Incident {
                             id: alert.id.clone(),
                             severity: alert.severity,
+                            peak,
                             onset_at: alert.onset_at.timestamp(),
                             calm_bins,
                             lower_bins,
@@ -866,7 +889,12 @@ impl Detector {
                     }
                     Some(alert) => {
                         report.closed += usize::from(rebuilt.is_some());
-                        state.cooldown_until[slot] = Some(alert.detected_at.timestamp() + cooldown);
+                        // A resolve carries the severity it closed at: the
+                        // peak before it is not in the message.
+                        state.cooldowns[slot] = Some(Cooldown {
+                            until: alert.detected_at.timestamp() + cooldown,
+                            peak: alert.severity,
+                        });
                     }
                     None => report.dropped += usize::from(rebuilt.is_some()),
                 }
@@ -1149,13 +1177,16 @@ fn evaluate(
         let (incident, status) = match (state.incidents[slot].take(), reading.severity) {
             (None, None) => continue,
             (None, Some(severity)) => {
-                if state.cooldown_until[slot].is_some_and(|until| decision_time < until) {
+                if state.cooldowns[slot]
+                    .is_some_and(|cooldown| cooldown.holds_back(decision_time, severity))
+                {
                     continue;
                 }
                 let onset = estimate_onset(state, &reading, config);
                 let incident = Incident {
                     id: format!("{brand}:{}:{onset}", kind.as_str()),
                     severity,
+                    peak: severity,
                     onset_at: onset,
                     calm_bins: 0,
                     lower_bins: 0,
@@ -1180,8 +1211,10 @@ fn evaluate(
             ));
         }
         if status == Some(AlertStatus::Resolved) {
-            state.cooldown_until[slot] =
-                Some(decision_time + i64::from(config.cooldown_bins) * config.bin_seconds);
+            state.cooldowns[slot] = Some(Cooldown {
+                until: decision_time + i64::from(config.cooldown_bins) * config.bin_seconds,
+                peak: incident.peak,
+            });
         } else {
             state.incidents[slot] = Some(incident);
         }
@@ -1210,6 +1243,7 @@ fn advance_incident(
     match severity {
         Some(severity) if severity > incident.severity => {
             incident.severity = severity;
+            incident.peak = incident.peak.max(severity);
             incident.lower_bins = 0;
             Some(AlertStatus::Firing)
         }
@@ -1490,6 +1524,23 @@ mod tests {
             }
         }
         assert!(checked > 100);
+    }
+
+    #[test]
+    fn a_cooldown_holds_back_only_what_the_resolved_incident_reached() {
+        let after_watch = Cooldown {
+            until: 1_000,
+            peak: Severity::Watch,
+        };
+        assert!(after_watch.holds_back(999, Severity::Watch));
+        assert!(!after_watch.holds_back(999, Severity::Warning));
+        assert!(!after_watch.holds_back(1_000, Severity::Watch));
+        let after_page = Cooldown {
+            peak: Severity::Critical,
+            ..after_watch
+        };
+        assert!(after_page.holds_back(999, Severity::Warning));
+        assert!(after_page.holds_back(999, Severity::Critical));
     }
 
     #[test]
