@@ -889,11 +889,14 @@ impl Detector {
                     }
                     Some(alert) => {
                         report.closed += usize::from(rebuilt.is_some());
-                        // A resolve carries the severity it closed at: the
-                        // peak before it is not in the message.
+                        // A resolve carries the severity it closed at, not
+                        // the peak before it: the re-read's own cool-down
+                        // knows the peak when it saw the same incident.
+                        let peak = state.cooldowns[slot]
+                            .map_or(alert.severity, |rebuilt| rebuilt.peak.max(alert.severity));
                         state.cooldowns[slot] = Some(Cooldown {
                             until: alert.detected_at.timestamp() + cooldown,
-                            peak: alert.severity,
+                            peak,
                         });
                     }
                     None => report.dropped += usize::from(rebuilt.is_some()),
