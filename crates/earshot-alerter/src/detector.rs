@@ -427,6 +427,9 @@ struct Incident {
 /// resolved must not hold back the page of the crisis that follows it).
 #[derive(Debug, Clone, Copy)]
 struct Cooldown {
+    /// When the incident resolved: the next one of its kind starts after
+    /// it (so it cannot take the resolved one's onset, and with it its id).
+    resolved_at: i64,
     until: i64,
     peak: Severity,
 }
@@ -895,6 +898,7 @@ impl Detector {
                         let peak = state.cooldowns[slot]
                             .map_or(alert.severity, |rebuilt| rebuilt.peak.max(alert.severity));
                         state.cooldowns[slot] = Some(Cooldown {
+                            resolved_at: alert.detected_at.timestamp(),
                             until: alert.detected_at.timestamp() + cooldown,
                             peak,
                         });
@@ -1185,7 +1189,13 @@ fn evaluate(
                 {
                     continue;
                 }
-                let onset = estimate_onset(state, &reading, config);
+                let mut onset = estimate_onset(state, &reading, config);
+                if let Some(cooldown) = state.cooldowns[slot] {
+                    // The first bin still open when the last one resolved.
+                    onset = onset.max(
+                        cooldown.resolved_at - cooldown.resolved_at.rem_euclid(config.bin_seconds),
+                    );
+                }
                 let incident = Incident {
                     id: format!("{brand}:{}:{onset}", kind.as_str()),
                     severity,
@@ -1215,6 +1225,7 @@ fn evaluate(
         }
         if status == Some(AlertStatus::Resolved) {
             state.cooldowns[slot] = Some(Cooldown {
+                resolved_at: decision_time,
                 until: decision_time + i64::from(config.cooldown_bins) * config.bin_seconds,
                 peak: incident.peak,
             });
@@ -1532,6 +1543,7 @@ mod tests {
     #[test]
     fn a_cooldown_holds_back_only_what_the_resolved_incident_reached() {
         let after_watch = Cooldown {
+            resolved_at: 0,
             until: 1_000,
             peak: Severity::Watch,
         };

@@ -189,6 +189,71 @@ fn a_brigade_on_a_big_brand_pages_though_the_toxic_share_moves_little() {
 }
 
 #[test]
+fn a_crisis_right_after_a_resolved_watch_pages_at_once_as_a_new_incident() {
+    let bump = 2 * DAY + 13 * 60;
+    let crisis = bump + 40;
+    let brands = [brand("acme", 240.0)];
+    let events = [
+        event(
+            "acme",
+            bump,
+            12,
+            EventShape::SentimentCollapse {
+                negative_share: 0.38,
+            },
+        ),
+        event(
+            "acme",
+            crisis,
+            60,
+            EventShape::SuddenCrisis {
+                multiplier: 4.0,
+                negative_share: 0.8,
+            },
+        ),
+    ];
+    let alerts = run(&brands, &events, crisis + 90, 31);
+    let crisis_time = start() + Duration::minutes(crisis);
+    let resolved_watch = alerts
+        .iter()
+        .rev()
+        .find(|alert| {
+            alert.kind == AlertKind::NegativeSurge
+                && alert.status == AlertStatus::Resolved
+                && alert.detected_at < crisis_time
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "the bump should open and resolve a watch: {:?}",
+                alerts
+                    .iter()
+                    .map(|alert| &alert.summary)
+                    .collect::<Vec<_>>()
+            )
+        });
+    assert_eq!(resolved_watch.severity, Severity::Watch);
+    // Within the 30-minute cool-down of that watch, the crisis still pages at once ...
+    assert!(
+        crisis_time - resolved_watch.detected_at < Duration::minutes(30),
+        "{:?}",
+        alerts
+            .iter()
+            .map(|alert| (alert.detected_at, &alert.summary))
+            .collect::<Vec<_>>()
+    );
+    let page = first_page(&alerts, AlertKind::NegativeSurge).expect("the crisis pages");
+    assert!(page.detected_at >= crisis_time);
+    assert!(
+        page.detected_at - crisis_time <= Duration::minutes(8),
+        "{}",
+        page.detected_at - crisis_time
+    );
+    // ... as a new incident that starts after the watch ended.
+    assert_ne!(page.id, resolved_watch.id);
+    assert!(page.onset_at >= resolved_watch.detected_at);
+}
+
+#[test]
 fn a_positive_viral_spike_is_at_most_watch() {
     let onset = 2 * DAY + 15 * 60;
     let brands = [brand("acme", 100.0)];
