@@ -1026,11 +1026,14 @@ fn readings(
                 } else {
                     held[slot] as f64
                 };
+            // Most terms run at their usual rate: skip their tails.
+            if f64::from(count) < 3.0 * (expected + 1.0) {
+                continue;
+            }
             let z = over_dispersed_z(f64::from(count), expected, thresholds.dispersion);
-            if f64::from(count) >= 3.0 * (expected + 1.0)
-                && top_terms[slot]
-                    .as_ref()
-                    .is_none_or(|(best_z, ..)| z > *best_z)
+            if top_terms[slot]
+                .as_ref()
+                .is_none_or(|(best_z, ..)| z > *best_z)
             {
                 top_terms[slot] = Some((z, count, expected, term));
             }

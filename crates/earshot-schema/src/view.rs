@@ -84,14 +84,16 @@ impl<'a> ScoredMentionView<'a> {
     /// The fast path: `None` whenever it is not sure, never a wrong `Some`
     /// (checked against the full decoder by a property test).
     fn decode_common_shape(bytes: &'a [u8], limits: &ValidationLimits) -> Option<Self> {
-        if bytes.len() > limits.max_message_bytes || std::str::from_utf8(bytes).is_err() {
+        if bytes.len() > limits.max_message_bytes {
             return None;
         }
+        // Validated once here (SIMD), so the parser need not check each string.
+        let text = simdutf8::basic::from_utf8(bytes).ok()?;
         // A derived struct also accepts a JSON array (fields by position).
-        if bytes.iter().find(|byte| !byte.is_ascii_whitespace()) != Some(&b'{') {
+        if text.bytes().find(|byte| !byte.is_ascii_whitespace()) != Some(b'{') {
             return None;
         }
-        let raw: RawScored<'a> = serde_json::from_slice(bytes).ok()?;
+        let raw: RawScored<'a> = serde_json::from_str(text).ok()?;
         check_not_blank("id", raw.id).ok()?;
         check_max_chars("id", raw.id, limits.max_id_chars).ok()?;
         check_not_blank("brand", raw.brand).ok()?;
