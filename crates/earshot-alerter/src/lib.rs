@@ -142,7 +142,8 @@ pub fn backtest(
     input: &std::path::Path,
     output: &std::path::Path,
 ) -> anyhow::Result<BacktestSummary> {
-    let reader = BufReader::new(
+    let mut reader = BufReader::with_capacity(
+        1 << 20,
         File::open(input).with_context(|| format!("cannot open {}", input.display()))?,
     );
     let mut writer = BufWriter::new(
@@ -160,8 +161,19 @@ pub fn backtest(
             }
             Ok(())
         };
-    for line in reader.split(b'\n') {
-        let line = line.with_context(|| format!("cannot read {}", input.display()))?;
+    // One buffer for every line: a fresh allocation per line cost ~5%.
+    let mut line = Vec::with_capacity(1024);
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("cannot read {}", input.display()))?;
+        if read == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }

@@ -100,21 +100,7 @@ pub fn for_each_term(
         if raw.starts_with('@') || raw.starts_with("http") || raw.starts_with("www.") {
             continue;
         }
-        scratch.clear();
-        let keep = |character: &char| {
-            character.is_alphanumeric() || *character == '#' || *character == '\''
-        };
-        if raw.is_ascii() {
-            scratch.extend(
-                raw.chars()
-                    .filter(keep)
-                    .map(|character| character.to_ascii_lowercase()),
-            );
-        } else {
-            // str::to_lowercase knows word-final sigma; per-char lowering does not.
-            scratch.push_str(&raw.chars().filter(keep).collect::<String>().to_lowercase());
-        }
-        let word = scratch.trim_matches('\'');
+        let word = normalized(raw, scratch);
         let bare = word.trim_start_matches('#');
         let short = if bare.is_ascii() {
             bare.len() < 3
@@ -134,9 +120,51 @@ pub fn for_each_term(
     }
 }
 
+/// A word lower-cased, without punctuation other than `#` and inner `'`.
+/// Most words already are (lower-case ASCII letters and digits) and are
+/// returned as they are, without a copy.
+fn normalized<'word>(raw: &'word str, scratch: &'word mut String) -> &'word str {
+    if raw
+        .bytes()
+        .all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit())
+    {
+        return raw;
+    }
+    scratch.clear();
+    if raw.is_ascii() {
+        for byte in raw.bytes() {
+            if byte.is_ascii_alphanumeric() || byte == b'#' || byte == b'\'' {
+                scratch.push(char::from(byte.to_ascii_lowercase()));
+            }
+        }
+    } else {
+        let keep = |character: &char| {
+            character.is_alphanumeric() || *character == '#' || *character == '\''
+        };
+        // str::to_lowercase knows word-final sigma; per-char lowering does not.
+        scratch.push_str(&raw.chars().filter(keep).collect::<String>().to_lowercase());
+    }
+    scratch.trim_matches('\'')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The copy-free and ASCII paths lower and filter a word exactly as
+        /// the general one does.
+        #[test]
+        fn every_path_normalizes_a_word_alike(raw in "[a-zA-Z0-9#'.,!é ÄΣς]{0,12}") {
+            let keep = |character: &char| {
+                character.is_alphanumeric() || *character == '#' || *character == '\''
+            };
+            let general = raw.chars().filter(keep).collect::<String>().to_lowercase();
+            let mut scratch = String::new();
+            prop_assert_eq!(normalized(&raw, &mut scratch), general.trim_matches('\''));
+        }
+    }
 
     #[test]
     fn keeps_hashtags_and_drops_noise() {
