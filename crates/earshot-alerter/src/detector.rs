@@ -463,6 +463,17 @@ fn kind_slot(kind: AlertKind) -> usize {
     }
 }
 
+/// A term's count in each window.
+struct WindowTerm {
+    /// Holds the name, which keeps the key's address unique.
+    term: Arc<str>,
+    in_windows: [u32; MAX_WINDOWS],
+}
+
+fn address(term: &Arc<str>) -> usize {
+    Arc::as_ptr(term).cast::<u8>() as usize
+}
+
 struct BrandState {
     /// The brand lower-cased, for term extraction.
     brand_lower: String,
@@ -474,7 +485,10 @@ struct BrandState {
     sources: Interner,
     /// Sums of each configured window, and per term.
     windows: [WindowCounts; MAX_WINDOWS],
-    window_terms: FastMap<Arc<str>, [u32; MAX_WINDOWS]>,
+    /// Keyed by the term's address: terms are interned per brand, and a
+    /// pointer hashes and compares faster than the text (the map is
+    /// updated for every term of every closing bin).
+    window_terms: FastMap<usize, WindowTerm>,
     last_closed: Option<i64>,
     incidents: [Option<Incident>; 4],
     cooldowns: [Option<Cooldown>; 4],
@@ -508,8 +522,14 @@ impl BrandState {
             counts.toxic += bin.toxic;
         }
         for (term, count) in bin.terms() {
-            let in_windows = self.window_terms.entry(term.clone()).or_default();
-            for in_window in in_windows.iter_mut().take(windows.len()) {
+            let entry = self
+                .window_terms
+                .entry(address(term))
+                .or_insert_with(|| WindowTerm {
+                    term: term.clone(),
+                    in_windows: [0; MAX_WINDOWS],
+                });
+            for in_window in entry.in_windows.iter_mut().take(windows.len()) {
                 *in_window += count;
             }
         }
@@ -528,8 +548,8 @@ impl BrandState {
             counts.negative -= leaving.negative;
             counts.toxic -= leaving.toxic;
             for (term, count) in leaving.terms() {
-                if let Some(in_windows) = self.window_terms.get_mut(term) {
-                    in_windows[slot] -= count;
+                if let Some(entry) = self.window_terms.get_mut(&address(term)) {
+                    entry.in_windows[slot] -= count;
                 }
             }
         }
@@ -538,10 +558,10 @@ impl BrandState {
                 for (term, _) in gone.terms() {
                     if self
                         .window_terms
-                        .get(term)
-                        .is_some_and(|in_windows| in_windows.iter().all(|count| *count == 0))
+                        .get(&address(term))
+                        .is_some_and(|entry| entry.in_windows.iter().all(|count| *count == 0))
                     {
-                        self.window_terms.remove(term);
+                        self.window_terms.remove(&address(term));
                     }
                 }
             }
@@ -839,6 +859,12 @@ impl Detector {
             }
             state.sources.prune(64);
         }
+        // Brands come in the map's (seeded, random) order: the same stream
+        // gives the same alerts in the same order on every run. Stable, so
+        // a brand's changes at one time stay in the order they happened.
+        alerts.sort_by(|left, right| {
+            (left.detected_at, &left.brand).cmp(&(right.detected_at, &right.brand))
+        });
         alerts
     }
 
@@ -1012,7 +1038,7 @@ fn readings(
     // The strongest new term per window: (z, count, expected, term). Only
     // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
     let mut top_terms: [Option<TermReading<'_>>; MAX_WINDOWS] = Default::default();
-    for (term, in_windows) in &state.window_terms {
+    for WindowTerm { term, in_windows } in state.window_terms.values() {
         if in_windows.iter().all(|count| *count < 3) {
             continue;
         }
@@ -1031,9 +1057,10 @@ fn readings(
                 continue;
             }
             let z = over_dispersed_z(f64::from(count), expected, thresholds.dispersion);
+            // Ties go to the first name, whatever the map's order.
             if top_terms[slot]
                 .as_ref()
-                .is_none_or(|(best_z, ..)| z > *best_z)
+                .is_none_or(|(best_z, _, _, best)| z > *best_z || (z == *best_z && term < *best))
             {
                 top_terms[slot] = Some((z, count, expected, term));
             }
@@ -1326,9 +1353,9 @@ fn build_alert(
     let last_bin_index = last_start / config.bin_seconds;
     let mut terms: Vec<TermEvidence> = state
         .window_terms
-        .iter()
-        .filter(|(_, in_windows)| in_windows[reading.window] >= 3)
-        .map(|(term, in_windows)| TermEvidence {
+        .values()
+        .filter(|entry| entry.in_windows[reading.window] >= 3)
+        .map(|WindowTerm { term, in_windows }| TermEvidence {
             term: term.to_string(),
             observed: f64::from(in_windows[reading.window]),
             expected: state.terms.rate(term, last_bin_index) * seasonal_bins,
@@ -1336,7 +1363,9 @@ fn build_alert(
         .filter(|term| term.observed > 2.0 * (term.expected + 0.5))
         .collect();
     terms.sort_by(|left, right| {
-        (right.observed - right.expected).total_cmp(&(left.observed - left.expected))
+        (right.observed - right.expected)
+            .total_cmp(&(left.observed - left.expected))
+            .then_with(|| left.term.cmp(&right.term))
     });
     terms.truncate(5);
     let mut samples: Vec<(f32, SampleMention, bool, bool)> = state
@@ -1521,22 +1550,23 @@ mod tests {
                             *terms.entry(term).or_default() += count;
                         }
                     }
-                    for (term, in_windows) in &state.window_terms {
+                    for WindowTerm { term, in_windows } in state.window_terms.values() {
                         assert_eq!(
                             in_windows[slot],
                             terms.get(&**term).copied().unwrap_or(0),
                             "{term} in window {window}"
                         );
                     }
-                    assert!(terms
-                        .keys()
-                        .all(|term| state.window_terms.contains_key(*term)));
+                    assert!(terms.keys().all(|term| state
+                        .window_terms
+                        .values()
+                        .any(|entry| &*entry.term == *term)));
                 }
                 // A term no bin holds any more has left the window map.
                 assert!(state
                     .window_terms
                     .values()
-                    .all(|in_windows| in_windows.iter().any(|count| *count > 0)));
+                    .all(|entry| entry.in_windows.iter().any(|count| *count > 0)));
                 checked += 1;
             }
         }

@@ -444,3 +444,25 @@ fn late_mentions_within_the_allowed_lateness_are_counted_in_their_bin() {
     );
     assert_eq!(detector.stats.mentions as usize, stream.len());
 }
+
+#[test]
+fn the_same_stream_gives_the_same_alerts_in_the_same_order() {
+    // Brands live in a map with a random seed per detector; many brands
+    // alerting at the same minutes (cold start, then injected events)
+    // would come out in that map's order.
+    let (brands, events) = earshot_alerter::synth_scenario(30, 5.0..=400.0, 2 * DAY, 5);
+    let first = run(&brands, &events, 2 * DAY, 5);
+    let second = run(&brands, &events, 2 * DAY, 5);
+    let minutes_with_several_brands = first
+        .windows(2)
+        .filter(|pair| pair[0].detected_at == pair[1].detected_at && pair[0].brand != pair[1].brand)
+        .count();
+    assert!(minutes_with_several_brands > 0, "the check needs ties");
+    let as_json = |alerts: &[Alert]| -> Vec<String> {
+        alerts
+            .iter()
+            .map(|alert| String::from_utf8_lossy(&alert.to_json_vec()).into_owned())
+            .collect()
+    };
+    assert_eq!(as_json(&first), as_json(&second));
+}
