@@ -27,6 +27,13 @@ pub struct Thresholds {
     /// above it): a brigade that doubles a 3% toxic share on a big brand
     /// is material though it moves the share by only 3 points.
     pub min_share_ratio: f64,
+    /// ... and the toxic share also when the window holds this many more
+    /// toxic mentions than the usual share predicts: 60 extra toxic posts
+    /// an hour on a brand of 4,000 an hour move its share from 3% to 4.4%
+    /// (neither 1.5x nor 2 points) and are a moderation load all the same.
+    /// (Negative shares of big brands drift with the news; they keep the
+    /// share gates.)
+    pub min_toxic_excess: f64,
     /// Over-dispersion of counts: variance = mean + mean^2 / dispersion.
     pub dispersion: f64,
 }
@@ -71,6 +78,7 @@ impl Default for Thresholds {
             min_critical_count: 20,
             min_share_lift: 0.15,
             min_share_ratio: 1.5,
+            min_toxic_excess: 30.0,
             dispersion: 15.0,
         }
     }
@@ -235,7 +243,7 @@ mod tests {
         std::fs::write(
             &path,
             r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
-                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0}}}"#,
+                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80}}}"#,
         )
         .expect("write");
         let config = DetectorConfig::load("balanced", Some(&path)).expect("config");
@@ -247,6 +255,8 @@ mod tests {
         assert_eq!(config.thresholds_for("tiny").min_critical_count, 30);
         assert_eq!(config.thresholds_for("tiny").min_share_ratio, 2.0);
         assert_eq!(config.thresholds_for("acme").min_share_ratio, 1.5);
+        assert_eq!(config.thresholds_for("tiny").min_toxic_excess, 80.0);
+        assert_eq!(config.thresholds_for("acme").min_toxic_excess, 30.0);
         // Top-level fields change every brand without a preset of its own.
         assert_eq!(config.thresholds_for("other").critical_z, 8.5);
         assert_eq!(config.thresholds_for("tiny").critical_z, 8.5);

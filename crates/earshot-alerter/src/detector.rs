@@ -993,10 +993,25 @@ fn surge_reading(
     }
 }
 
-/// Whether a share rose enough to matter (significance is the z's job): by
-/// `min_lift` points, or to `min_ratio` times its baseline and 2 points above.
-fn share_lifted(share: f64, baseline: f64, min_lift: f64, min_ratio: f64) -> bool {
-    share >= baseline + min_lift || (share >= baseline * min_ratio && share >= baseline + 0.02)
+/// Whether `part` of `total` lifts a share enough to matter (significance
+/// is the z's job): by `min_lift` points, to `min_ratio` times its baseline
+/// and 2 points above, or by `min_excess` mentions over what the baseline
+/// share predicts.
+fn share_lifted(
+    part: f64,
+    total: f64,
+    baseline: f64,
+    min_lift: f64,
+    min_ratio: f64,
+    min_excess: f64,
+) -> bool {
+    if total <= 0.0 {
+        return false;
+    }
+    let share = part / total;
+    share >= baseline + min_lift
+        || (share >= baseline * min_ratio && share >= baseline + 0.02)
+        || part - total * baseline >= min_excess
 }
 
 fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severity> {
@@ -1075,12 +1090,13 @@ fn readings(
         let negative = f64::from(counts.negative);
         let toxic = f64::from(counts.toxic);
         let expected = baseline.level * seasonal_bins[slot];
-        let negative_share = if total > 0.0 { negative / total } else { 0.0 };
         let negative_lifted = share_lifted(
-            negative_share,
+            negative,
+            total,
             baseline.negative_share(),
             thresholds.min_share_lift,
             thresholds.min_share_ratio,
+            f64::INFINITY,
         );
 
         let volume_z = over_dispersed_z(total, expected, thresholds.dispersion);
@@ -1107,12 +1123,13 @@ fn readings(
         };
         let negative_severity = severity_for(negative_z, counts.negative, thresholds);
 
-        let toxic_share = if total > 0.0 { toxic / total } else { 0.0 };
         let toxic_lifted = share_lifted(
-            toxic_share,
+            toxic,
+            total,
             baseline.toxic_share(),
             thresholds.min_share_lift / 2.0,
             thresholds.min_share_ratio,
+            thresholds.min_toxic_excess,
         );
         let (toxic_z, toxic_expected) = if toxic_lifted {
             surge_reading(toxic, total, expected, baseline.toxic_share(), thresholds)

@@ -189,6 +189,41 @@ fn a_brigade_on_a_big_brand_pages_though_the_toxic_share_moves_little() {
 }
 
 #[test]
+fn a_brigade_that_barely_moves_a_huge_brands_toxic_share_still_pages() {
+    // 60 toxic mentions an hour on 4,000: the toxic share goes from 2% to
+    // about 3.5%, under every share gate; 60 extra toxic posts an hour are
+    // a moderation load all the same.
+    let onset = 2 * DAY + 15 * 60;
+    let brands = [brand("hugeco", 4_000.0)];
+    let events = [event(
+        "hugeco",
+        onset,
+        60,
+        EventShape::ToxicBrigade {
+            extra_per_hour: 60.0,
+        },
+    )];
+    let alerts = run(&brands, &events, onset + 90, 29);
+    let onset_time = start() + Duration::minutes(onset);
+    assert!(
+        paging(&alerts)
+            .iter()
+            .all(|alert| alert.detected_at >= onset_time),
+        "paged before the brigade"
+    );
+    let page = first_page(&alerts, AlertKind::ToxicitySurge).expect("toxicity surge pages");
+    assert!(
+        page.detected_at - onset_time <= Duration::minutes(60),
+        "{}",
+        page.detected_at - onset_time
+    );
+    assert!(page
+        .metrics
+        .toxicity_share
+        .is_some_and(|share| share < 0.04));
+}
+
+#[test]
 fn a_crisis_right_after_a_resolved_watch_pages_at_once_as_a_new_incident() {
     let bump = 2 * DAY + 13 * 60;
     let crisis = bump + 40;
