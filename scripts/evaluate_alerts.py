@@ -10,6 +10,7 @@ de-escalations) it sends afterwards. Later pages of an incident that first
 paged during a crisis are updates of a true alarm, not new alarms.
 """
 import json
+import statistics
 import sys
 from datetime import datetime, timedelta
 
@@ -47,7 +48,9 @@ def main() -> None:
     false_pages = [p for p in first_pages.values() if id(p) not in matched and not inside_event(p)]
     crises = sum(1 for e in truth if e["crisis"])
     delays.sort()
-    median = delays[len(delays) // 2] if delays else float("nan")
+    # The usual median (mean of the two middle delays for an even count);
+    # until 2026-11-24 this took the upper middle one.
+    median = statistics.median(delays) if delays else float("nan")
     p90 = delays[min(len(delays) - 1, int(len(delays) * 0.9))] if delays else float("nan")
     brand_weeks = len(brands) * days / 7
     print(json.dumps({
