@@ -7,8 +7,8 @@
 //! binomial for shares) into the z a normal variable would need for the same
 //! probability, and thresholds keep one meaning at every volume.
 
-/// Beyond this many terms the normal approximation is close enough and a
-/// sum would cost more than it tells.
+/// Beyond this count (or number of trials) the normal approximation is
+/// close enough; the exact tail is kept to where it changes decisions.
 const MAX_EXACT_COUNT: f64 = 2_000.0;
 
 /// z such that a standard normal exceeds it with probability
