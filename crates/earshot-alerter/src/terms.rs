@@ -130,17 +130,16 @@ fn normalized<'word>(raw: &'word str, scratch: &'word mut String) -> &'word str 
     {
         return raw;
     }
+    let keep =
+        |character: &char| character.is_alphanumeric() || *character == '#' || *character == '\'';
     scratch.clear();
     if raw.is_ascii() {
-        for byte in raw.bytes() {
-            if byte.is_ascii_alphanumeric() || byte == b'#' || byte == b'\'' {
-                scratch.push(char::from(byte.to_ascii_lowercase()));
-            }
-        }
+        scratch.extend(
+            raw.chars()
+                .filter(keep)
+                .map(|character| character.to_ascii_lowercase()),
+        );
     } else {
-        let keep = |character: &char| {
-            character.is_alphanumeric() || *character == '#' || *character == '\''
-        };
         // str::to_lowercase knows word-final sigma; per-char lowering does not.
         scratch.push_str(&raw.chars().filter(keep).collect::<String>().to_lowercase());
     }
