@@ -9,6 +9,8 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::mention::{check_max_chars, check_not_blank, parse_timestamp, UNKNOWN_SOURCE};
+mod scan;
+
 use crate::{
     SchemaError, ScoredMention, SentimentLabel, SentimentProbs, Toxicity, ValidationLimits,
 };
@@ -89,11 +91,10 @@ impl<'a> ScoredMentionView<'a> {
         }
         // Validated once here (SIMD), so the parser need not check each string.
         let text = simdutf8::basic::from_utf8(bytes).ok()?;
-        // A derived struct also accepts a JSON array (fields by position).
-        if text.bytes().find(|byte| !byte.is_ascii_whitespace()) != Some(b'{') {
-            return None;
-        }
-        let raw: RawScored<'a> = serde_json::from_str(text).ok()?;
+        let raw = match scan::scan_common_shape(text) {
+            Some(raw) => raw,
+            None => Self::decode_with_serde(text)?,
+        };
         check_not_blank("id", raw.id).ok()?;
         check_max_chars("id", raw.id, limits.max_id_chars).ok()?;
         check_not_blank("brand", raw.brand).ok()?;
@@ -124,9 +125,21 @@ impl<'a> ScoredMentionView<'a> {
     }
 }
 
+impl<'a> ScoredMentionView<'a> {
+    /// The common shape, read by serde (escaped texts and whatever else the
+    /// scanner leaves).
+    fn decode_with_serde(text: &'a str) -> Option<RawScored<'a>> {
+        // A derived struct also accepts a JSON array (fields by position).
+        if text.bytes().find(|byte| !byte.is_ascii_whitespace()) != Some(b'{') {
+            return None;
+        }
+        serde_json::from_str(text).ok()
+    }
+}
+
 /// Every field the full decoder checks, typed as it requires. Plain `&str`
 /// fails on an escaped string, which sends that message to the full decoder.
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawScored<'a> {
     id: &'a str,
     brand: &'a str,
@@ -153,7 +166,7 @@ struct RawScored<'a> {
     scored_at: &'a str,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawSentiment {
     label: SentimentLabel,
     score: f32,
@@ -161,13 +174,13 @@ struct RawSentiment {
     _probs: SentimentProbs,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawToxicity<'a> {
     score: f32,
     label: &'a str,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawModel<'a> {
     #[serde(rename = "name")]
     _name: &'a str,
@@ -176,7 +189,7 @@ struct RawModel<'a> {
 }
 
 /// Counts as the full decoder accepts them (whole floats go the slow way).
-#[derive(Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 struct RawMetrics {
     #[serde(default, rename = "likes")]
     _likes: Option<u64>,
@@ -187,6 +200,7 @@ struct RawMetrics {
 }
 
 /// Any JSON object, contents unread.
+#[derive(Debug, PartialEq)]
 struct AnyObject;
 
 impl<'de> Deserialize<'de> for AnyObject {

@@ -1,0 +1,569 @@
+//! A strict, schema-specific scanner for the common shape of a scored
+//! mention: the alerter's backtest spends most of its decoding time in
+//! serde's generic machinery (key matching, visitors, escape handling).
+//!
+//! It reads a subset of JSON — strings without escapes, numbers of at most
+//! 15 digits without an exponent, objects and arrays nested at most
+//! [`MAX_DEPTH`] deep — and fills the same [`RawScored`] that serde would.
+//! Whatever lies outside that subset (an escape, a duplicate field, a
+//! number it cannot read exactly as serde_json does) makes it give up with
+//! `None`, never guess: the serde decoder then decides. A property test holds
+//! it to that: whenever it answers, serde answers the same.
+
+use std::borrow::Cow;
+
+use super::{RawMetrics, RawModel, RawScored, RawSentiment, RawToxicity};
+use crate::{SentimentLabel, SentimentProbs};
+
+/// Deepest nesting read inside fields nobody looks at (serde_json allows 128).
+const MAX_DEPTH: usize = 16;
+/// Most digits of a number: up to 15 (no exponent), the significand is exact
+/// in an f64 and so is the power of ten, so one correctly rounded operation
+/// gives the value; serde_json computes it the same way and gets the same.
+const MAX_DIGITS: usize = 15;
+
+/// Reads `text` as a whole scored mention, or `None` when unsure.
+pub(super) fn scan_common_shape(text: &str) -> Option<RawScored<'_>> {
+    let mut scanner = Scanner {
+        text,
+        bytes: text.as_bytes(),
+        position: 0,
+    };
+    let raw = scanner.scored()?;
+    scanner.skip_whitespace();
+    (scanner.position == scanner.bytes.len()).then_some(raw)
+}
+
+/// A number of the subset: `significand / 10^fraction_digits`, negated.
+struct Number {
+    negative: bool,
+    significand: u64,
+    fraction_digits: usize,
+}
+
+/// 10^0 ..= 10^15, all exact in an f64.
+const POWERS_OF_TEN: [f64; MAX_DIGITS + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+struct Scanner<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    position: usize,
+}
+
+/// Where the first quote, backslash or control character is, eight bytes
+/// at a time (texts are most of a message's bytes).
+fn first_special_byte(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        // A byte's high bit is set where it is zero (quote, backslash) or
+        // below 0x20; a borrow can only mark bytes after the first match.
+        let found = (quote.wrapping_sub(ONES) & !quote
+            | backslash.wrapping_sub(ONES) & !backslash
+            | word.wrapping_sub(ONES * 0x20) & !word)
+            & HIGH_BITS;
+        if found != 0 {
+            return Some(offset + found.trailing_zeros() as usize / 8);
+        }
+        offset += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|byte| matches!(byte, b'"' | b'\\' | 0..=0x1f))
+        .map(|position| offset + position)
+}
+
+/// Sets a field once: serde rejects a struct with a duplicate field.
+fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
+    match slot {
+        Some(_) => None,
+        None => {
+            *slot = Some(value);
+            Some(())
+        }
+    }
+}
+
+/// Same for optional fields (`#[serde(default)] Option<T>`), where `null` is
+/// a value: `Some(None)` once seen.
+fn set_optional_once<T>(slot: &mut Option<Option<T>>, value: Option<T>) -> Option<()> {
+    set_once(slot, value)
+}
+
+impl<'a> Scanner<'a> {
+    fn skip_whitespace(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.position) {
+            self.position += 1;
+        }
+    }
+
+    fn peek(&mut self) -> Option<u8> {
+        self.skip_whitespace();
+        self.bytes.get(self.position).copied()
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.peek()? == byte).then(|| self.position += 1)
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        self.skip_whitespace();
+        let end = self.position + word.len();
+        (self.bytes.get(self.position..end)? == word).then(|| self.position = end)
+    }
+
+    /// A string without escapes or control characters (serde_json rejects
+    /// raw control characters; escapes are serde's to decode).
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.position;
+        let length = first_special_byte(self.bytes.get(start..)?)?;
+        if self.bytes[start + length] != b'"' {
+            return None;
+        }
+        self.position = start + length + 1;
+        // Quotes are ASCII, so both ends are character boundaries.
+        self.text.get(start..start + length)
+    }
+
+    /// `null` or a string, as serde reads an `Option<&str>`.
+    fn optional_string(&mut self) -> Option<Option<&'a str>> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            return Some(None);
+        }
+        self.string().map(Some)
+    }
+
+    /// A JSON number within [`MAX_DIGITS`] digits and no exponent.
+    fn number(&mut self) -> Option<Number> {
+        self.skip_whitespace();
+        let bytes = self.bytes;
+        let mut position = self.position;
+        let negative = bytes.get(position) == Some(&b'-');
+        position += usize::from(negative);
+        let mut significand: u64 = 0;
+        let integer_start = position;
+        while let Some(digit @ b'0'..=b'9') = bytes.get(position) {
+            significand = significand * 10 + u64::from(digit - b'0');
+            position += 1;
+            if position - integer_start > MAX_DIGITS {
+                return None;
+            }
+        }
+        let integer_digits = position - integer_start;
+        // JSON forbids leading zeros ("01").
+        if integer_digits == 0 || (integer_digits > 1 && bytes[integer_start] == b'0') {
+            return None;
+        }
+        let mut fraction_digits = 0;
+        if bytes.get(position) == Some(&b'.') {
+            position += 1;
+            while let Some(digit @ b'0'..=b'9') = bytes.get(position) {
+                significand = significand * 10 + u64::from(digit - b'0');
+                position += 1;
+                fraction_digits += 1;
+                if integer_digits + fraction_digits > MAX_DIGITS {
+                    return None;
+                }
+            }
+            if fraction_digits == 0 {
+                return None;
+            }
+        }
+        if matches!(bytes.get(position), Some(b'e' | b'E')) {
+            return None;
+        }
+        self.position = position;
+        Some(Number {
+            negative,
+            significand,
+            fraction_digits,
+        })
+    }
+
+    /// A number read as serde reads an `f32` (through an `f64`).
+    fn float(&mut self) -> Option<f32> {
+        let number = self.number()?;
+        // serde_json reads "-0" as the integer 0, not as -0.0.
+        if number.negative && number.fraction_digits == 0 {
+            return None;
+        }
+        // Both exact (see MAX_DIGITS): one correctly rounded division, as
+        // serde_json computes it.
+        let magnitude = number.significand as f64 / POWERS_OF_TEN[number.fraction_digits];
+        let value = if number.negative {
+            -magnitude
+        } else {
+            magnitude
+        };
+        Some(value as f32)
+    }
+
+    /// `null` or a non-negative integer, as serde reads an `Option<u64>`.
+    fn optional_count(&mut self) -> Option<Option<u64>> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            return Some(None);
+        }
+        let number = self.number()?;
+        if number.negative || number.fraction_digits > 0 {
+            return None;
+        }
+        Some(Some(number.significand))
+    }
+
+    /// Reads an object, handing each key to `field`, which reads its value.
+    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+        self.expect(b'{')?;
+        if self.peek()? == b'}' {
+            self.position += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            field(self, key)?;
+            match self.peek()? {
+                b',' => self.position += 1,
+                b'}' => {
+                    self.position += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Skips any value of the subset (what serde ignores it must still parse).
+    fn skip_value(&mut self, depth: usize) -> Option<()> {
+        if depth > MAX_DEPTH {
+            return None;
+        }
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'{' => self.object(|scanner, _| scanner.skip_value(depth + 1)),
+            b'[' => {
+                self.position += 1;
+                if self.peek()? == b']' {
+                    self.position += 1;
+                    return Some(());
+                }
+                loop {
+                    self.skip_value(depth + 1)?;
+                    match self.peek()? {
+                        b',' => self.position += 1,
+                        b']' => {
+                            self.position += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number().map(drop),
+        }
+    }
+
+    fn scored(&mut self) -> Option<RawScored<'a>> {
+        let mut id = None;
+        let mut brand = None;
+        let mut text = None;
+        let mut created_at = None;
+        let mut source = None;
+        let mut author = None;
+        let mut url = None;
+        let mut lang = None;
+        let mut metrics = None;
+        let mut metadata = None;
+        let mut sentiment = None;
+        let mut toxicity = None;
+        let mut model = None;
+        let mut scored_at = None;
+        self.object(|scanner, key| match key {
+            "id" => set_once(&mut id, scanner.string()?),
+            "brand" => set_once(&mut brand, scanner.string()?),
+            "text" => set_once(&mut text, scanner.string()?),
+            "created_at" => set_once(&mut created_at, scanner.string()?),
+            "scored_at" => set_once(&mut scored_at, scanner.string()?),
+            "source" => set_optional_once(&mut source, scanner.optional_string()?),
+            "author" => set_optional_once(&mut author, scanner.optional_string()?),
+            "url" => set_optional_once(&mut url, scanner.optional_string()?),
+            "lang" => set_optional_once(&mut lang, scanner.optional_string()?),
+            "sentiment" => set_once(&mut sentiment, scanner.sentiment()?),
+            "toxicity" => set_once(&mut toxicity, scanner.toxicity()?),
+            "model" => set_once(&mut model, scanner.model()?),
+            "metrics" => set_optional_once(&mut metrics, scanner.metrics()?),
+            "metadata" => {
+                let value = if scanner.peek()? == b'n' {
+                    scanner.literal(b"null")?;
+                    None
+                } else if scanner.peek()? == b'{' {
+                    scanner.skip_value(1)?;
+                    Some(super::AnyObject)
+                } else {
+                    return None;
+                };
+                set_optional_once(&mut metadata, value)
+            }
+            _ => scanner.skip_value(1),
+        })?;
+        Some(RawScored {
+            id: id?,
+            brand: brand?,
+            text: Cow::Borrowed(text?),
+            created_at: created_at?,
+            source: source.flatten(),
+            _author: author.flatten(),
+            url: url.flatten(),
+            _lang: lang.flatten(),
+            _metrics: metrics.flatten(),
+            _metadata: metadata.flatten(),
+            sentiment: sentiment?,
+            toxicity: toxicity?,
+            _model: model?,
+            scored_at: scored_at?,
+        })
+    }
+
+    fn sentiment(&mut self) -> Option<RawSentiment> {
+        let mut label = None;
+        let mut score = None;
+        let mut probs = None;
+        self.object(|scanner, key| match key {
+            "label" => {
+                let label_value = match scanner.string()? {
+                    "negative" => SentimentLabel::Negative,
+                    "neutral" => SentimentLabel::Neutral,
+                    "positive" => SentimentLabel::Positive,
+                    _ => return None,
+                };
+                set_once(&mut label, label_value)
+            }
+            "score" => set_once(&mut score, scanner.float()?),
+            "probs" => set_once(&mut probs, scanner.probs()?),
+            _ => scanner.skip_value(2),
+        })?;
+        Some(RawSentiment {
+            label: label?,
+            score: score?,
+            _probs: probs?,
+        })
+    }
+
+    fn probs(&mut self) -> Option<SentimentProbs> {
+        let mut negative = None;
+        let mut neutral = None;
+        let mut positive = None;
+        self.object(|scanner, key| match key {
+            "negative" => set_once(&mut negative, scanner.float()?),
+            "neutral" => set_once(&mut neutral, scanner.float()?),
+            "positive" => set_once(&mut positive, scanner.float()?),
+            _ => scanner.skip_value(3),
+        })?;
+        Some(SentimentProbs {
+            negative: negative?,
+            neutral: neutral?,
+            positive: positive?,
+        })
+    }
+
+    fn toxicity(&mut self) -> Option<RawToxicity<'a>> {
+        let mut score = None;
+        let mut label = None;
+        self.object(|scanner, key| match key {
+            "score" => set_once(&mut score, scanner.float()?),
+            "label" => set_once(&mut label, scanner.string()?),
+            _ => scanner.skip_value(2),
+        })?;
+        Some(RawToxicity {
+            score: score?,
+            label: label?,
+        })
+    }
+
+    fn model(&mut self) -> Option<RawModel<'a>> {
+        let mut name = None;
+        let mut version = None;
+        self.object(|scanner, key| match key {
+            "name" => set_once(&mut name, scanner.string()?),
+            "version" => set_once(&mut version, scanner.string()?),
+            _ => scanner.skip_value(2),
+        })?;
+        Some(RawModel {
+            _name: name?,
+            _version: version?,
+        })
+    }
+
+    /// `null` or the metrics object (`Option<RawMetrics>`).
+    fn metrics(&mut self) -> Option<Option<RawMetrics>> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            return Some(None);
+        }
+        let mut likes = None;
+        let mut shares = None;
+        let mut followers = None;
+        self.object(|scanner, key| match key {
+            "likes" => set_optional_once(&mut likes, scanner.optional_count()?),
+            "shares" => set_optional_once(&mut shares, scanner.optional_count()?),
+            "followers" => set_optional_once(&mut followers, scanner.optional_count()?),
+            _ => scanner.skip_value(2),
+        })?;
+        Some(Some(RawMetrics {
+            _likes: likes.flatten(),
+            _shares: shares.flatten(),
+            _followers: followers.flatten(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What the synthetic streams and the scorer write.
+    const PLAIN: &str = r#"{"id":"synth-1","brand":"brand-0004","text":"staff weekend question order seat morning","created_at":"2026-11-02T00:00:32Z","source":"twitter","sentiment":{"label":"positive","score":0.75,"probs":{"negative":0.05,"neutral":0.15,"positive":0.8}},"toxicity":{"score":0.05,"label":"non_toxic"},"model":{"name":"synthetic","version":"1"},"scored_at":"2026-11-02T00:00:32Z"}"#;
+    /// Every optional field, nested unknown fields, nulls and whitespace.
+    const RICH: &str = " {\"id\" : \"m-1\", \"brand\":\"acme\",\t\"text\":\"the new phone is awful 😡\",\"created_at\":\"2026-11-23T10:00:00+01:00\",\"source\":null,\"author\":\"@someone\",\"url\":\"https://example.com/1\",\"lang\":\"en\",\"metrics\":{\"likes\":3,\"shares\":null,\"views\":50,\"ratio\":-0.5},\"metadata\":{\"k\":[1,true,false,null,{\"x\":\"y\"},[]],\"e\":{}},\"sentiment\":{\"label\":\"negative\",\"score\":-0.8,\"probs\":{\"negative\":0.85,\"neutral\":0.1,\"positive\":0.05},\"extra\":[0]},\"toxicity\":{\"score\":1,\"label\":\"toxic\"},\"model\":{\"name\":\"m\",\"version\":\"1\"},\"scored_at\":\"2026-11-23T09:00:01Z\",\"shard\":4}\r\n";
+
+    /// JSON punctuation, digits, literals' letters, whitespace, a control
+    /// character and a non-ASCII letter.
+    const EDIT_CHARS: &str = " \t\n\u{1}\"{}[],:0159.-eE\\nultrafsé";
+
+    fn serde(text: &str) -> Option<RawScored<'_>> {
+        serde_json::from_str(text).ok()
+    }
+
+    #[test]
+    fn reads_the_common_shapes_as_serde_does() {
+        for text in [PLAIN, RICH] {
+            let scanned = scan_common_shape(text).expect("common shape");
+            assert_eq!(Some(&scanned), serde(text).as_ref(), "{text}");
+        }
+        let rich = scan_common_shape(RICH).expect("rich");
+        assert_eq!(rich.source, None);
+        assert_eq!(rich._metrics.map(|metrics| metrics._likes), Some(Some(3)));
+        assert_eq!(rich.sentiment.label, SentimentLabel::Negative);
+        assert_eq!(rich.toxicity.score, 1.0);
+    }
+
+    #[test]
+    fn gives_up_outside_its_subset() {
+        for (from, to) in [
+            // serde decodes escapes (and accepts these)
+            ("phone", "ph\\u006fne"),
+            ("\"acme\"", "\"ac\\\"me\""),
+            // serde accepts these, the scanner cannot be sure of the value
+            ("-0.8", "-8e-1"),
+            ("\"score\":1,", "\"score\":1.00000000000000000,"),
+            ("\"score\":-0.8", "\"score\":-0"),
+            // serde rejects these
+            ("\"lang\":\"en\"", "\"lang\":\"en\",\"lang\":\"fr\""),
+            ("\"likes\":3", "\"likes\":03"),
+            ("\"likes\":3", "\"likes\":-3"),
+            ("\"likes\":3", "\"likes\":3.5"),
+            ("\"e\":{}", "\"e\":{},"),
+            ("awful", "aw\u{1}ful"),
+            ("\"negative\",\"score\"", "\"sad\",\"score\""),
+            ("\"shard\":4}", "\"shard\":4}x"),
+            ("\"metadata\":{", "\"metadata\":[{"),
+        ] {
+            assert!(RICH.contains(from), "{from}");
+            let text = RICH.replacen(from, to, 1);
+            assert_eq!(scan_common_shape(&text), None, "{text}");
+        }
+        let deep = RICH.replacen(
+            "\"e\":{}",
+            &format!("\"e\":{}{}", "[".repeat(20), "]".repeat(20)),
+            1,
+        );
+        assert_eq!(scan_common_shape(&deep), None);
+        assert!(serde(&deep).is_some());
+    }
+
+    #[test]
+    fn finds_the_first_special_byte_as_a_plain_search_does() {
+        let plain = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|byte| matches!(byte, b'"' | b'\\' | 0..=0x1f))
+        };
+        // Every byte value at every position of a chunk and of the tail, in
+        // ASCII and in multi-byte UTF-8 surroundings, once and twice.
+        for filler in [b'a', 0xc3, b' ', b'!', 0xff] {
+            for length in [0, 5, 8, 13, 24] {
+                for position in 0..length {
+                    for value in 0..=255u8 {
+                        let mut bytes = vec![filler; length];
+                        bytes[position] = value;
+                        assert_eq!(first_special_byte(&bytes), plain(&bytes), "{bytes:?}");
+                        if position + 3 < length {
+                            bytes[position + 3] = b'"';
+                            assert_eq!(first_special_byte(&bytes), plain(&bytes), "{bytes:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        /// Decimals read as serde_json reads an `f32`, bit for bit.
+        #[test]
+        fn reads_decimals_as_serde_does(
+            negative in any::<bool>(),
+            integer in 0u64..10_000_000,
+            fraction in 0u64..100_000_000,
+            fraction_digits in 0usize..9,
+        ) {
+            let mut text = format!("{}{integer}", if negative { "-" } else { "" });
+            if fraction_digits > 0 {
+                let fraction = format!("{fraction:08}");
+                text.push('.');
+                text.push_str(&fraction[..fraction_digits]);
+            }
+            let mut scanner = Scanner { text: &text, bytes: text.as_bytes(), position: 0 };
+            let expected: f32 = serde_json::from_str(&text).expect("a JSON number");
+            match scanner.float() {
+                Some(value) => prop_assert_eq!(value.to_bits(), expected.to_bits(), "{}", text),
+                // Only "-0"-like integers are left to serde.
+                None => prop_assert!(negative && fraction_digits == 0),
+            }
+        }
+
+        /// Byte edits of both shapes: whenever the scanner answers, serde
+        /// answers the same.
+        #[test]
+        fn never_disagrees_with_serde(
+            rich in any::<bool>(),
+            edits in proptest::collection::vec((0usize..400, any::<u8>()), 1..4)
+        ) {
+            let mut text: Vec<char> = if rich { RICH } else { PLAIN }.chars().collect();
+            let edit_chars: Vec<char> = EDIT_CHARS.chars().collect();
+            for (position, pick) in edits {
+                let position = position % text.len();
+                text[position] = edit_chars[usize::from(pick) % edit_chars.len()];
+            }
+            let text: String = text.into_iter().collect();
+            if let Some(scanned) = scan_common_shape(&text) {
+                prop_assert_eq!(Some(scanned), serde(&text), "{}", text);
+            }
+        }
+    }
+}
