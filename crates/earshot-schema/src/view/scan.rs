@@ -83,6 +83,59 @@ fn first_special_byte(bytes: &[u8]) -> Option<usize> {
         .map(|position| offset + position)
 }
 
+/// A quoted key or value the scanner expects, compared as one 16-byte word
+/// (a call to `memcmp` per candidate cost more than the rest of the key).
+struct Literal {
+    quoted: &'static [u8],
+    word: u128,
+    mask: u128,
+}
+
+impl Literal {
+    const fn new(quoted: &'static [u8]) -> Literal {
+        assert!(quoted.len() <= 16, "a literal is compared as one u128");
+        let mut word = 0u128;
+        let mut index = 0;
+        while index < quoted.len() {
+            word |= (quoted[index] as u128) << (8 * index);
+            index += 1;
+        }
+        let mask = if quoted.len() == 16 {
+            u128::MAX
+        } else {
+            (1u128 << (8 * quoted.len())) - 1
+        };
+        Literal { quoted, word, mask }
+    }
+
+    fn starts(&self, bytes: &[u8]) -> bool {
+        match bytes.first_chunk::<16>() {
+            Some(chunk) => u128::from_le_bytes(*chunk) & self.mask == self.word,
+            None => bytes.starts_with(self.quoted),
+        }
+    }
+}
+
+/// Keys of the nested objects, in the order the schema writes them; the
+/// sentiment classes are also the labels.
+const SENTIMENT_KEYS: &[Literal] = &[
+    Literal::new(b"\"label\""),
+    Literal::new(b"\"score\""),
+    Literal::new(b"\"probs\""),
+];
+const CLASSES: &[Literal] = &[
+    Literal::new(b"\"negative\""),
+    Literal::new(b"\"neutral\""),
+    Literal::new(b"\"positive\""),
+];
+const TOXICITY_KEYS: &[Literal] = &[Literal::new(b"\"score\""), Literal::new(b"\"label\"")];
+const MODEL_KEYS: &[Literal] = &[Literal::new(b"\"name\""), Literal::new(b"\"version\"")];
+const METRICS_KEYS: &[Literal] = &[
+    Literal::new(b"\"likes\""),
+    Literal::new(b"\"shares\""),
+    Literal::new(b"\"followers\""),
+];
+
 /// Sets a field once: serde rejects a struct with a duplicate field.
 fn set_once<T>(slot: &mut Option<T>, value: T) -> Option<()> {
     match slot {
@@ -223,15 +276,45 @@ impl<'a> Scanner<'a> {
         Some(Some(number.significand))
     }
 
-    /// Reads an object, handing each key to `field`, which reads its value.
-    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    /// Which of `known` (each quoted, without escapes) the string at the
+    /// cursor is, trying the one after the last match first (writers put
+    /// fields in one order); `Some(None)` for any other string, read.
+    fn one_of(&mut self, known: &[Literal], next: &mut usize) -> Option<Option<usize>> {
+        self.skip_whitespace();
+        let rest = self.bytes.get(self.position..)?;
+        let (before, after) = known.split_at((*next).min(known.len()));
+        for (index, literal) in after
+            .iter()
+            .enumerate()
+            .map(|(offset, literal)| (before.len() + offset, literal))
+            .chain(before.iter().enumerate())
+        {
+            // The literal ends with a quote, so a longer key cannot match.
+            if literal.starts(rest) {
+                self.position += literal.quoted.len();
+                *next = index + 1;
+                return Some(Some(index));
+            }
+        }
+        self.string()?;
+        Some(None)
+    }
+
+    /// Reads an object, handing `field` the index in `keys` of each key
+    /// (`None` for a key it does not know), which reads its value.
+    fn object(
+        &mut self,
+        keys: &[Literal],
+        mut field: impl FnMut(&mut Self, Option<usize>) -> Option<()>,
+    ) -> Option<()> {
         self.expect(b'{')?;
         if self.peek()? == b'}' {
             self.position += 1;
             return Some(());
         }
+        let mut next_key = 0;
         loop {
-            let key = self.string()?;
+            let key = self.one_of(keys, &mut next_key)?;
             self.expect(b':')?;
             field(self, key)?;
             match self.peek()? {
@@ -252,7 +335,7 @@ impl<'a> Scanner<'a> {
         }
         match self.peek()? {
             b'"' => self.string().map(drop),
-            b'{' => self.object(|scanner, _| scanner.skip_value(depth + 1)),
+            b'{' => self.object(&[], |scanner, _| scanner.skip_value(depth + 1)),
             b'[' => {
                 self.position += 1;
                 if self.peek()? == b']' {
@@ -293,21 +376,34 @@ impl<'a> Scanner<'a> {
         let mut toxicity = None;
         let mut model = None;
         let mut scored_at = None;
-        self.object(|scanner, key| match key {
-            "id" => set_once(&mut id, scanner.string()?),
-            "brand" => set_once(&mut brand, scanner.string()?),
-            "text" => set_once(&mut text, scanner.string()?),
-            "created_at" => set_once(&mut created_at, scanner.string()?),
-            "scored_at" => set_once(&mut scored_at, scanner.string()?),
-            "source" => set_optional_once(&mut source, scanner.optional_string()?),
-            "author" => set_optional_once(&mut author, scanner.optional_string()?),
-            "url" => set_optional_once(&mut url, scanner.optional_string()?),
-            "lang" => set_optional_once(&mut lang, scanner.optional_string()?),
-            "sentiment" => set_once(&mut sentiment, scanner.sentiment()?),
-            "toxicity" => set_once(&mut toxicity, scanner.toxicity()?),
-            "model" => set_once(&mut model, scanner.model()?),
-            "metrics" => set_optional_once(&mut metrics, scanner.metrics()?),
-            "metadata" => {
+        // In the order the schema writes them.
+        const KEYS: &[Literal] = &[
+            Literal::new(b"\"id\""),
+            Literal::new(b"\"brand\""),
+            Literal::new(b"\"text\""),
+            Literal::new(b"\"created_at\""),
+            Literal::new(b"\"source\""),
+            Literal::new(b"\"author\""),
+            Literal::new(b"\"url\""),
+            Literal::new(b"\"lang\""),
+            Literal::new(b"\"metrics\""),
+            Literal::new(b"\"metadata\""),
+            Literal::new(b"\"sentiment\""),
+            Literal::new(b"\"toxicity\""),
+            Literal::new(b"\"model\""),
+            Literal::new(b"\"scored_at\""),
+        ];
+        self.object(KEYS, |scanner, key| match key {
+            Some(0) => set_once(&mut id, scanner.string()?),
+            Some(1) => set_once(&mut brand, scanner.string()?),
+            Some(2) => set_once(&mut text, scanner.string()?),
+            Some(3) => set_once(&mut created_at, scanner.string()?),
+            Some(4) => set_optional_once(&mut source, scanner.optional_string()?),
+            Some(5) => set_optional_once(&mut author, scanner.optional_string()?),
+            Some(6) => set_optional_once(&mut url, scanner.optional_string()?),
+            Some(7) => set_optional_once(&mut lang, scanner.optional_string()?),
+            Some(8) => set_optional_once(&mut metrics, scanner.metrics()?),
+            Some(9) => {
                 let value = if scanner.peek()? == b'n' {
                     scanner.literal(b"null")?;
                     None
@@ -319,6 +415,10 @@ impl<'a> Scanner<'a> {
                 };
                 set_optional_once(&mut metadata, value)
             }
+            Some(10) => set_once(&mut sentiment, scanner.sentiment()?),
+            Some(11) => set_once(&mut toxicity, scanner.toxicity()?),
+            Some(12) => set_once(&mut model, scanner.model()?),
+            Some(13) => set_once(&mut scored_at, scanner.string()?),
             _ => scanner.skip_value(1),
         })?;
         Some(RawScored {
@@ -343,18 +443,18 @@ impl<'a> Scanner<'a> {
         let mut label = None;
         let mut score = None;
         let mut probs = None;
-        self.object(|scanner, key| match key {
-            "label" => {
-                let label_value = match scanner.string()? {
-                    "negative" => SentimentLabel::Negative,
-                    "neutral" => SentimentLabel::Neutral,
-                    "positive" => SentimentLabel::Positive,
+        self.object(SENTIMENT_KEYS, |scanner, key| match key {
+            Some(0) => {
+                let label_value = match scanner.one_of(CLASSES, &mut 0)? {
+                    Some(0) => SentimentLabel::Negative,
+                    Some(1) => SentimentLabel::Neutral,
+                    Some(2) => SentimentLabel::Positive,
                     _ => return None,
                 };
                 set_once(&mut label, label_value)
             }
-            "score" => set_once(&mut score, scanner.float()?),
-            "probs" => set_once(&mut probs, scanner.probs()?),
+            Some(1) => set_once(&mut score, scanner.float()?),
+            Some(2) => set_once(&mut probs, scanner.probs()?),
             _ => scanner.skip_value(2),
         })?;
         Some(RawSentiment {
@@ -368,10 +468,10 @@ impl<'a> Scanner<'a> {
         let mut negative = None;
         let mut neutral = None;
         let mut positive = None;
-        self.object(|scanner, key| match key {
-            "negative" => set_once(&mut negative, scanner.float()?),
-            "neutral" => set_once(&mut neutral, scanner.float()?),
-            "positive" => set_once(&mut positive, scanner.float()?),
+        self.object(CLASSES, |scanner, key| match key {
+            Some(0) => set_once(&mut negative, scanner.float()?),
+            Some(1) => set_once(&mut neutral, scanner.float()?),
+            Some(2) => set_once(&mut positive, scanner.float()?),
             _ => scanner.skip_value(3),
         })?;
         Some(SentimentProbs {
@@ -384,9 +484,9 @@ impl<'a> Scanner<'a> {
     fn toxicity(&mut self) -> Option<RawToxicity<'a>> {
         let mut score = None;
         let mut label = None;
-        self.object(|scanner, key| match key {
-            "score" => set_once(&mut score, scanner.float()?),
-            "label" => set_once(&mut label, scanner.string()?),
+        self.object(TOXICITY_KEYS, |scanner, key| match key {
+            Some(0) => set_once(&mut score, scanner.float()?),
+            Some(1) => set_once(&mut label, scanner.string()?),
             _ => scanner.skip_value(2),
         })?;
         Some(RawToxicity {
@@ -398,9 +498,9 @@ impl<'a> Scanner<'a> {
     fn model(&mut self) -> Option<RawModel<'a>> {
         let mut name = None;
         let mut version = None;
-        self.object(|scanner, key| match key {
-            "name" => set_once(&mut name, scanner.string()?),
-            "version" => set_once(&mut version, scanner.string()?),
+        self.object(MODEL_KEYS, |scanner, key| match key {
+            Some(0) => set_once(&mut name, scanner.string()?),
+            Some(1) => set_once(&mut version, scanner.string()?),
             _ => scanner.skip_value(2),
         })?;
         Some(RawModel {
@@ -418,10 +518,10 @@ impl<'a> Scanner<'a> {
         let mut likes = None;
         let mut shares = None;
         let mut followers = None;
-        self.object(|scanner, key| match key {
-            "likes" => set_optional_once(&mut likes, scanner.optional_count()?),
-            "shares" => set_optional_once(&mut shares, scanner.optional_count()?),
-            "followers" => set_optional_once(&mut followers, scanner.optional_count()?),
+        self.object(METRICS_KEYS, |scanner, key| match key {
+            Some(0) => set_optional_once(&mut likes, scanner.optional_count()?),
+            Some(1) => set_optional_once(&mut shares, scanner.optional_count()?),
+            Some(2) => set_optional_once(&mut followers, scanner.optional_count()?),
             _ => scanner.skip_value(2),
         })?;
         Some(Some(RawMetrics {
@@ -442,6 +542,9 @@ mod tests {
     /// Every optional field, nested unknown fields, nulls and whitespace.
     const RICH: &str = " {\"id\" : \"m-1\", \"brand\":\"acme\",\t\"text\":\"the new phone is awful 😡\",\"created_at\":\"2026-11-23T10:00:00+01:00\",\"source\":null,\"author\":\"@someone\",\"url\":\"https://example.com/1\",\"lang\":\"en\",\"metrics\":{\"likes\":3,\"shares\":null,\"views\":50,\"ratio\":-0.5},\"metadata\":{\"k\":[1,true,false,null,{\"x\":\"y\"},[]],\"e\":{}},\"sentiment\":{\"label\":\"negative\",\"score\":-0.8,\"probs\":{\"negative\":0.85,\"neutral\":0.1,\"positive\":0.05},\"extra\":[0]},\"toxicity\":{\"score\":1,\"label\":\"toxic\"},\"model\":{\"name\":\"m\",\"version\":\"1\"},\"scored_at\":\"2026-11-23T09:00:01Z\",\"shard\":4}\r\n";
 
+    /// Fields in another order than the schema writes them.
+    const SHUFFLED: &str = r#"{"scored_at":"2026-11-02T00:00:32Z","model":{"version":"1","name":"synthetic"},"toxicity":{"label":"non_toxic","score":0.05},"sentiment":{"probs":{"positive":0.8,"neutral":0.15,"negative":0.05},"score":0.75,"label":"positive"},"text":"staff weekend","source":"twitter","created_at":"2026-11-02T00:00:32Z","brand":"brand-0004","id":"synth-1"}"#;
+
     /// JSON punctuation, digits, literals' letters, whitespace, a control
     /// character and a non-ASCII letter.
     const EDIT_CHARS: &str = " \t\n\u{1}\"{}[],:0159.-eE\\nultrafsé";
@@ -452,7 +555,7 @@ mod tests {
 
     #[test]
     fn reads_the_common_shapes_as_serde_does() {
-        for text in [PLAIN, RICH] {
+        for text in [PLAIN, RICH, SHUFFLED] {
             let scanned = scan_common_shape(text).expect("common shape");
             assert_eq!(Some(&scanned), serde(text).as_ref(), "{text}");
         }
