@@ -35,6 +35,10 @@ type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 /// Most baseline terms a brand remembers besides those in its windows; the
 /// rarest are forgotten first.
 const MAX_TERMS_PER_BRAND: usize = 400;
+/// Most term entries reserved ahead in a new bin.
+const MAX_TERM_ENTRIES_HINT: usize = 16 * 1024;
+/// Characters of a sample's text kept for evidence.
+const SAMPLE_TEXT_CHARS: usize = 200;
 /// Samples kept per bin for evidence (an alert shows the top 5 of its window).
 const SAMPLES_PER_BIN: usize = 2;
 /// EWMA weight of a new bin in the baseline level, shares and term rates
@@ -73,9 +77,18 @@ struct BinDetail {
     sources: Vec<(Arc<str>, u32)>,
     /// While the bin is open, one entry per mention and term; at close,
     /// merged into one entry per term ([`Bin::close`]).
-    terms: Vec<(Arc<str>, u32)>,
+    terms: Vec<BinTerm>,
     /// (how alarming, sample) — the most negative or toxic mentions.
     samples: Vec<(f32, SampleMention, bool, bool)>,
+}
+
+/// A term's mentions in a bin and, once the bin is closed, the term's slot
+/// in the brand's window counts ([`WindowTerms`]).
+#[derive(Debug, Clone)]
+struct BinTerm {
+    term: Arc<str>,
+    count: u32,
+    window_slot: u32,
 }
 
 impl Bin {
@@ -86,8 +99,11 @@ impl Bin {
         }
     }
 
-    fn terms(&self) -> impl Iterator<Item = &(Arc<str>, u32)> {
-        self.detail.iter().flat_map(|detail| detail.terms.iter())
+    fn terms(&self) -> impl Iterator<Item = (&Arc<str>, &u32)> {
+        self.detail
+            .iter()
+            .flat_map(|detail| detail.terms.iter())
+            .map(|entry| (&entry.term, &entry.count))
     }
 
     fn sources(&self) -> impl Iterator<Item = &(Arc<str>, u32)> {
@@ -98,31 +114,51 @@ impl Bin {
         self.detail.iter().flat_map(|detail| detail.samples.iter())
     }
 
-    /// Merges the term entries and frees what a closed bin no longer grows into.
-    fn close(&mut self) {
-        if let Some(detail) = &mut self.detail {
+    /// Merges the term entries and frees what a closed bin no longer grows
+    /// into; returns how many entries there were before the merge.
+    fn close(&mut self) -> usize {
+        let Some(detail) = &mut self.detail else {
+            return 0;
+        };
+        let entries = detail.terms.len();
+        {
             let terms = &mut detail.terms;
-            terms.sort_unstable_by_key(|(term, _)| Arc::as_ptr(term).cast::<u8>() as usize);
+            terms.sort_unstable_by_key(|entry| address(&entry.term));
             terms.dedup_by(|next, kept| {
-                let same = Arc::ptr_eq(&next.0, &kept.0);
+                let same = Arc::ptr_eq(&next.term, &kept.term);
                 if same {
-                    kept.1 += next.1;
+                    kept.count += next.count;
                 }
                 same
             });
             terms.shrink_to_fit();
             detail.samples.shrink_to_fit();
         }
+        entries
     }
 
-    fn add(&mut self, mention: &ScoredMentionView<'_>, terms: &[Arc<str>], source: Arc<str>) {
+    /// Counts a mention in; `term_capacity` sizes the term entries of a new
+    /// bin (growing them a doubling at a time was most of the allocation).
+    fn add(
+        &mut self,
+        mention: &ScoredMentionView<'_>,
+        terms: &[Arc<str>],
+        source: Arc<str>,
+        term_capacity: usize,
+    ) {
         self.total += 1;
         let negative = mention.sentiment == SentimentLabel::Negative;
         let toxic = mention.toxic;
         self.negative += u32::from(negative);
         self.toxic += u32::from(toxic);
         self.positive += u32::from(mention.sentiment == SentimentLabel::Positive);
-        let detail = self.detail.get_or_insert_with(Box::default);
+        let detail = self.detail.get_or_insert_with(|| {
+            Box::new(BinDetail {
+                terms: Vec::with_capacity(term_capacity),
+                samples: Vec::with_capacity(SAMPLES_PER_BIN + 1),
+                ..BinDetail::default()
+            })
+        });
         match detail
             .sources
             .iter_mut()
@@ -131,9 +167,11 @@ impl Bin {
             Some((_, count)) => *count += 1,
             None => detail.sources.push((source, 1)),
         }
-        detail
-            .terms
-            .extend(terms.iter().map(|term| (term.clone(), 1)));
+        detail.terms.extend(terms.iter().map(|term| BinTerm {
+            term: term.clone(),
+            count: 1,
+            window_slot: u32::MAX,
+        }));
         let alarm = -mention.sentiment_score + 2.0 * mention.toxicity_score;
         if detail.samples.len() < SAMPLES_PER_BIN
             || detail.samples.iter().any(|(score, ..)| *score < alarm)
@@ -141,7 +179,7 @@ impl Bin {
             let sample = SampleMention {
                 id: mention.id.to_string(),
                 url: mention.url.as_deref().map(str::to_owned),
-                text: mention.text.chars().take(200).collect(),
+                text: first_chars(&mention.text, SAMPLE_TEXT_CHARS),
                 source: mention.source.to_string(),
                 sentiment_score: mention.sentiment_score,
                 toxicity_score: mention.toxicity_score,
@@ -152,6 +190,18 @@ impl Bin {
                 .sort_by(|left, right| right.0.total_cmp(&left.0));
             detail.samples.truncate(SAMPLES_PER_BIN);
         }
+    }
+}
+
+/// The first `count` characters of `text`, copied once.
+fn first_chars(text: &str, count: usize) -> String {
+    // A text of at most `count` bytes has at most `count` characters.
+    if text.len() <= count {
+        return text.to_owned();
+    }
+    match text.char_indices().nth(count) {
+        Some((end, _)) => text[..end].to_owned(),
+        None => text.to_owned(),
     }
 }
 
@@ -474,6 +524,76 @@ fn address(term: &Arc<str>) -> usize {
     Arc::as_ptr(term).cast::<u8>() as usize
 }
 
+/// Each window term's counts, in slots: a closed bin's entries remember
+/// their term's slot, so that a bin leaving a window (every window, at
+/// every bin close) costs no hash lookup. A slot is freed when no closed
+/// bin holds its term any more.
+#[derive(Default)]
+struct WindowTerms {
+    slots: Vec<Option<WindowTerm>>,
+    free: Vec<u32>,
+    /// Keyed by the term's address: terms are interned per brand.
+    by_address: FastMap<usize, u32>,
+}
+
+impl WindowTerms {
+    /// The term's slot, taken if it has none.
+    fn slot_of(&mut self, term: &Arc<str>) -> u32 {
+        if let Some(slot) = self.by_address.get(&address(term)) {
+            return *slot;
+        }
+        let entry = Some(WindowTerm {
+            term: term.clone(),
+            in_windows: [0; MAX_WINDOWS],
+        });
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = entry;
+                slot
+            }
+            None => {
+                self.slots.push(entry);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_address.insert(address(term), slot);
+        slot
+    }
+
+    fn counts_mut(&mut self, slot: u32) -> Option<&mut [u32; MAX_WINDOWS]> {
+        self.slots
+            .get_mut(slot as usize)?
+            .as_mut()
+            .map(|entry| &mut entry.in_windows)
+    }
+
+    /// Frees the slot if its term is in no window any more.
+    fn release_if_unheld(&mut self, slot: u32) {
+        let Some(cell) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
+        if cell
+            .as_ref()
+            .is_some_and(|entry| entry.in_windows.iter().all(|count| *count == 0))
+        {
+            if let Some(entry) = cell.take() {
+                self.by_address.remove(&address(&entry.term));
+                self.free.push(slot);
+            }
+        }
+    }
+
+    fn values(&self) -> impl Iterator<Item = &WindowTerm> {
+        self.slots.iter().flatten()
+    }
+
+    fn clear(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+        self.by_address.clear();
+    }
+}
+
 struct BrandState {
     /// The brand lower-cased, for term extraction.
     brand_lower: String,
@@ -485,11 +605,10 @@ struct BrandState {
     sources: Interner,
     /// Sums of each configured window, and per term.
     windows: [WindowCounts; MAX_WINDOWS],
-    /// Keyed by the term's address: terms are interned per brand, and a
-    /// pointer hashes and compares faster than the text (the map is
-    /// updated for every term of every closing bin).
-    window_terms: FastMap<usize, WindowTerm>,
+    window_terms: WindowTerms,
     last_closed: Option<i64>,
+    /// Term entries to reserve in a new bin: about the last bin's.
+    term_entries_hint: usize,
     incidents: [Option<Incident>; 4],
     cooldowns: [Option<Cooldown>; 4],
 }
@@ -505,8 +624,9 @@ impl BrandState {
             terms: Terms::default(),
             sources: Interner::default(),
             windows: [WindowCounts::default(); MAX_WINDOWS],
-            window_terms: FastMap::default(),
+            window_terms: WindowTerms::default(),
             last_closed: None,
+            term_entries_hint: 0,
             incidents: Default::default(),
             cooldowns: [None; 4],
         }
@@ -514,23 +634,23 @@ impl BrandState {
 
     /// Adds the newest closed bin to every window and takes out the bins
     /// that leave them; drops bins older than the longest window.
-    fn push_closed(&mut self, bin: Bin, windows: &[usize], longest: usize) {
+    fn push_closed(&mut self, mut bin: Bin, windows: &[usize], longest: usize) {
         for (slot, _) in windows.iter().enumerate() {
             let counts = &mut self.windows[slot];
             counts.total += bin.total;
             counts.negative += bin.negative;
             counts.toxic += bin.toxic;
         }
-        for (term, count) in bin.terms() {
-            let entry = self
-                .window_terms
-                .entry(address(term))
-                .or_insert_with(|| WindowTerm {
-                    term: term.clone(),
-                    in_windows: [0; MAX_WINDOWS],
-                });
-            for in_window in entry.in_windows.iter_mut().take(windows.len()) {
-                *in_window += count;
+        for entry in bin
+            .detail
+            .iter_mut()
+            .flat_map(|detail| detail.terms.iter_mut())
+        {
+            entry.window_slot = self.window_terms.slot_of(&entry.term);
+            if let Some(counts) = self.window_terms.counts_mut(entry.window_slot) {
+                for in_window in counts.iter_mut().take(windows.len()) {
+                    *in_window += entry.count;
+                }
             }
         }
         self.closed.push_back(bin);
@@ -547,22 +667,16 @@ impl BrandState {
             counts.total -= leaving.total;
             counts.negative -= leaving.negative;
             counts.toxic -= leaving.toxic;
-            for (term, count) in leaving.terms() {
-                if let Some(entry) = self.window_terms.get_mut(&address(term)) {
-                    entry.in_windows[slot] -= count;
+            for entry in leaving.detail.iter().flat_map(|detail| detail.terms.iter()) {
+                if let Some(counts) = self.window_terms.counts_mut(entry.window_slot) {
+                    counts[slot] -= entry.count;
                 }
             }
         }
         while self.closed.len() > longest {
             if let Some(gone) = self.closed.pop_front() {
-                for (term, _) in gone.terms() {
-                    if self
-                        .window_terms
-                        .get(&address(term))
-                        .is_some_and(|entry| entry.in_windows.iter().all(|count| *count == 0))
-                    {
-                        self.window_terms.remove(&address(term));
-                    }
+                for entry in gone.detail.iter().flat_map(|detail| detail.terms.iter()) {
+                    self.window_terms.release_if_unheld(entry.window_slot);
                 }
             }
         }
@@ -790,7 +904,7 @@ impl Detector {
             .open_bins
             .entry(bin_start)
             .or_insert_with(|| Bin::empty(bin_start))
-            .add(mention, terms, source);
+            .add(mention, terms, source, state.term_entries_hint);
         terms.clear();
     }
 
@@ -822,7 +936,10 @@ impl Detector {
                     .open_bins
                     .remove(&next)
                     .unwrap_or_else(|| Bin::empty(next));
-                bin.close();
+                let entries = bin.close();
+                // The next bin likely holds about as many (a little room
+                // spares a doubling; bounded so a spike does not pin memory).
+                state.term_entries_hint = (entries + entries / 8).min(MAX_TERM_ENTRIES_HINT);
                 state.push_closed(bin, windows, longest);
                 let decision_time = next + config.bin_seconds;
                 let (bin_alerts, anomalies) =
@@ -1628,9 +1745,10 @@ mod tests {
             &mention.view(),
             &[refund.clone(), delay.clone()],
             source.clone(),
+            0,
         );
-        bin.add(&mention.view(), &[terms.intern("refund")], source);
-        bin.close();
+        bin.add(&mention.view(), &[terms.intern("refund")], source, 1);
+        assert_eq!(bin.close(), 3, "entries before the merge");
         let mut merged: Vec<(String, u32)> = bin
             .terms()
             .map(|(term, count)| (term.to_string(), *count))
@@ -1639,5 +1757,15 @@ mod tests {
         assert_eq!(merged, vec![("delay".into(), 1), ("refund".into(), 2)]);
         assert_eq!(bin.sources().map(|(_, count)| *count).sum::<u32>(), 2);
         assert_eq!((bin.total, bin.negative), (2, 2));
+    }
+
+    #[test]
+    fn sample_texts_keep_their_first_characters() {
+        assert_eq!(first_chars("short", 200), "short");
+        assert_eq!(first_chars("ééé", 2), "éé");
+        assert_eq!(first_chars("ééé", 3), "ééé");
+        assert_eq!(first_chars("abcdef", 4), "abcd");
+        let long = "😡".repeat(300);
+        assert_eq!(first_chars(&long, 200), "😡".repeat(200));
     }
 }

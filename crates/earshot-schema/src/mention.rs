@@ -277,6 +277,10 @@ pub(crate) fn check_max_chars(
     value: &str,
     limit: usize,
 ) -> Result<(), SchemaError> {
+    // No more bytes than the limit means no more characters either.
+    if value.len() <= limit {
+        return Ok(());
+    }
     let length = value.chars().count();
     if length > limit {
         return Err(SchemaError::TooLong {
