@@ -2,6 +2,8 @@
 //! without building a JSON tree (the alerter's backtest reads millions of
 //! lines a second).
 
+mod scan;
+
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
@@ -9,8 +11,6 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::mention::{check_max_chars, check_not_blank, parse_timestamp, UNKNOWN_SOURCE};
-mod scan;
-
 use crate::{
     SchemaError, ScoredMention, SentimentLabel, SentimentProbs, Toxicity, ValidationLimits,
 };
@@ -93,7 +93,7 @@ impl<'a> ScoredMentionView<'a> {
         let text = simdutf8::basic::from_utf8(bytes).ok()?;
         let raw = match scan::scan_common_shape(text) {
             Some(raw) => raw,
-            None => Self::decode_with_serde(text)?,
+            None => decode_with_serde(text)?,
         };
         check_not_blank("id", raw.id).ok()?;
         check_max_chars("id", raw.id, limits.max_id_chars).ok()?;
@@ -125,16 +125,14 @@ impl<'a> ScoredMentionView<'a> {
     }
 }
 
-impl<'a> ScoredMentionView<'a> {
-    /// The common shape, read by serde (escaped texts and whatever else the
-    /// scanner leaves).
-    fn decode_with_serde(text: &'a str) -> Option<RawScored<'a>> {
-        // A derived struct also accepts a JSON array (fields by position).
-        if text.bytes().find(|byte| !byte.is_ascii_whitespace()) != Some(b'{') {
-            return None;
-        }
-        serde_json::from_str(text).ok()
+/// The common shape, read by serde (escaped texts and whatever else the
+/// scanner leaves).
+fn decode_with_serde(text: &str) -> Option<RawScored<'_>> {
+    // A derived struct also accepts a JSON array (fields by position).
+    if text.bytes().find(|byte| !byte.is_ascii_whitespace()) != Some(b'{') {
+        return None;
     }
+    serde_json::from_str(text).ok()
 }
 
 /// Every field the full decoder checks, typed as it requires. Plain `&str`
