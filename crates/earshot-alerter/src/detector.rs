@@ -19,8 +19,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use earshot_schema::{
-    Alert, AlertEvidence, AlertKind, AlertMetrics, AlertStatus, SampleMention, ScoredMention,
-    ScoredMentionView, SentimentLabel, Severity, TermEvidence,
+    clip_chars, Alert, AlertEvidence, AlertKind, AlertMetrics, AlertStatus, SampleMention,
+    ScoredMention, ScoredMentionView, SentimentLabel, Severity, TermEvidence,
 };
 
 use crate::config::{DetectorConfig, Thresholds};
@@ -181,7 +181,7 @@ impl Bin {
             let sample = SampleMention {
                 id: mention.id.to_string(),
                 url: mention.url.as_deref().map(str::to_owned),
-                text: first_chars(&mention.text, SAMPLE_TEXT_CHARS),
+                text: clip_chars(&mention.text, SAMPLE_TEXT_CHARS).to_owned(),
                 source: mention.source.to_string(),
                 sentiment_score: mention.sentiment_score,
                 toxicity_score: mention.toxicity_score,
@@ -192,18 +192,6 @@ impl Bin {
                 .sort_by(|left, right| right.0.total_cmp(&left.0));
             detail.samples.truncate(SAMPLES_PER_BIN);
         }
-    }
-}
-
-/// The first `count` characters of `text`, copied once.
-fn first_chars(text: &str, count: usize) -> String {
-    // A text of at most `count` bytes has at most `count` characters.
-    if text.len() <= count {
-        return text.to_owned();
-    }
-    match text.char_indices().nth(count) {
-        Some((end, _)) => text[..end].to_owned(),
-        None => text.to_owned(),
     }
 }
 
@@ -1758,15 +1746,5 @@ mod tests {
         assert_eq!(merged, vec![("delay".into(), 1), ("refund".into(), 2)]);
         assert_eq!(bin.sources().map(|(_, count)| *count).sum::<u32>(), 2);
         assert_eq!((bin.total, bin.negative), (2, 2));
-    }
-
-    #[test]
-    fn sample_texts_keep_their_first_characters() {
-        assert_eq!(first_chars("short", 200), "short");
-        assert_eq!(first_chars("ééé", 2), "éé");
-        assert_eq!(first_chars("ééé", 3), "ééé");
-        assert_eq!(first_chars("abcdef", 4), "abcd");
-        let long = "😡".repeat(300);
-        assert_eq!(first_chars(&long, 200), "😡".repeat(200));
     }
 }

@@ -302,7 +302,7 @@ pub(crate) fn parse_timestamp(
         None => DateTime::parse_from_rfc3339(raw)
             .map_err(|_| SchemaError::InvalidTimestamp {
                 field,
-                value: raw.chars().take(64).collect(),
+                value: crate::clip_chars(raw, 64).to_owned(),
             })?
             .with_timezone(&Utc),
     };

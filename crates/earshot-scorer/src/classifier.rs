@@ -226,7 +226,7 @@ impl SequenceClassifier {
         let bound = self.max_tokens * crate::encoder::CHARS_PER_TOKEN_BOUND;
         let clipped: Vec<&str> = texts
             .iter()
-            .map(|text| crate::encoder::clip_chars(text, bound))
+            .map(|text| earshot_schema::clip_chars(text, bound))
             .collect();
         let encoded = match &self.tokenizer {
             TextTokenizer::WordPiece(tokenizer) => tokenizer.encode_list(

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use earshot_schema::clip_chars;
 use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
 use rust_bert::Config;
 use rust_tokenizers::tokenizer::{BertTokenizer, Tokenizer, TruncationStrategy};
@@ -244,22 +245,4 @@ fn layer_norm_eps(config_path: &Path) -> f64 {
         .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok())
         .and_then(|config| config["layer_norm_eps"].as_f64())
         .unwrap_or(1e-12)
-}
-
-pub(crate) fn clip_chars(text: &str, limit: usize) -> &str {
-    match text.char_indices().nth(limit) {
-        Some((byte_index, _)) => &text[..byte_index],
-        None => text,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn clips_on_character_boundaries() {
-        assert_eq!(clip_chars("héllo", 2), "hé");
-        assert_eq!(clip_chars("hi", 10), "hi");
-    }
 }

@@ -88,7 +88,7 @@ pub enum DeliveryError {
 
 /// Classifies an HTTP status the way every sink does.
 pub fn classify_status(status: reqwest::StatusCode, body: &str) -> Result<(), DeliveryError> {
-    let snippet: String = body.chars().take(200).collect();
+    let snippet = earshot_schema::clip_chars(body, 200).to_owned();
     if status.is_success() {
         Ok(())
     } else if status.is_server_error()
