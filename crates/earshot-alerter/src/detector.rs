@@ -121,19 +121,17 @@ impl Bin {
             return 0;
         };
         let entries = detail.terms.len();
-        {
-            let terms = &mut detail.terms;
-            terms.sort_unstable_by_key(|entry| address(&entry.term));
-            terms.dedup_by(|next, kept| {
-                let same = Arc::ptr_eq(&next.term, &kept.term);
-                if same {
-                    kept.count += next.count;
-                }
-                same
-            });
-            terms.shrink_to_fit();
-            detail.samples.shrink_to_fit();
-        }
+        let terms = &mut detail.terms;
+        terms.sort_unstable_by_key(|entry| address(&entry.term));
+        terms.dedup_by(|next, kept| {
+            let same = Arc::ptr_eq(&next.term, &kept.term);
+            if same {
+                kept.count += next.count;
+            }
+            same
+        });
+        terms.shrink_to_fit();
+        detail.samples.shrink_to_fit();
         entries
     }
 
