@@ -25,11 +25,12 @@ use earshot_schema::{
 
 use crate::config::{DetectorConfig, Thresholds};
 use crate::tails;
+use crate::term_table::{BinTerm, TermId, TermTable};
 use crate::terms::for_each_term;
 
-/// Term names come from mention texts, which anyone can write: a keyed hash
-/// (aHash with a random seed) keeps crafted collisions out, and is several
-/// times faster than SipHash on short keys.
+/// Brand and source names come from messages, which anyone can write: a
+/// keyed hash (aHash with a random seed) keeps crafted collisions out, and
+/// is several times faster than SipHash on short keys.
 type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// Most baseline terms a brand remembers besides those in its windows; the
@@ -43,7 +44,7 @@ const SAMPLE_TEXT_CHARS: usize = 200;
 const SAMPLES_PER_BIN: usize = 2;
 /// EWMA weight of a new bin in the baseline level, shares and term rates
 /// (a time constant of about 3 hours of bins).
-const LEVEL_ALPHA: f64 = 0.005;
+pub(crate) const LEVEL_ALPHA: f64 = 0.005;
 /// How many recent mentions the negative and toxic shares remember.
 const SHARE_MEMORY_MENTIONS: f64 = 500.0;
 /// While a detector reads anomalous, its part of the baseline learns this
@@ -71,24 +72,15 @@ struct Bin {
 }
 
 /// Term and source names are interned per brand: a term seen in 60 bins is
-/// stored once, not 60 times, and compares by pointer.
+/// stored once, not 60 times; bins name terms by id.
 #[derive(Debug, Clone, Default)]
 struct BinDetail {
     sources: Vec<(Arc<str>, u32)>,
     /// While the bin is open, one entry per mention and term; at close,
-    /// merged into one entry per term ([`Bin::close`]).
+    /// merged into one entry per term ([`TermTable::close_bin`]).
     terms: Vec<BinTerm>,
     /// (how alarming, sample) — the most negative or toxic mentions.
     samples: Vec<(f32, SampleMention, bool, bool)>,
-}
-
-/// A term's mentions in a bin and, once the bin is closed, the term's slot
-/// in the brand's window counts ([`WindowTerms`]).
-#[derive(Debug, Clone)]
-struct BinTerm {
-    term: Arc<str>,
-    count: u32,
-    window_slot: u32,
 }
 
 impl Bin {
@@ -99,11 +91,10 @@ impl Bin {
         }
     }
 
-    fn terms(&self) -> impl Iterator<Item = (&Arc<str>, &u32)> {
+    fn terms(&self) -> &[BinTerm] {
         self.detail
-            .iter()
-            .flat_map(|detail| detail.terms.iter())
-            .map(|entry| (&entry.term, &entry.count))
+            .as_ref()
+            .map_or(&[], |detail| detail.terms.as_slice())
     }
 
     fn sources(&self) -> impl Iterator<Item = &(Arc<str>, u32)> {
@@ -116,33 +107,25 @@ impl Bin {
 
     /// Merges the term entries and frees what a closed bin no longer grows
     /// into; returns how many entries there were before the merge.
-    fn close(&mut self) -> usize {
+    fn close(&mut self, table: &mut TermTable) -> usize {
         let Some(detail) = &mut self.detail else {
             return 0;
         };
         let entries = detail.terms.len();
-        let terms = &mut detail.terms;
-        terms.sort_unstable_by_key(|entry| address(&entry.term));
-        terms.dedup_by(|next, kept| {
-            let same = Arc::ptr_eq(&next.term, &kept.term);
-            if same {
-                kept.count += next.count;
-            }
-            same
-        });
-        terms.shrink_to_fit();
+        table.close_bin(&mut detail.terms);
+        detail.terms.shrink_to_fit();
         detail.samples.shrink_to_fit();
         entries
     }
 
-    /// Counts a mention in, taking its distinct terms (moved, not cloned:
-    /// each clone and drop is an atomic operation); `term_capacity` sizes
-    /// the term entries of a new bin (growing them a doubling at a time was
-    /// most of the allocation).
+    /// Counts a mention in with its distinct terms (which the caller holds
+    /// open in its [`TermTable`]); `term_capacity` sizes the term entries of
+    /// a new bin (growing them a doubling at a time was most of the
+    /// allocation).
     fn add(
         &mut self,
         mention: &ScoredMentionView<'_>,
-        terms: impl IntoIterator<Item = Arc<str>>,
+        terms: impl IntoIterator<Item = TermId>,
         source: Arc<str>,
         term_capacity: usize,
     ) {
@@ -167,11 +150,9 @@ impl Bin {
             Some((_, count)) => *count += 1,
             None => detail.sources.push((source, 1)),
         }
-        detail.terms.extend(terms.into_iter().map(|term| BinTerm {
-            term,
-            count: 1,
-            window_slot: u32::MAX,
-        }));
+        detail
+            .terms
+            .extend(terms.into_iter().map(|id| BinTerm { id, count: 1 }));
         let alarm = -mention.sentiment_score + 2.0 * mention.toxicity_score;
         if detail.samples.len() < SAMPLES_PER_BIN
             || detail.samples.iter().any(|(score, ..)| *score < alarm)
@@ -214,65 +195,6 @@ impl Interner {
         if self.names.len() > limit {
             self.names.retain(|name, _| Arc::strong_count(name) > 1);
         }
-    }
-}
-
-/// A term's baseline: mentions per bin (deseasonalised) as of a bin.
-#[derive(Debug, Clone, Copy, Default)]
-struct TermRate {
-    rate: f64,
-    updated: i64,
-}
-
-impl TermRate {
-    fn at(&self, bin_index: i64) -> f64 {
-        self.rate * (1.0 - LEVEL_ALPHA).powi((bin_index - self.updated).clamp(0, 100_000) as i32)
-    }
-}
-
-/// A brand's terms: the interner for its bins and the baseline rates in one
-/// map, so that a mention's terms cost one lookup each.
-#[derive(Debug, Clone, Default)]
-struct Terms {
-    rates: FastMap<Arc<str>, TermRate>,
-    /// Size at which the next eviction runs (amortises the scan).
-    evict_above: usize,
-}
-
-impl Terms {
-    fn intern(&mut self, term: &str) -> Arc<str> {
-        if let Some((known, _)) = self.rates.get_key_value(term) {
-            return known.clone();
-        }
-        let term: Arc<str> = Arc::from(term);
-        self.rates.insert(term.clone(), TermRate::default());
-        term
-    }
-
-    fn rate(&self, term: &str, bin_index: i64) -> f64 {
-        self.rates.get(term).map_or(0.0, |rate| rate.at(bin_index))
-    }
-
-    /// Forgets the rarest terms that no bin or window holds.
-    fn evict(&mut self, bin_index: i64) {
-        if self.rates.len() <= self.evict_above.max(MAX_TERMS_PER_BRAND) {
-            return;
-        }
-        let mut unheld: Vec<(f64, Arc<str>)> = self
-            .rates
-            .iter()
-            .filter(|(term, _)| Arc::strong_count(term) == 1)
-            .map(|(term, rate)| (rate.at(bin_index), term.clone()))
-            .collect();
-        let keep = MAX_TERMS_PER_BRAND * 3 / 4;
-        if unheld.len() > keep {
-            unheld.sort_by(|left, right| left.0.total_cmp(&right.0));
-            let excess = unheld.len() - keep;
-            for (_, term) in unheld.drain(..).take(excess) {
-                self.rates.remove(&term);
-            }
-        }
-        self.evict_above = self.rates.len() + self.rates.len() / 4 + 16;
     }
 }
 
@@ -361,7 +283,7 @@ impl Baseline {
         bin_index: i64,
         dispersion: f64,
         anomalous: &Anomalies,
-        terms: &mut Terms,
+        terms: &mut TermTable,
     ) {
         let expected = self.expected(bin.start);
         let ceiling = expected + 3.0 * (expected + expected * expected / dispersion).sqrt() + 1.0;
@@ -424,16 +346,13 @@ impl Baseline {
                 negative_weight * (f64::from(bin.negative) / total - self.negative_share);
             self.toxic_share += toxic_weight * (f64::from(bin.toxic) / total - self.toxic_share);
         }
-        for (term, count) in bin.terms() {
-            let term_alpha = slowed(anomalous.terms.iter().any(|hot| Arc::ptr_eq(hot, term)));
+        for term in bin.terms() {
+            let term_alpha = slowed(anomalous.terms.contains(&term.id));
             // Deseasonalised like the level: evening chatter is not an emerging term.
-            let deseasonalised = f64::from(*count) / factor;
-            let entry = terms.rates.entry(term.clone()).or_default();
-            let rate = entry.at(bin_index);
-            *entry = TermRate {
-                rate: rate + term_alpha * (deseasonalised - rate),
-                updated: bin_index,
-            };
+            let deseasonalised = f64::from(term.count) / factor;
+            if let Some(entry) = terms.entry_mut(term.id) {
+                entry.rate.learn(deseasonalised, term_alpha, bin_index);
+            }
         }
         self.bins_observed += 1;
     }
@@ -445,7 +364,7 @@ struct Anomalies {
     volume: bool,
     negative: bool,
     toxic: bool,
-    terms: Vec<Arc<str>>,
+    terms: Vec<TermId>,
 }
 
 #[derive(Debug, Clone)]
@@ -489,7 +408,7 @@ struct Reading {
     /// Which of the configured windows, and how many bins it held.
     window: usize,
     window_bins: usize,
-    top_term: Option<Arc<str>>,
+    top_term: Option<TermId>,
 }
 
 fn kind_slot(kind: AlertKind) -> usize {
@@ -501,87 +420,6 @@ fn kind_slot(kind: AlertKind) -> usize {
     }
 }
 
-/// A term's count in each window.
-struct WindowTerm {
-    /// Holds the name, which keeps the key's address unique.
-    term: Arc<str>,
-    in_windows: [u32; MAX_WINDOWS],
-}
-
-fn address(term: &Arc<str>) -> usize {
-    Arc::as_ptr(term).cast::<u8>() as usize
-}
-
-/// Each window term's counts, in slots: a closed bin's entries remember
-/// their term's slot, so that a bin leaving a window (every window, at
-/// every bin close) costs no hash lookup. A slot is freed when no closed
-/// bin holds its term any more.
-#[derive(Default)]
-struct WindowTerms {
-    slots: Vec<Option<WindowTerm>>,
-    free: Vec<u32>,
-    /// Keyed by the term's address: terms are interned per brand.
-    by_address: FastMap<usize, u32>,
-}
-
-impl WindowTerms {
-    /// The term's slot, taken if it has none.
-    fn slot_of(&mut self, term: &Arc<str>) -> u32 {
-        if let Some(slot) = self.by_address.get(&address(term)) {
-            return *slot;
-        }
-        let entry = Some(WindowTerm {
-            term: term.clone(),
-            in_windows: [0; MAX_WINDOWS],
-        });
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = entry;
-                slot
-            }
-            None => {
-                self.slots.push(entry);
-                (self.slots.len() - 1) as u32
-            }
-        };
-        self.by_address.insert(address(term), slot);
-        slot
-    }
-
-    fn counts_mut(&mut self, slot: u32) -> Option<&mut [u32; MAX_WINDOWS]> {
-        self.slots
-            .get_mut(slot as usize)?
-            .as_mut()
-            .map(|entry| &mut entry.in_windows)
-    }
-
-    /// Frees the slot if its term is in no window any more.
-    fn release_if_unheld(&mut self, slot: u32) {
-        let Some(cell) = self.slots.get_mut(slot as usize) else {
-            return;
-        };
-        if cell
-            .as_ref()
-            .is_some_and(|entry| entry.in_windows.iter().all(|count| *count == 0))
-        {
-            if let Some(entry) = cell.take() {
-                self.by_address.remove(&address(&entry.term));
-                self.free.push(slot);
-            }
-        }
-    }
-
-    fn values(&self) -> impl Iterator<Item = &WindowTerm> {
-        self.slots.iter().flatten()
-    }
-
-    fn clear(&mut self) {
-        self.slots.clear();
-        self.free.clear();
-        self.by_address.clear();
-    }
-}
-
 struct BrandState {
     /// The brand lower-cased, for term extraction.
     brand_lower: String,
@@ -589,11 +427,11 @@ struct BrandState {
     open_bins: BTreeMap<i64, Bin>,
     closed: VecDeque<Bin>,
     baseline: Baseline,
-    terms: Terms,
+    /// Terms with their rates and window counts.
+    terms: TermTable,
     sources: Interner,
-    /// Sums of each configured window, and per term.
+    /// Sums of each configured window.
     windows: [WindowCounts; MAX_WINDOWS],
-    window_terms: WindowTerms,
     last_closed: Option<i64>,
     /// Term entries to reserve in a new bin: about the last bin's.
     term_entries_hint: usize,
@@ -609,10 +447,9 @@ impl BrandState {
             open_bins: BTreeMap::new(),
             closed: VecDeque::new(),
             baseline: Baseline::new(),
-            terms: Terms::default(),
+            terms: TermTable::default(),
             sources: Interner::default(),
             windows: [WindowCounts::default(); MAX_WINDOWS],
-            window_terms: WindowTerms::default(),
             last_closed: None,
             term_entries_hint: 0,
             incidents: Default::default(),
@@ -622,22 +459,17 @@ impl BrandState {
 
     /// Adds the newest closed bin to every window and takes out the bins
     /// that leave them; drops bins older than the longest window.
-    fn push_closed(&mut self, mut bin: Bin, windows: &[usize], longest: usize) {
+    fn push_closed(&mut self, bin: Bin, windows: &[usize], longest: usize) {
         for (slot, _) in windows.iter().enumerate() {
             let counts = &mut self.windows[slot];
             counts.total += bin.total;
             counts.negative += bin.negative;
             counts.toxic += bin.toxic;
         }
-        for entry in bin
-            .detail
-            .iter_mut()
-            .flat_map(|detail| detail.terms.iter_mut())
-        {
-            entry.window_slot = self.window_terms.slot_of(&entry.term);
-            if let Some(counts) = self.window_terms.counts_mut(entry.window_slot) {
-                for in_window in counts.iter_mut().take(windows.len()) {
-                    *in_window += entry.count;
+        for term in bin.terms() {
+            if let Some(entry) = self.terms.entry_mut(term.id) {
+                for in_window in entry.in_windows.iter_mut().take(windows.len()) {
+                    *in_window += term.count;
                 }
             }
         }
@@ -655,26 +487,26 @@ impl BrandState {
             counts.total -= leaving.total;
             counts.negative -= leaving.negative;
             counts.toxic -= leaving.toxic;
-            for entry in leaving.detail.iter().flat_map(|detail| detail.terms.iter()) {
-                if let Some(counts) = self.window_terms.counts_mut(entry.window_slot) {
-                    counts[slot] -= entry.count;
+            for term in leaving.terms() {
+                if let Some(entry) = self.terms.entry_mut(term.id) {
+                    entry.in_windows[slot] -= term.count;
                 }
             }
         }
         while self.closed.len() > longest {
             if let Some(gone) = self.closed.pop_front() {
-                for entry in gone.detail.iter().flat_map(|detail| detail.terms.iter()) {
-                    self.window_terms.release_if_unheld(entry.window_slot);
-                }
+                self.terms.release_closed(gone.terms());
             }
         }
     }
 
     /// Forgets every closed bin (after a gap longer than any window).
     fn clear_closed(&mut self) {
-        self.closed.clear();
+        self.terms.clear_windows();
+        for gone in self.closed.drain(..) {
+            self.terms.release_closed(gone.terms());
+        }
         self.windows = [WindowCounts::default(); MAX_WINDOWS];
-        self.window_terms.clear();
     }
 }
 
@@ -716,7 +548,7 @@ pub struct Detector {
     future_suspects: Vec<ScoredMentionView<'static>>,
     /// Reused for each mention's terms.
     term_scratch: String,
-    mention_terms: Vec<Arc<str>>,
+    mention_terms: Vec<TermId>,
     pub stats: DetectorStats,
 }
 
@@ -872,7 +704,7 @@ impl Detector {
         let Some(state) = self.brands.get_mut(brand) else {
             return;
         };
-        // A mention's distinct terms, interned (distinct by pointer).
+        // A mention's distinct terms, held open until its bin closes.
         let terms = &mut self.mention_terms;
         terms.clear();
         let brand_terms = &mut state.terms;
@@ -881,9 +713,10 @@ impl Detector {
             &state.brand_lower,
             &mut self.term_scratch,
             |word| {
-                let term = brand_terms.intern(word);
-                if !terms.iter().any(|known| Arc::ptr_eq(known, &term)) {
-                    terms.push(term);
+                let id = brand_terms.intern(word);
+                if !terms.contains(&id) {
+                    brand_terms.hold_open(id);
+                    terms.push(id);
                 }
             },
         );
@@ -923,7 +756,7 @@ impl Detector {
                     .open_bins
                     .remove(&next)
                     .unwrap_or_else(|| Bin::empty(next));
-                let entries = bin.close();
+                let entries = bin.close(&mut state.terms);
                 // The next bin likely holds about as many (a little room
                 // spares a doubling; bounded so a spike does not pin memory).
                 state.term_entries_hint = (entries + entries / 8).min(MAX_TERM_ENTRIES_HINT);
@@ -943,7 +776,7 @@ impl Detector {
                 if let Some(closed) = closed.back() {
                     baseline.learn(closed, bin_index, thresholds.dispersion, &anomalies, terms);
                 }
-                terms.evict(bin_index);
+                terms.evict(bin_index, MAX_TERMS_PER_BRAND);
                 state.last_closed = Some(next);
                 *bins_closed += 1;
                 next += config.bin_seconds;
@@ -959,7 +792,16 @@ impl Detector {
                 .next()
                 .is_some_and(|start| *start < first_open)
             {
-                state.open_bins.retain(|start, _| *start >= first_open);
+                let BrandState {
+                    open_bins, terms, ..
+                } = state;
+                open_bins.retain(|start, bin| {
+                    let keep = *start >= first_open;
+                    if !keep {
+                        terms.release_open(bin.terms());
+                    }
+                    keep
+                });
             }
             state.sources.prune(64);
         }
@@ -1131,7 +973,7 @@ fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severi
 }
 
 /// A term's reading on a window: (z, count, expected, term).
-type TermReading<'a> = (f64, u32, f64, &'a Arc<str>);
+type TermReading<'a> = (f64, u32, f64, TermId, &'a str);
 
 /// Scores the brand's windows and returns the strongest reading per kind.
 fn readings(
@@ -1157,11 +999,12 @@ fn readings(
     // The strongest new term per window: (z, count, expected, term). Only
     // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
     let mut top_terms: [Option<TermReading<'_>>; MAX_WINDOWS] = Default::default();
-    for WindowTerm { term, in_windows } in state.window_terms.values() {
+    for (id, entry) in state.terms.window_terms() {
+        let in_windows = &entry.in_windows;
         if in_windows.iter().all(|count| *count < 3) {
             continue;
         }
-        let rate = state.terms.rate(term, last_bin_index);
+        let rate = entry.rate.at(last_bin_index);
         for slot in 0..windows.len() {
             let count = in_windows[slot];
             // Term rates are deseasonalised.
@@ -1177,11 +1020,12 @@ fn readings(
             }
             let z = over_dispersed_z(f64::from(count), expected, thresholds.dispersion);
             // Ties go to the first name, whatever the map's order.
+            let name = state.terms.name(id);
             if top_terms[slot]
                 .as_ref()
-                .is_none_or(|(best_z, _, _, best)| z > *best_z || (z == *best_z && term < *best))
+                .is_none_or(|(best_z, _, _, _, best)| z > *best_z || (z == *best_z && name < *best))
             {
-                top_terms[slot] = Some((z, count, expected, term));
+                top_terms[slot] = Some((z, count, expected, id, name));
             }
         }
     }
@@ -1276,13 +1120,13 @@ fn readings(
             )),
             None,
         ];
-        if let Some((z, count, expected, term)) = top_terms[slot] {
+        if let Some((z, count, expected, term, _)) = top_terms[slot] {
             // A new term informs and explains (it is evidence in every alert);
             // pages come from the negative and toxicity detectors.
             let severity =
                 severity_for(z, count, thresholds).map(|severity| severity.min(Severity::Watch));
             candidates[3] = Some(Reading {
-                top_term: Some(term.clone()),
+                top_term: Some(term),
                 ..reading(
                     AlertKind::EmergingTerms,
                     z,
@@ -1329,7 +1173,7 @@ fn evaluate(
                 AlertKind::VolumeSpike => anomalies.volume = true,
                 AlertKind::NegativeSurge => anomalies.negative = true,
                 AlertKind::ToxicitySurge => anomalies.toxic = true,
-                AlertKind::EmergingTerms => anomalies.terms.extend(reading.top_term.clone()),
+                AlertKind::EmergingTerms => anomalies.terms.extend(reading.top_term),
             }
         }
         let (incident, status) = match (state.incidents[slot].take(), reading.severity) {
@@ -1473,13 +1317,13 @@ fn build_alert(
     };
     let last_bin_index = last_start / config.bin_seconds;
     let mut terms: Vec<TermEvidence> = state
-        .window_terms
-        .values()
-        .filter(|entry| entry.in_windows[reading.window] >= 3)
-        .map(|WindowTerm { term, in_windows }| TermEvidence {
-            term: term.to_string(),
-            observed: f64::from(in_windows[reading.window]),
-            expected: state.terms.rate(term, last_bin_index) * seasonal_bins,
+        .terms
+        .window_terms()
+        .filter(|(_, entry)| entry.in_windows[reading.window] >= 3)
+        .map(|(id, entry)| TermEvidence {
+            term: state.terms.name(id).to_owned(),
+            observed: f64::from(entry.in_windows[reading.window]),
+            expected: entry.rate.at(last_bin_index) * seasonal_bins,
         })
         .filter(|term| term.observed > 2.0 * (term.expected + 0.5))
         .collect();
@@ -1518,7 +1362,7 @@ fn build_alert(
         AlertKind::ToxicitySurge => "toxic mentions".to_owned(),
         AlertKind::EmergingTerms => format!(
             "mentions of \"{}\"",
-            reading.top_term.as_deref().unwrap_or_default()
+            reading.top_term.map_or("", |term| state.terms.name(term))
         ),
     };
     let verb = match status {
@@ -1665,29 +1509,42 @@ mod tests {
                         (counts.total, counts.negative, counts.toxic),
                         (total, negative, toxic)
                     );
-                    let mut terms: HashMap<&str, u32> = HashMap::new();
+                    let mut terms: HashMap<TermId, u32> = HashMap::new();
                     for bin in &bins {
-                        for (term, count) in bin.terms() {
-                            *terms.entry(term).or_default() += count;
+                        for term in bin.terms() {
+                            *terms.entry(term.id).or_default() += term.count;
                         }
                     }
-                    for WindowTerm { term, in_windows } in state.window_terms.values() {
+                    for (id, entry) in state.terms.window_terms() {
                         assert_eq!(
-                            in_windows[slot],
-                            terms.get(&**term).copied().unwrap_or(0),
-                            "{term} in window {window}"
+                            entry.in_windows[slot],
+                            terms.get(&id).copied().unwrap_or(0),
+                            "{} in window {window}",
+                            state.terms.name(id)
                         );
                     }
-                    assert!(terms.keys().all(|term| state
-                        .window_terms
-                        .values()
-                        .any(|entry| &*entry.term == *term)));
+                    assert!(terms
+                        .keys()
+                        .all(|id| state.terms.window_terms().any(|(listed, _)| listed == *id)));
                 }
-                // A term no bin holds any more has left the window map.
-                assert!(state
-                    .window_terms
-                    .values()
-                    .all(|entry| entry.in_windows.iter().any(|count| *count > 0)));
+                // The term table's holds are the bins' entries: a term is
+                // listed for the windows exactly while a closed bin names
+                // it, and one no bin names can be forgotten.
+                let mut closed_bins: HashMap<TermId, u32> = HashMap::new();
+                for bin in &state.closed {
+                    for term in bin.terms() {
+                        *closed_bins.entry(term.id).or_default() += 1;
+                    }
+                }
+                let mut open_entries: HashMap<TermId, u32> = HashMap::new();
+                for bin in state.open_bins.values() {
+                    for term in bin.terms() {
+                        *open_entries.entry(term.id).or_default() += 1;
+                    }
+                }
+                state
+                    .terms
+                    .check_holds(&closed_bins, &open_entries, detector.windows.len());
                 checked += 1;
             }
         }
@@ -1714,7 +1571,7 @@ mod tests {
 
     #[test]
     fn closing_a_bin_merges_its_terms() {
-        let mut terms = Terms::default();
+        let mut terms = TermTable::default();
         let mut bin = Bin::empty(0);
         let source: Arc<str> = Arc::from("twitter");
         let mention = crate::synth::scored(
@@ -1728,17 +1585,16 @@ mod tests {
         );
         let refund = terms.intern("refund");
         let delay = terms.intern("delay");
-        bin.add(
-            &mention.view(),
-            [refund.clone(), delay.clone()],
-            source.clone(),
-            0,
-        );
+        bin.add(&mention.view(), [refund, delay], source.clone(), 0);
         bin.add(&mention.view(), [terms.intern("refund")], source, 1);
-        assert_eq!(bin.close(), 3, "entries before the merge");
+        for term in bin.terms().to_vec() {
+            terms.hold_open(term.id);
+        }
+        assert_eq!(bin.close(&mut terms), 3, "entries before the merge");
         let mut merged: Vec<(String, u32)> = bin
             .terms()
-            .map(|(term, count)| (term.to_string(), *count))
+            .iter()
+            .map(|term| (terms.name(term.id).to_owned(), term.count))
             .collect();
         merged.sort();
         assert_eq!(merged, vec![("delay".into(), 1), ("refund".into(), 2)]);

@@ -8,6 +8,7 @@ pub mod notify;
 pub mod rebuild;
 pub mod synth;
 pub mod tails;
+mod term_table;
 pub mod terms;
 
 use std::fs::File;

@@ -1,0 +1,427 @@
+//! A brand's terms under small integer ids: the interner for its bins, the
+//! baseline rate and the window counts of each term in one entry.
+//!
+//! Bins name terms by id, so a mention's terms cost one hash lookup (the
+//! name's), and everything after — merging a closing bin's entries, window
+//! counts, baseline rates — is an index into one vector. Ids of forgotten
+//! terms are reused; a term is forgotten only when no bin names it, which
+//! the entry counts (open-bin entries and closed bins) say.
+
+use ahash::RandomState;
+use hashbrown::HashTable;
+
+use crate::detector::{LEVEL_ALPHA, MAX_WINDOWS};
+
+pub(crate) type TermId = u32;
+
+/// A term's baseline: mentions per bin (deseasonalised) as of a bin.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TermRate {
+    rate: f64,
+    updated: i64,
+}
+
+impl TermRate {
+    pub(crate) fn at(&self, bin_index: i64) -> f64 {
+        self.rate * (1.0 - LEVEL_ALPHA).powi((bin_index - self.updated).clamp(0, 100_000) as i32)
+    }
+
+    /// Folds in a bin's (deseasonalised) count with weight `alpha`.
+    pub(crate) fn learn(&mut self, observed: f64, alpha: f64, bin_index: i64) {
+        let rate = self.at(bin_index);
+        *self = TermRate {
+            rate: rate + alpha * (observed - rate),
+            updated: bin_index,
+        };
+    }
+}
+
+/// A bin's count of one term (one entry per mention while the bin is open).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BinTerm {
+    pub id: TermId,
+    pub count: u32,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TermEntry {
+    /// Empty while the id is free.
+    name: Box<str>,
+    pub rate: TermRate,
+    /// Mentions of the term in each detection window (closed bins only).
+    pub in_windows: [u32; MAX_WINDOWS],
+    /// Entries of open bins naming it (one per mention).
+    open_entries: u32,
+    /// Closed bins naming it; while above zero the id is in
+    /// `TermTable::in_closed_bins`, at `closed_position`.
+    closed_bins: u32,
+    closed_position: u32,
+    /// The merge that last saw it, and where its entry went (see
+    /// [`TermTable::close_bin`]).
+    merge_stamp: u32,
+    merge_position: u32,
+}
+
+impl TermEntry {
+    fn new(name: &str) -> Self {
+        TermEntry {
+            name: name.into(),
+            rate: TermRate::default(),
+            in_windows: [0; MAX_WINDOWS],
+            open_entries: 0,
+            closed_bins: 0,
+            closed_position: u32::MAX,
+            merge_stamp: 0,
+            merge_position: 0,
+        }
+    }
+
+    fn is_held(&self) -> bool {
+        self.open_entries > 0 || self.closed_bins > 0
+    }
+}
+
+/// Term names come from mention texts, which anyone can write: a keyed hash
+/// (aHash with a random seed) keeps crafted collisions out.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TermTable {
+    entries: Vec<TermEntry>,
+    free: Vec<TermId>,
+    by_name: HashTable<TermId>,
+    hasher: RandomState,
+    /// Ids some closed bin names: the terms of the detection windows.
+    in_closed_bins: Vec<TermId>,
+    merge_stamp: u32,
+    /// Live terms at which the next eviction runs (amortises its scan).
+    evict_above: usize,
+}
+
+impl TermTable {
+    /// The id of `name`, given one if it has none (with no rate yet).
+    pub(crate) fn intern(&mut self, name: &str) -> TermId {
+        let hash = self.hasher.hash_one(name);
+        let entries = &self.entries;
+        if let Some(id) = self
+            .by_name
+            .find(hash, |id| &*entries[*id as usize].name == name)
+        {
+            return *id;
+        }
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.entries[id as usize] = TermEntry::new(name);
+                id
+            }
+            None => {
+                self.entries.push(TermEntry::new(name));
+                (self.entries.len() - 1) as TermId
+            }
+        };
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.by_name
+            .insert_unique(hash, id, |id| hasher.hash_one(&*entries[*id as usize].name));
+        id
+    }
+
+    /// The id of `name`, if the brand knows it.
+    #[cfg(test)]
+    pub(crate) fn find(&self, name: &str) -> Option<TermId> {
+        let entries = &self.entries;
+        self.by_name
+            .find(self.hasher.hash_one(name), |id| {
+                &*entries[*id as usize].name == name
+            })
+            .copied()
+    }
+
+    pub(crate) fn name(&self, id: TermId) -> &str {
+        self.entries
+            .get(id as usize)
+            .map_or("", |entry| &entry.name)
+    }
+
+    #[cfg(test)]
+    pub(crate) fn entry(&self, id: TermId) -> Option<&TermEntry> {
+        self.entries.get(id as usize)
+    }
+
+    pub(crate) fn entry_mut(&mut self, id: TermId) -> Option<&mut TermEntry> {
+        self.entries.get_mut(id as usize)
+    }
+
+    /// Live terms (named ids).
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len() - self.free.len()
+    }
+
+    /// The terms some closed bin names, with their window counts.
+    pub(crate) fn window_terms(&self) -> impl Iterator<Item = (TermId, &TermEntry)> {
+        self.in_closed_bins
+            .iter()
+            .map(|id| (*id, &self.entries[*id as usize]))
+    }
+
+    /// An open bin took an entry naming `id`.
+    pub(crate) fn hold_open(&mut self, id: TermId) {
+        if let Some(entry) = self.entries.get_mut(id as usize) {
+            entry.open_entries += 1;
+        }
+    }
+
+    /// Merges a closing bin's entries into one per term (in order of first
+    /// appearance, no sort) and moves their hold from open to closed.
+    pub(crate) fn close_bin(&mut self, terms: &mut Vec<BinTerm>) {
+        self.merge_stamp = self.merge_stamp.wrapping_add(1);
+        if self.merge_stamp == 0 {
+            // Wrapped: no entry may keep a stamp that looks current.
+            for entry in &mut self.entries {
+                entry.merge_stamp = 0;
+            }
+            self.merge_stamp = 1;
+        }
+        let stamp = self.merge_stamp;
+        let mut kept = 0;
+        for index in 0..terms.len() {
+            let BinTerm { id, count } = terms[index];
+            let Some(entry) = self.entries.get_mut(id as usize) else {
+                continue;
+            };
+            entry.open_entries = entry.open_entries.saturating_sub(1);
+            if entry.merge_stamp == stamp {
+                terms[entry.merge_position as usize].count += count;
+                continue;
+            }
+            entry.merge_stamp = stamp;
+            entry.merge_position = kept as u32;
+            entry.closed_bins += 1;
+            if entry.closed_bins == 1 {
+                entry.closed_position = self.in_closed_bins.len() as u32;
+                self.in_closed_bins.push(id);
+            }
+            terms[kept] = BinTerm { id, count };
+            kept += 1;
+        }
+        terms.truncate(kept);
+    }
+
+    /// An open bin was dropped unclosed (its mentions could no longer be placed).
+    pub(crate) fn release_open(&mut self, terms: &[BinTerm]) {
+        for term in terms {
+            if let Some(entry) = self.entries.get_mut(term.id as usize) {
+                entry.open_entries = entry.open_entries.saturating_sub(1);
+            }
+        }
+    }
+
+    /// A closed bin was dropped: its terms may leave the window list.
+    pub(crate) fn release_closed(&mut self, terms: &[BinTerm]) {
+        for term in terms {
+            let Some(entry) = self.entries.get_mut(term.id as usize) else {
+                continue;
+            };
+            entry.closed_bins = entry.closed_bins.saturating_sub(1);
+            if entry.closed_bins > 0 {
+                continue;
+            }
+            let position = entry.closed_position as usize;
+            entry.closed_position = u32::MAX;
+            if position < self.in_closed_bins.len() {
+                self.in_closed_bins.swap_remove(position);
+                if let Some(moved) = self.in_closed_bins.get(position) {
+                    self.entries[*moved as usize].closed_position = position as u32;
+                }
+            }
+        }
+    }
+
+    /// Every window count back to zero (every closed bin is being dropped).
+    pub(crate) fn clear_windows(&mut self) {
+        for id in &self.in_closed_bins {
+            self.entries[*id as usize].in_windows = [0; MAX_WINDOWS];
+        }
+    }
+
+    /// Forgets the rarest terms no bin names once there are more than
+    /// `limit`, keeping three quarters of `limit`.
+    pub(crate) fn evict(&mut self, bin_index: i64, limit: usize) {
+        if self.len() <= self.evict_above.max(limit) {
+            return;
+        }
+        let mut unheld: Vec<(f64, TermId)> = self
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(id, entry)| !entry.is_held() && !self.is_free(*id))
+            .map(|(id, entry)| (entry.rate.at(bin_index), id as TermId))
+            .collect();
+        let keep = limit * 3 / 4;
+        if unheld.len() > keep {
+            // Ties by name, so that which term goes does not depend on ids.
+            unheld.sort_by(|left, right| {
+                left.0
+                    .total_cmp(&right.0)
+                    .then_with(|| self.name(left.1).cmp(self.name(right.1)))
+            });
+            let excess = unheld.len() - keep;
+            for (_, id) in unheld.into_iter().take(excess) {
+                self.forget(id);
+            }
+        }
+        self.evict_above = self.len() + self.len() / 4 + 16;
+    }
+
+    /// Asserts that the holds are what the bins say: `closed_bins` and
+    /// `open_entries` per id, recounted from the bins; every window count is
+    /// zero past `windows`, and the name index agrees with the entries.
+    #[cfg(test)]
+    pub(crate) fn check_holds(
+        &self,
+        closed_bins: &std::collections::HashMap<TermId, u32>,
+        open_entries: &std::collections::HashMap<TermId, u32>,
+        windows: usize,
+    ) {
+        for (id, entry) in self.entries.iter().enumerate() {
+            let id = id as TermId;
+            let name = &entry.name;
+            assert_eq!(
+                entry.closed_bins,
+                closed_bins.get(&id).copied().unwrap_or(0),
+                "{name}"
+            );
+            assert_eq!(
+                entry.open_entries,
+                open_entries.get(&id).copied().unwrap_or(0),
+                "{name}"
+            );
+            assert_eq!(
+                entry.closed_bins > 0,
+                self.in_closed_bins.contains(&id),
+                "{name}"
+            );
+            assert!(entry.in_windows[windows..].iter().all(|count| *count == 0));
+            if entry.closed_bins == 0 {
+                assert!(entry.in_windows.iter().all(|count| *count == 0), "{name}");
+            }
+            if self.is_free(id as usize) {
+                assert!(!entry.is_held());
+                assert!(self.free.contains(&id));
+            } else {
+                assert_eq!(self.find(name), Some(id));
+            }
+        }
+        assert_eq!(self.by_name.len(), self.len());
+        for (position, id) in self.in_closed_bins.iter().enumerate() {
+            assert_eq!(
+                self.entries[*id as usize].closed_position as usize,
+                position
+            );
+        }
+    }
+
+    fn is_free(&self, id: usize) -> bool {
+        self.entries[id].name.is_empty()
+    }
+
+    fn forget(&mut self, id: TermId) {
+        let Some(entry) = self.entries.get_mut(id as usize) else {
+            return;
+        };
+        let name = std::mem::take(&mut entry.name);
+        let hash = self.hasher.hash_one(&*name);
+        if let Ok(found) = self.by_name.find_entry(hash, |known| *known == id) {
+            found.remove();
+        }
+        self.free.push(id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entries(ids: &[TermId]) -> Vec<BinTerm> {
+        ids.iter().map(|id| BinTerm { id: *id, count: 1 }).collect()
+    }
+
+    #[test]
+    fn closing_a_bin_merges_entries_and_moves_the_hold() {
+        let mut table = TermTable::default();
+        let refund = table.intern("refund");
+        let delay = table.intern("delay");
+        assert_eq!(table.intern("refund"), refund);
+        let mut bin = entries(&[refund, delay, refund, refund]);
+        for term in &bin {
+            table.hold_open(term.id);
+        }
+        table.close_bin(&mut bin);
+        assert_eq!(
+            bin,
+            vec![
+                BinTerm {
+                    id: refund,
+                    count: 3
+                },
+                BinTerm {
+                    id: delay,
+                    count: 1
+                }
+            ]
+        );
+        for id in [refund, delay] {
+            let entry = table.entry(id).expect("entry");
+            assert_eq!((entry.open_entries, entry.closed_bins), (0, 1));
+        }
+        // A second bin with the same term: one more closed bin, one listing.
+        let mut second = entries(&[delay]);
+        table.hold_open(delay);
+        table.close_bin(&mut second);
+        assert_eq!(table.entry(delay).map(|entry| entry.closed_bins), Some(2));
+        let mut listed: Vec<TermId> = table.window_terms().map(|(id, _)| id).collect();
+        listed.sort_unstable();
+        assert_eq!(listed, vec![refund, delay]);
+        table.release_closed(&bin);
+        let listed: Vec<TermId> = table.window_terms().map(|(id, _)| id).collect();
+        assert_eq!(listed, vec![delay]);
+        assert_eq!(
+            table.entry(refund).map(|entry| entry.is_held()),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn eviction_forgets_the_rarest_unheld_terms_and_reuses_their_ids() {
+        let mut table = TermTable::default();
+        let limit = 8;
+        let held = table.intern("held");
+        table.hold_open(held);
+        for index in 0..12 {
+            let id = table.intern(&format!("term{index:02}"));
+            if let Some(entry) = table.entry_mut(id) {
+                entry.rate = TermRate {
+                    rate: f64::from(index),
+                    updated: 0,
+                };
+            }
+        }
+        assert_eq!(table.len(), 13);
+        table.evict(0, limit);
+        // Six of the twelve unheld terms stay: the commonest; the held one too.
+        assert_eq!(table.len(), 7);
+        assert!(table.find("held").is_some());
+        for index in 0..12 {
+            let known = table.find(&format!("term{index:02}")).is_some();
+            assert_eq!(known, index >= 6, "term{index:02}");
+        }
+        // Freed ids come back, under their new names only.
+        let fresh = table.intern("fresh");
+        assert!(fresh < 13);
+        assert_eq!(table.name(fresh), "fresh");
+        assert_eq!(table.find("fresh"), Some(fresh));
+        assert_eq!(table.entry(fresh).map(|entry| entry.rate.at(0)), Some(0.0));
+        for index in 6..12 {
+            let name = format!("term{index:02}");
+            let id = table.find(&name).expect("kept");
+            assert_eq!(table.name(id), name);
+        }
+    }
+}
