@@ -112,7 +112,10 @@ pub fn for_each_term(
         }
         if is_stopword(bare)
             || bare == brand_lower
-            || bare.contains(brand_lower) && brand_lower.len() >= 4
+            // Length first: most words are shorter than the brand.
+            || brand_lower.len() >= 4
+                && bare.len() > brand_lower.len()
+                && bare.contains(brand_lower)
         {
             continue;
         }

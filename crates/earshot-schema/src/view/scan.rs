@@ -107,13 +107,6 @@ impl Literal {
         };
         Literal { quoted, word, mask }
     }
-
-    fn starts(&self, bytes: &[u8]) -> bool {
-        match bytes.first_chunk::<16>() {
-            Some(chunk) => u128::from_le_bytes(*chunk) & self.mask == self.word,
-            None => bytes.starts_with(self.quoted),
-        }
-    }
 }
 
 /// Keys of the nested objects, in the order the schema writes them; the
@@ -282,22 +275,31 @@ impl<'a> Scanner<'a> {
     fn one_of(&mut self, known: &[Literal], next: &mut usize) -> Option<Option<usize>> {
         self.skip_whitespace();
         let rest = self.bytes.get(self.position..)?;
-        let (before, after) = known.split_at((*next).min(known.len()));
-        for (index, literal) in after
-            .iter()
-            .enumerate()
-            .map(|(offset, literal)| (before.len() + offset, literal))
-            .chain(before.iter().enumerate())
-        {
-            // The literal ends with a quote, so a longer key cannot match.
-            if literal.starts(rest) {
-                self.position += literal.quoted.len();
+        // Read once, compared with every candidate.
+        let word = rest
+            .first_chunk::<16>()
+            .map(|chunk| u128::from_le_bytes(*chunk));
+        let matches = |literal: &Literal| match word {
+            Some(word) => word & literal.mask == literal.word,
+            None => rest.starts_with(literal.quoted),
+        };
+        // Each literal ends with a quote, so at most one of them matches:
+        // the order of the tries only decides how soon it is found.
+        let found = match known.get(*next) {
+            Some(expected) if matches(expected) => Some(*next),
+            _ => known.iter().position(matches),
+        };
+        match found {
+            Some(index) => {
+                self.position += known[index].quoted.len();
                 *next = index + 1;
-                return Some(Some(index));
+                Some(Some(index))
+            }
+            None => {
+                self.string()?;
+                Some(None)
             }
         }
-        self.string()?;
-        Some(None)
     }
 
     /// Reads an object, handing `field` the index in `keys` of each key
