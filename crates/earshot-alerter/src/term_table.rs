@@ -23,7 +23,13 @@ pub(crate) struct TermRate {
 
 impl TermRate {
     pub(crate) fn at(&self, bin_index: i64) -> f64 {
-        self.rate * (1.0 - LEVEL_ALPHA).powi((bin_index - self.updated).clamp(0, 100_000) as i32)
+        // Most reads are of terms updated the bin before (`powi` is a call;
+        // for 0 and 1 it returns 1 and its base exactly).
+        match (bin_index - self.updated).clamp(0, 100_000) {
+            0 => self.rate,
+            1 => self.rate * (1.0 - LEVEL_ALPHA),
+            age => self.rate * (1.0 - LEVEL_ALPHA).powi(age as i32),
+        }
     }
 
     /// Folds in a bin's (deseasonalised) count with weight `alpha`.
@@ -341,6 +347,17 @@ mod tests {
 
     fn entries(ids: &[TermId]) -> Vec<BinTerm> {
         ids.iter().map(|id| BinTerm { id: *id, count: 1 }).collect()
+    }
+
+    #[test]
+    fn rates_decay_as_powi_computes_bit_for_bit() {
+        for rate in [0.0, 1e-9, 0.37, 3.0, 1234.5] {
+            for age in 0..5 {
+                let term = TermRate { rate, updated: 10 };
+                let expected = rate * (1.0 - LEVEL_ALPHA).powi(age);
+                assert_eq!(term.at(10 + i64::from(age)).to_bits(), expected.to_bits());
+            }
+        }
     }
 
     #[test]

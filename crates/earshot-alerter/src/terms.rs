@@ -96,31 +96,73 @@ pub fn for_each_term(
     scratch: &mut String,
     mut found: impl FnMut(&str),
 ) {
-    for raw in text.split_whitespace().take(60) {
-        if raw.starts_with('@') || raw.starts_with("http") || raw.starts_with("www.") {
-            continue;
+    if !text.is_ascii() {
+        for raw in text.split_whitespace().take(MAX_WORDS) {
+            term_of_word(raw, false, brand_lower, scratch, &mut found);
         }
-        let word = normalized(raw, scratch);
-        let bare = word.trim_start_matches('#');
-        let short = if bare.is_ascii() {
-            bare.len() < 3
-        } else {
-            bare.chars().count() < 3
-        };
-        if short || bare.bytes().all(|byte| byte.is_ascii_digit()) {
-            continue;
-        }
-        if is_stopword(bare)
-            || bare == brand_lower
-            // Length first: most words are shorter than the brand.
-            || brand_lower.len() >= 4
-                && bare.len() > brand_lower.len()
-                && bare.contains(brand_lower)
-        {
-            continue;
-        }
-        found(word);
+        return;
     }
+    // ASCII (most texts): words split byte by byte, and whether a word is
+    // already plain (lower-case letters and digits) learnt on the way.
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    for _ in 0..MAX_WORDS {
+        while index < bytes.len() && is_ascii_space(bytes[index]) {
+            index += 1;
+        }
+        if index == bytes.len() {
+            return;
+        }
+        let start = index;
+        let mut plain = true;
+        while index < bytes.len() && !is_ascii_space(bytes[index]) {
+            plain &= bytes[index].is_ascii_lowercase() | bytes[index].is_ascii_digit();
+            index += 1;
+        }
+        let raw = text.get(start..index).unwrap_or_default();
+        term_of_word(raw, plain, brand_lower, scratch, &mut found);
+    }
+}
+
+/// Words read of a text at most (a pasted essay adds nothing but work).
+const MAX_WORDS: usize = 60;
+
+/// `char::is_whitespace` among ASCII bytes: space, and tab to carriage
+/// return (vertical tab and form feed included).
+fn is_ascii_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t'..=b'\r')
+}
+
+/// Passes the term `raw` makes, if any, to `found`; `plain` when `raw` is
+/// known to be lower-case ASCII letters and digits only.
+fn term_of_word(
+    raw: &str,
+    plain: bool,
+    brand_lower: &str,
+    scratch: &mut String,
+    found: &mut impl FnMut(&str),
+) {
+    if raw.starts_with('@') || raw.starts_with("http") || raw.starts_with("www.") {
+        return;
+    }
+    let word = if plain { raw } else { normalized(raw, scratch) };
+    let bare = word.trim_start_matches('#');
+    let short = if bare.is_ascii() {
+        bare.len() < 3
+    } else {
+        bare.chars().count() < 3
+    };
+    if short || bare.bytes().all(|byte| byte.is_ascii_digit()) {
+        return;
+    }
+    if is_stopword(bare)
+        || bare == brand_lower
+        // Length first: most words are shorter than the brand.
+        || brand_lower.len() >= 4 && bare.len() > brand_lower.len() && bare.contains(brand_lower)
+    {
+        return;
+    }
+    found(word);
 }
 
 /// A word lower-cased, without punctuation other than `#` and inner `'`.
@@ -155,6 +197,29 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// Terms are those of the plain definition (words as
+        /// `split_whitespace` splits them, each normalized), on the ASCII
+        /// path and the other, whatever the whitespace (ASCII controls,
+        /// vertical tab, no-break space).
+        #[test]
+        fn terms_are_those_of_split_and_normalized_words(
+            text in "([a-zA-Z0-9#'@.]{0,7}[\\t\\n\\x0b\\x0c\\r\\x1c\\x1f \u{a0}\u{2003}é]{1,2}){0,70}",
+            brand in "[a-z]{3,5}",
+        ) {
+            for text in [text.clone(), text.chars().filter(char::is_ascii).collect()] {
+                let mut scratch = String::new();
+                let mut expected = Vec::new();
+                for raw in text.split_whitespace().take(MAX_WORDS) {
+                    term_of_word(raw, false, &brand, &mut scratch, &mut |term: &str| {
+                        expected.push(term.to_owned())
+                    });
+                }
+                let mut terms = Vec::new();
+                for_each_term(&text, &brand, &mut scratch, |term| terms.push(term.to_owned()));
+                prop_assert_eq!(terms, expected);
+            }
+        }
+
         /// The copy-free and ASCII paths lower and filter a word exactly as
         /// the general one does.
         #[test]
