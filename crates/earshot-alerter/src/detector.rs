@@ -708,14 +708,14 @@ impl Detector {
         let terms = &mut self.mention_terms;
         terms.clear();
         let brand_terms = &mut state.terms;
+        brand_terms.start_mention();
         for_each_term(
             &mention.text,
             &state.brand_lower,
             &mut self.term_scratch,
             |word| {
                 let id = brand_terms.intern(word);
-                if !terms.contains(&id) {
-                    brand_terms.hold_open(id);
+                if brand_terms.hold_once(id) {
                     terms.push(id);
                 }
             },
@@ -1585,11 +1585,12 @@ mod tests {
         );
         let refund = terms.intern("refund");
         let delay = terms.intern("delay");
+        terms.start_mention();
+        assert!(terms.hold_once(refund) && terms.hold_once(delay));
         bin.add(&mention.view(), [refund, delay], source.clone(), 0);
-        bin.add(&mention.view(), [terms.intern("refund")], source, 1);
-        for term in bin.terms().to_vec() {
-            terms.hold_open(term.id);
-        }
+        terms.start_mention();
+        assert!(terms.hold_once(refund));
+        bin.add(&mention.view(), [refund], source, 1);
         assert_eq!(bin.close(&mut terms), 3, "entries before the merge");
         let mut merged: Vec<(String, u32)> = bin
             .terms()

@@ -62,9 +62,9 @@ pub(crate) struct TermEntry {
     /// `TermTable::in_closed_bins`, at `closed_position`.
     closed_bins: u32,
     closed_position: u32,
-    /// The merge that last saw it, and where its entry went (see
-    /// [`TermTable::close_bin`]).
-    merge_stamp: u32,
+    /// The mention or merge that last saw it ([`TermTable::next_stamp`]),
+    /// and in a merge, where its entry went ([`TermTable::close_bin`]).
+    seen_stamp: u32,
     merge_position: u32,
 }
 
@@ -77,7 +77,7 @@ impl TermEntry {
             open_entries: 0,
             closed_bins: 0,
             closed_position: u32::MAX,
-            merge_stamp: 0,
+            seen_stamp: 0,
             merge_position: 0,
         }
     }
@@ -97,7 +97,9 @@ pub(crate) struct TermTable {
     hasher: RandomState,
     /// Ids some closed bin names: the terms of the detection windows.
     in_closed_bins: Vec<TermId>,
-    merge_stamp: u32,
+    /// The last stamp given out, and the current mention's.
+    stamp: u32,
+    mention_stamp: u32,
     /// Live terms at which the next eviction runs (amortises its scan).
     evict_above: usize,
 }
@@ -167,25 +169,44 @@ impl TermTable {
             .map(|id| (*id, &self.entries[*id as usize]))
     }
 
-    /// An open bin took an entry naming `id`.
-    pub(crate) fn hold_open(&mut self, id: TermId) {
-        if let Some(entry) = self.entries.get_mut(id as usize) {
-            entry.open_entries += 1;
+    /// A fresh stamp for a mention's terms or a merge: an entry stamped
+    /// with it has been seen by that one (no search, no set).
+    fn next_stamp(&mut self) -> u32 {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            // Wrapped: no entry may keep a stamp that looks current.
+            for entry in &mut self.entries {
+                entry.seen_stamp = 0;
+            }
+            self.stamp = 1;
+        }
+        self.stamp
+    }
+
+    /// Starts the next mention: [`TermTable::hold_once`] holds each of its
+    /// terms once.
+    pub(crate) fn start_mention(&mut self) {
+        self.mention_stamp = self.next_stamp();
+    }
+
+    /// Holds `id` for an open bin's entry unless the current mention already
+    /// does; says whether it did.
+    pub(crate) fn hold_once(&mut self, id: TermId) -> bool {
+        let stamp = self.mention_stamp;
+        match self.entries.get_mut(id as usize) {
+            Some(entry) if entry.seen_stamp != stamp => {
+                entry.seen_stamp = stamp;
+                entry.open_entries += 1;
+                true
+            }
+            _ => false,
         }
     }
 
     /// Merges a closing bin's entries into one per term (in order of first
     /// appearance, no sort) and moves their hold from open to closed.
     pub(crate) fn close_bin(&mut self, terms: &mut Vec<BinTerm>) {
-        self.merge_stamp = self.merge_stamp.wrapping_add(1);
-        if self.merge_stamp == 0 {
-            // Wrapped: no entry may keep a stamp that looks current.
-            for entry in &mut self.entries {
-                entry.merge_stamp = 0;
-            }
-            self.merge_stamp = 1;
-        }
-        let stamp = self.merge_stamp;
+        let stamp = self.next_stamp();
         let mut kept = 0;
         for index in 0..terms.len() {
             let BinTerm { id, count } = terms[index];
@@ -193,11 +214,11 @@ impl TermTable {
                 continue;
             };
             entry.open_entries = entry.open_entries.saturating_sub(1);
-            if entry.merge_stamp == stamp {
+            if entry.seen_stamp == stamp {
                 terms[entry.merge_position as usize].count += count;
                 continue;
             }
-            entry.merge_stamp = stamp;
+            entry.seen_stamp = stamp;
             entry.merge_position = kept as u32;
             entry.closed_bins += 1;
             if entry.closed_bins == 1 {
@@ -366,10 +387,17 @@ mod tests {
         let refund = table.intern("refund");
         let delay = table.intern("delay");
         assert_eq!(table.intern("refund"), refund);
-        let mut bin = entries(&[refund, delay, refund, refund]);
-        for term in &bin {
-            table.hold_open(term.id);
+        // Three mentions, one naming refund twice.
+        let mut bin = Vec::new();
+        for mention in [&[refund, delay, refund][..], &[refund], &[refund]] {
+            table.start_mention();
+            for id in mention {
+                if table.hold_once(*id) {
+                    bin.push(BinTerm { id: *id, count: 1 });
+                }
+            }
         }
+        assert_eq!(bin.len(), 4);
         table.close_bin(&mut bin);
         assert_eq!(
             bin,
@@ -390,7 +418,8 @@ mod tests {
         }
         // A second bin with the same term: one more closed bin, one listing.
         let mut second = entries(&[delay]);
-        table.hold_open(delay);
+        table.start_mention();
+        assert!(table.hold_once(delay));
         table.close_bin(&mut second);
         assert_eq!(table.entry(delay).map(|entry| entry.closed_bins), Some(2));
         let mut listed: Vec<TermId> = table.window_terms().map(|(id, _)| id).collect();
@@ -410,7 +439,8 @@ mod tests {
         let mut table = TermTable::default();
         let limit = 8;
         let held = table.intern("held");
-        table.hold_open(held);
+        table.start_mention();
+        table.hold_once(held);
         for index in 0..12 {
             let id = table.intern(&format!("term{index:02}"));
             if let Some(entry) = table.entry_mut(id) {
