@@ -119,14 +119,16 @@ impl Bin {
     }
 
     /// Counts a mention in with its distinct terms (which the caller holds
-    /// open in its [`TermTable`]); `term_capacity` sizes the term entries of
-    /// a new bin (growing them a doubling at a time was most of the
-    /// allocation).
+    /// open in its [`TermTable`]); its source is interned in `sources` only
+    /// when new to the bin (a bin names a few sources: a comparison of short
+    /// names costs less than a lookup and a reference count);
+    /// `term_capacity` sizes the term entries of a new bin (growing them a
+    /// doubling at a time was most of the allocation).
     fn add(
         &mut self,
         mention: &ScoredMentionView<'_>,
         terms: impl IntoIterator<Item = TermId>,
-        source: Arc<str>,
+        sources: &mut Interner,
         term_capacity: usize,
     ) {
         self.total += 1;
@@ -142,13 +144,14 @@ impl Bin {
                 ..BinDetail::default()
             })
         });
+        let source: &str = &mention.source;
         match detail
             .sources
             .iter_mut()
-            .find(|(known, _)| Arc::ptr_eq(known, &source))
+            .find(|(known, _)| **known == *source)
         {
             Some((_, count)) => *count += 1,
-            None => detail.sources.push((source, 1)),
+            None => detail.sources.push((sources.intern(source), 1)),
         }
         detail
             .terms
@@ -720,12 +723,16 @@ impl Detector {
                 }
             },
         );
-        let source = state.sources.intern(&mention.source);
         state
             .open_bins
             .entry(bin_start)
             .or_insert_with(|| Bin::empty(bin_start))
-            .add(mention, terms.drain(..), source, state.term_entries_hint);
+            .add(
+                mention,
+                terms.drain(..),
+                &mut state.sources,
+                state.term_entries_hint,
+            );
     }
 
     /// Closes every bin that ends at or before `watermark` for every brand.
@@ -1573,7 +1580,7 @@ mod tests {
     fn closing_a_bin_merges_its_terms() {
         let mut terms = TermTable::default();
         let mut bin = Bin::empty(0);
-        let source: Arc<str> = Arc::from("twitter");
+        let mut sources = Interner::default();
         let mention = crate::synth::scored(
             "1".into(),
             "acme",
@@ -1587,10 +1594,10 @@ mod tests {
         let delay = terms.intern("delay");
         terms.start_mention();
         assert!(terms.hold_once(refund) && terms.hold_once(delay));
-        bin.add(&mention.view(), [refund, delay], source.clone(), 0);
+        bin.add(&mention.view(), [refund, delay], &mut sources, 0);
         terms.start_mention();
         assert!(terms.hold_once(refund));
-        bin.add(&mention.view(), [refund], source, 1);
+        bin.add(&mention.view(), [refund], &mut sources, 1);
         assert_eq!(bin.close(&mut terms), 3, "entries before the merge");
         let mut merged: Vec<(String, u32)> = bin
             .terms()
