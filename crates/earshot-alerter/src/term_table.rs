@@ -53,6 +53,9 @@ pub(crate) struct BinTerm {
 pub(crate) struct TermEntry {
     /// Empty while the id is free.
     name: Box<str>,
+    /// The name's first eight bytes ([`prefix_of`]): most terms are no
+    /// longer, so a lookup compares them without reading the name.
+    prefix: u64,
     pub rate: TermRate,
     /// Mentions of the term in each detection window (closed bins only).
     pub in_windows: [u32; MAX_WINDOWS],
@@ -72,6 +75,7 @@ impl TermEntry {
     fn new(name: &str) -> Self {
         TermEntry {
             name: name.into(),
+            prefix: prefix_of(name),
             rate: TermRate::default(),
             in_windows: [0; MAX_WINDOWS],
             open_entries: 0,
@@ -85,6 +89,21 @@ impl TermEntry {
     fn is_held(&self) -> bool {
         self.open_entries > 0 || self.closed_bins > 0
     }
+
+    fn is_named(&self, name: &str, prefix: u64) -> bool {
+        self.name.len() == name.len()
+            && self.prefix == prefix
+            && (name.len() <= 8 || self.name.get(8..) == name.get(8..))
+    }
+}
+
+/// A name's first eight bytes as a number, zero-padded.
+fn prefix_of(name: &str) -> u64 {
+    let bytes = name.as_bytes();
+    let mut prefix = [0; 8];
+    let length = bytes.len().min(8);
+    prefix[..length].copy_from_slice(&bytes[..length]);
+    u64::from_le_bytes(prefix)
 }
 
 /// Term names come from mention texts, which anyone can write: a keyed hash
@@ -104,14 +123,30 @@ pub(crate) struct TermTable {
     evict_above: usize,
 }
 
+/// A short name hashes as its prefix and length (two words, no loop over
+/// bytes); a longer one as a whole, so that names sharing their first eight
+/// bytes do not share a hash whatever the seed.
+fn name_hash(hasher: &RandomState, name: &str, prefix: u64) -> u64 {
+    if name.len() <= 8 {
+        hasher.hash_one((prefix, name.len()))
+    } else {
+        hasher.hash_one(name)
+    }
+}
+
 impl TermTable {
+    fn hash(&self, name: &str, prefix: u64) -> u64 {
+        name_hash(&self.hasher, name, prefix)
+    }
+
     /// The id of `name`, given one if it has none (with no rate yet).
     pub(crate) fn intern(&mut self, name: &str) -> TermId {
-        let hash = self.hasher.hash_one(name);
+        let prefix = prefix_of(name);
+        let hash = self.hash(name, prefix);
         let entries = &self.entries;
         if let Some(id) = self
             .by_name
-            .find(hash, |id| &*entries[*id as usize].name == name)
+            .find(hash, |id| entries[*id as usize].is_named(name, prefix))
         {
             return *id;
         }
@@ -126,18 +161,20 @@ impl TermTable {
             }
         };
         let (entries, hasher) = (&self.entries, &self.hasher);
-        self.by_name
-            .insert_unique(hash, id, |id| hasher.hash_one(&*entries[*id as usize].name));
+        self.by_name.insert_unique(hash, id, |id| {
+            let entry = &entries[*id as usize];
+            name_hash(hasher, &entry.name, entry.prefix)
+        });
         id
     }
 
     /// The id of `name`, if the brand knows it.
     #[cfg(test)]
     pub(crate) fn find(&self, name: &str) -> Option<TermId> {
-        let entries = &self.entries;
+        let prefix = prefix_of(name);
         self.by_name
-            .find(self.hasher.hash_one(name), |id| {
-                &*entries[*id as usize].name == name
+            .find(self.hash(name, prefix), |id| {
+                self.entries[*id as usize].is_named(name, prefix)
             })
             .copied()
     }
@@ -354,7 +391,8 @@ impl TermTable {
             return;
         };
         let name = std::mem::take(&mut entry.name);
-        let hash = self.hasher.hash_one(&*name);
+        let prefix = std::mem::take(&mut entry.prefix);
+        let hash = self.hash(&name, prefix);
         if let Ok(found) = self.by_name.find_entry(hash, |known| *known == id) {
             found.remove();
         }
@@ -368,6 +406,29 @@ mod tests {
 
     fn entries(ids: &[TermId]) -> Vec<BinTerm> {
         ids.iter().map(|id| BinTerm { id: *id, count: 1 }).collect()
+    }
+
+    proptest::proptest! {
+        /// Names get the same id exactly when they are the same, around the
+        /// eight bytes compared as a number (shared prefixes, zero bytes,
+        /// multi-byte characters across the boundary).
+        #[test]
+        fn names_share_an_id_exactly_when_equal(
+            names in proptest::collection::vec("(abcdefgh|abc|ab\\x00)?[a-c\\x00é]{0,10}", 1..40),
+        ) {
+            let mut table = TermTable::default();
+            let ids: Vec<TermId> = names.iter().map(|name| table.intern(name)).collect();
+            for (left, left_id) in names.iter().zip(&ids) {
+                proptest::prop_assert_eq!(table.name(*left_id), left.as_str());
+                proptest::prop_assert_eq!(table.find(left), Some(*left_id));
+                let entry = &table.entries[*left_id as usize];
+                for (right, right_id) in names.iter().zip(&ids) {
+                    proptest::prop_assert_eq!(left == right, left_id == right_id);
+                    // The comparison alone, as a hash collision would need it.
+                    proptest::prop_assert_eq!(left == right, entry.is_named(right, prefix_of(right)));
+                }
+            }
+        }
     }
 
     #[test]
