@@ -320,10 +320,39 @@ pub(crate) fn parse_timestamp(
     Ok(utc)
 }
 
+/// Whether `raw` is a timestamp within the limits, as `parse_timestamp`
+/// would say, without building it when it is plain UTC (validated-only
+/// fields such as `scored_at`).
+pub(crate) fn timestamp_is_valid(raw: &str, limits: &ValidationLimits) -> bool {
+    match plain_utc_fields(raw) {
+        Some(fields) => (limits.min_year..=limits.max_year).contains(&fields.year),
+        None => parse_timestamp("", raw, limits).is_ok(),
+    }
+}
+
 /// `YYYY-MM-DDTHH:MM:SSZ`, the shape every earshot producer writes, read
 /// without chrono's general RFC 3339 parser (a third of a backtest's
 /// decoding); `None` for anything else, which goes to that parser.
 fn parse_plain_utc(raw: &str) -> Option<DateTime<Utc>> {
+    let fields = plain_utc_fields(raw)?;
+    let date = chrono::NaiveDate::from_ymd_opt(fields.year, fields.month, fields.day)?;
+    Some(
+        date.and_hms_opt(fields.hour, fields.minute, fields.second)?
+            .and_utc(),
+    )
+}
+
+/// The fields of a plain UTC timestamp, each within its calendar range.
+struct PlainUtc {
+    year: i32,
+    month: u32,
+    day: u32,
+    hour: u32,
+    minute: u32,
+    second: u32,
+}
+
+fn plain_utc_fields(raw: &str) -> Option<PlainUtc> {
     let bytes = raw.as_bytes();
     if bytes.len() != 20 || bytes[19] != b'Z' || bytes[10] != b'T' {
         return None;
@@ -337,20 +366,28 @@ fn parse_plain_utc(raw: &str) -> Option<DateTime<Utc>> {
     if [4, 7].iter().any(|&at| bytes[at] != b'-') || [13, 16].iter().any(|&at| bytes[at] != b':') {
         return None;
     }
-    let second = number(17..19)?;
+    let fields = PlainUtc {
+        year: i32::try_from(number(0..4)?).ok()?,
+        month: number(5..7)?,
+        day: number(8..10)?,
+        hour: number(11..13)?,
+        minute: number(14..16)?,
+        second: number(17..19)?,
+    };
+    let leap_year = fields.year % 4 == 0 && (fields.year % 100 != 0 || fields.year % 400 == 0);
+    let days_in_month = match fields.month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap_year => 29,
+        2 => 28,
+        _ => return None,
+    };
     // A leap second (60) takes chrono's path, which knows how to hold it.
-    if second >= 60 {
-        return None;
-    }
-    let date = chrono::NaiveDate::from_ymd_opt(
-        i32::try_from(number(0..4)?).ok()?,
-        number(5..7)?,
-        number(8..10)?,
-    )?;
-    Some(
-        date.and_hms_opt(number(11..13)?, number(14..16)?, second)?
-            .and_utc(),
-    )
+    let valid = (1..=days_in_month).contains(&fields.day)
+        && fields.hour < 24
+        && fields.minute < 60
+        && fields.second < 60;
+    valid.then_some(fields)
 }
 
 #[cfg(test)]
@@ -388,6 +425,41 @@ mod tests {
                 prop_assert_eq!(Some(fast), chrono);
             }
         }
+    }
+
+    /// Validating without building accepts what parsing accepts: every
+    /// month and day around the month ends, leap years and centuries,
+    /// hours, leap seconds, zones, and years at the limits.
+    #[test]
+    fn validity_is_what_parsing_says() {
+        let narrow = ValidationLimits {
+            min_year: 2000,
+            max_year: 2023,
+            ..ValidationLimits::default()
+        };
+        let mut checked = 0;
+        for limits in [ValidationLimits::default(), narrow] {
+            for year in [1899, 1900, 1999, 2000, 2023, 2024, 2026, 2100] {
+                for month in 0..=13 {
+                    for day in 0..=32 {
+                        for (hour, second) in [(0, 0), (23, 59), (24, 0), (12, 60)] {
+                            for zone in ["Z", "+00:00", "ZZ"] {
+                                let raw = format!(
+                                    "{year:04}-{month:02}-{day:02}T{hour:02}:00:{second:02}{zone}"
+                                );
+                                assert_eq!(
+                                    timestamp_is_valid(&raw, &limits),
+                                    parse_timestamp("scored_at", &raw, &limits).is_ok(),
+                                    "{raw}"
+                                );
+                                checked += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert!(checked > 10_000);
     }
 
     fn limits() -> ValidationLimits {

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
-use crate::mention::{check_max_chars, check_not_blank, parse_timestamp, UNKNOWN_SOURCE};
+use crate::mention::{
+    check_max_chars, check_not_blank, parse_timestamp, timestamp_is_valid, UNKNOWN_SOURCE,
+};
 use crate::{
     SchemaError, ScoredMention, SentimentLabel, SentimentProbs, Toxicity, ValidationLimits,
 };
@@ -100,7 +102,9 @@ impl<'a> ScoredMentionView<'a> {
         check_not_blank("brand", raw.brand).ok()?;
         check_max_chars("brand", raw.brand, limits.max_brand_chars).ok()?;
         let created_at = parse_timestamp("created_at", raw.created_at, limits).ok()?;
-        parse_timestamp("scored_at", raw.scored_at, limits).ok()?;
+        if !timestamp_is_valid(raw.scored_at, limits) {
+            return None;
+        }
         if !(-1.0..=1.0).contains(&raw.sentiment.score)
             || !(0.0..=1.0).contains(&raw.toxicity.score)
         {
