@@ -157,8 +157,14 @@ impl<'a> Scanner<'a> {
         }
     }
 
+    /// The next byte that is not whitespace (one load when there is none:
+    /// a compact writer's case, and every token asks).
     #[inline(always)]
     fn peek(&mut self) -> Option<u8> {
+        let byte = *self.bytes.get(self.position)?;
+        if !matches!(byte, b' ' | b'\t' | b'\n' | b'\r') {
+            return Some(byte);
+        }
         self.skip_whitespace();
         self.bytes.get(self.position).copied()
     }
@@ -201,7 +207,7 @@ impl<'a> Scanner<'a> {
     /// A JSON number within [`MAX_DIGITS`] digits and no exponent.
     #[inline(always)]
     fn number(&mut self) -> Option<Number> {
-        self.skip_whitespace();
+        self.peek()?;
         let bytes = self.bytes;
         let mut position = self.position;
         let negative = bytes.get(position) == Some(&b'-');
@@ -283,7 +289,7 @@ impl<'a> Scanner<'a> {
     /// fields in one order); `Some(None)` for any other string, read.
     #[inline(always)]
     fn one_of(&mut self, known: &[Literal], next: &mut usize) -> Option<Option<usize>> {
-        self.skip_whitespace();
+        self.peek()?;
         let rest = self.bytes.get(self.position..)?;
         // Read once, compared with every candidate.
         let word = rest
