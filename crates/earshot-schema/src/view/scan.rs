@@ -22,14 +22,22 @@ const MAX_DEPTH: usize = 16;
 /// gives the value; serde_json computes it the same way and gets the same.
 const MAX_DIGITS: usize = 15;
 
-/// Reads `text` as a whole scored mention, or `None` when unsure.
+/// Reads `text` as a whole scored mention, or `None` when unsure: in the
+/// writer's own layout if it is in it, else by the general reader.
 pub(super) fn scan_common_shape(text: &str) -> Option<RawScored<'_>> {
+    scan_whole(text, Scanner::writer_layout).or_else(|| scan_whole(text, Scanner::scored))
+}
+
+fn scan_whole<'a>(
+    text: &'a str,
+    read: impl FnOnce(&mut Scanner<'a>) -> Option<RawScored<'a>>,
+) -> Option<RawScored<'a>> {
     let mut scanner = Scanner {
         text,
         bytes: text.as_bytes(),
         position: 0,
     };
-    let raw = scanner.scored()?;
+    let raw = read(&mut scanner)?;
     scanner.skip_whitespace();
     (scanner.position == scanner.bytes.len()).then_some(raw)
 }
@@ -110,6 +118,24 @@ impl Literal {
         };
         Literal { quoted, word, mask }
     }
+
+    /// Whether `rest` starts with the literal; `word` is its first 16 bytes
+    /// when it has that many (read once for several literals).
+    #[inline(always)]
+    fn begins(&self, rest: &[u8], word: Option<u128>) -> bool {
+        match word {
+            Some(word) => word & self.mask == self.word,
+            None => rest.starts_with(self.quoted),
+        }
+    }
+}
+
+/// First 16 bytes as one number, if there are that many.
+#[inline(always)]
+fn first_word(bytes: &[u8]) -> Option<u128> {
+    bytes
+        .first_chunk::<16>()
+        .map(|chunk| u128::from_le_bytes(*chunk))
 }
 
 /// Keys of the nested objects, in the order the schema writes them; the
@@ -292,13 +318,8 @@ impl<'a> Scanner<'a> {
         self.peek()?;
         let rest = self.bytes.get(self.position..)?;
         // Read once, compared with every candidate.
-        let word = rest
-            .first_chunk::<16>()
-            .map(|chunk| u128::from_le_bytes(*chunk));
-        let matches = |literal: &Literal| match word {
-            Some(word) => word & literal.mask == literal.word,
-            None => rest.starts_with(literal.quoted),
-        };
+        let word = first_word(rest);
+        let matches = |literal: &Literal| literal.begins(rest, word);
         // Each literal ends with a quote, so at most one of them matches:
         // the order of the tries only decides how soon it is found.
         let found = match known.get(*next) {
@@ -377,6 +398,135 @@ impl<'a> Scanner<'a> {
             b'n' => self.literal(b"null"),
             _ => self.number().map(drop),
         }
+    }
+
+    /// Moves past `literal` if the text goes on with it exactly.
+    #[inline(always)]
+    fn skip_exact(&mut self, literal: &Literal) -> bool {
+        let rest = self.bytes.get(self.position..).unwrap_or_default();
+        let found = literal.begins(rest, first_word(rest));
+        if found {
+            self.position += literal.quoted.len();
+        }
+        found
+    }
+
+    #[inline(always)]
+    fn exact(&mut self, literal: &Literal) -> Option<()> {
+        self.skip_exact(literal).then_some(())
+    }
+
+    /// The layout the schema writes (compact, fields in its order, absent
+    /// options left out: the scorer's and the synthetic streams' lines),
+    /// read as one comparison per `,"key":` instead of a search among the
+    /// keys; `None` at the first difference (whitespace, another order, a
+    /// `metadata` object, an unknown field), where [`Scanner::scored`]
+    /// starts over. Values are read as there, and each field once.
+    fn writer_layout(&mut self) -> Option<RawScored<'a>> {
+        const ID: Literal = Literal::new(b"{\"id\":");
+        const BRAND: Literal = Literal::new(b",\"brand\":");
+        const TEXT: Literal = Literal::new(b",\"text\":");
+        const CREATED_AT: Literal = Literal::new(b",\"created_at\":");
+        const SOURCE: Literal = Literal::new(b",\"source\":");
+        const AUTHOR: Literal = Literal::new(b",\"author\":");
+        const URL: Literal = Literal::new(b",\"url\":");
+        const LANG: Literal = Literal::new(b",\"lang\":");
+        const METRICS: Literal = Literal::new(b",\"metrics\":");
+        const SENTIMENT: Literal = Literal::new(b",\"sentiment\":");
+        const LABEL_FIRST: Literal = Literal::new(b"{\"label\":");
+        const SCORE: Literal = Literal::new(b",\"score\":");
+        const PROBS: Literal = Literal::new(b",\"probs\":");
+        const NEGATIVE_FIRST: Literal = Literal::new(b"{\"negative\":");
+        const NEUTRAL: Literal = Literal::new(b",\"neutral\":");
+        const POSITIVE: Literal = Literal::new(b",\"positive\":");
+        const TOXICITY: Literal = Literal::new(b"}},\"toxicity\":");
+        const SCORE_FIRST: Literal = Literal::new(b"{\"score\":");
+        const LABEL: Literal = Literal::new(b",\"label\":");
+        const MODEL: Literal = Literal::new(b"},\"model\":");
+        const NAME_FIRST: Literal = Literal::new(b"{\"name\":");
+        const VERSION: Literal = Literal::new(b",\"version\":");
+        const SCORED_AT: Literal = Literal::new(b"},\"scored_at\":");
+        const END: Literal = Literal::new(b"}");
+
+        self.exact(&ID)?;
+        let id = self.string()?;
+        self.exact(&BRAND)?;
+        let brand = self.string()?;
+        self.exact(&TEXT)?;
+        let text = self.string()?;
+        self.exact(&CREATED_AT)?;
+        let created_at = self.string()?;
+        let optional = |scanner: &mut Self, key: &Literal| {
+            if scanner.skip_exact(key) {
+                scanner.optional_string()
+            } else {
+                Some(None)
+            }
+        };
+        let source = optional(self, &SOURCE)?;
+        let author = optional(self, &AUTHOR)?;
+        let url = optional(self, &URL)?;
+        let lang = optional(self, &LANG)?;
+        let metrics = if self.skip_exact(&METRICS) {
+            self.metrics()?
+        } else {
+            None
+        };
+        self.exact(&SENTIMENT)?;
+        self.exact(&LABEL_FIRST)?;
+        let label = self.sentiment_label()?;
+        self.exact(&SCORE)?;
+        let sentiment_score = self.float()?;
+        self.exact(&PROBS)?;
+        self.exact(&NEGATIVE_FIRST)?;
+        let negative = self.float()?;
+        self.exact(&NEUTRAL)?;
+        let neutral = self.float()?;
+        self.exact(&POSITIVE)?;
+        let positive = self.float()?;
+        self.exact(&TOXICITY)?;
+        self.exact(&SCORE_FIRST)?;
+        let toxicity_score = self.float()?;
+        self.exact(&LABEL)?;
+        let toxicity_label = self.string()?;
+        self.exact(&MODEL)?;
+        self.exact(&NAME_FIRST)?;
+        let model_name = self.string()?;
+        self.exact(&VERSION)?;
+        let model_version = self.string()?;
+        self.exact(&SCORED_AT)?;
+        let scored_at = self.string()?;
+        self.exact(&END)?;
+        Some(RawScored {
+            id,
+            brand,
+            text: Cow::Borrowed(text),
+            created_at,
+            source,
+            _author: author,
+            url,
+            _lang: lang,
+            _metrics: metrics,
+            _metadata: None,
+            sentiment: RawSentiment {
+                label,
+                score: sentiment_score,
+                _probs: SentimentProbs {
+                    negative,
+                    neutral,
+                    positive,
+                },
+            },
+            toxicity: RawToxicity {
+                score: toxicity_score,
+                label: toxicity_label,
+            },
+            _model: RawModel {
+                _name: model_name,
+                _version: model_version,
+            },
+            scored_at,
+        })
     }
 
     fn scored(&mut self) -> Option<RawScored<'a>> {
@@ -462,15 +612,7 @@ impl<'a> Scanner<'a> {
         let mut score = None;
         let mut probs = None;
         self.object(SENTIMENT_KEYS, |scanner, key| match key {
-            Some(0) => {
-                let label_value = match scanner.one_of(CLASSES, &mut 0)? {
-                    Some(0) => SentimentLabel::Negative,
-                    Some(1) => SentimentLabel::Neutral,
-                    Some(2) => SentimentLabel::Positive,
-                    _ => return None,
-                };
-                set_once(&mut label, label_value)
-            }
+            Some(0) => set_once(&mut label, scanner.sentiment_label()?),
             Some(1) => set_once(&mut score, scanner.float()?),
             Some(2) => set_once(&mut probs, scanner.probs()?),
             _ => scanner.skip_value(2),
@@ -480,6 +622,15 @@ impl<'a> Scanner<'a> {
             score: score?,
             _probs: probs?,
         })
+    }
+
+    fn sentiment_label(&mut self) -> Option<SentimentLabel> {
+        match self.one_of(CLASSES, &mut 0)? {
+            Some(0) => Some(SentimentLabel::Negative),
+            Some(1) => Some(SentimentLabel::Neutral),
+            Some(2) => Some(SentimentLabel::Positive),
+            _ => None,
+        }
     }
 
     fn probs(&mut self) -> Option<SentimentProbs> {
@@ -560,6 +711,14 @@ mod tests {
     /// Every optional field, nested unknown fields, nulls and whitespace.
     const RICH: &str = " {\"id\" : \"m-1\", \"brand\":\"acme\",\t\"text\":\"the new phone is awful 😡\",\"created_at\":\"2026-11-23T10:00:00+01:00\",\"source\":null,\"author\":\"@someone\",\"url\":\"https://example.com/1\",\"lang\":\"en\",\"metrics\":{\"likes\":3,\"shares\":null,\"views\":50,\"ratio\":-0.5},\"metadata\":{\"k\":[1,true,false,null,{\"x\":\"y\"},[]],\"e\":{}},\"sentiment\":{\"label\":\"negative\",\"score\":-0.8,\"probs\":{\"negative\":0.85,\"neutral\":0.1,\"positive\":0.05},\"extra\":[0]},\"toxicity\":{\"score\":1,\"label\":\"toxic\"},\"model\":{\"name\":\"m\",\"version\":\"1\"},\"scored_at\":\"2026-11-23T09:00:01Z\",\"shard\":4}\r\n";
 
+    /// The writer's layout with every optional field it may write.
+    const WRITER_FULL: &str = r#"{"id":"m-1","brand":"acme","text":"late again, #refund","created_at":"2026-11-23T10:00:00Z","source":"review","author":"@a","url":"https://example.com/1","lang":"en","metrics":{"likes":3,"followers":1200},"sentiment":{"label":"negative","score":-0.62,"probs":{"negative":0.7,"neutral":0.22,"positive":0.08}},"toxicity":{"score":0.31,"label":"non_toxic"},"model":{"name":"minilm","version":"2"},"scored_at":"2026-11-23T10:00:01Z"}"#;
+
+    /// The writer's layout without the fields that may be left out, and a
+    /// null source.
+    const WRITER_BARE: &str = r#"{"id":"m-2","brand":"acme","text":"","created_at":"2026-11-23T10:00:00Z","sentiment":{"label":"neutral","score":0,"probs":{"negative":0.1,"neutral":0.8,"positive":0.1}},"toxicity":{"score":0,"label":"non_toxic"},"model":{"name":"m","version":""},"scored_at":"2026-11-23T10:00:01Z"}"#;
+    const WRITER_NULL_SOURCE: &str = r#"{"id":"m-3","brand":"acme","text":"x","created_at":"2026-11-23T10:00:00Z","source":null,"sentiment":{"label":"positive","score":0.9,"probs":{"negative":0.0,"neutral":0.1,"positive":0.9}},"toxicity":{"score":0.01,"label":"non_toxic"},"model":{"name":"m","version":"1"},"scored_at":"2026-11-23T10:00:01Z"}"#;
+
     /// Fields in another order than the schema writes them.
     const SHUFFLED: &str = r#"{"scored_at":"2026-11-02T00:00:32Z","model":{"version":"1","name":"synthetic"},"toxicity":{"label":"non_toxic","score":0.05},"sentiment":{"probs":{"positive":0.8,"neutral":0.15,"negative":0.05},"score":0.75,"label":"positive"},"text":"staff weekend","source":"twitter","created_at":"2026-11-02T00:00:32Z","brand":"brand-0004","id":"synth-1"}"#;
 
@@ -574,7 +733,14 @@ mod tests {
 
     #[test]
     fn reads_the_common_shapes_as_serde_does() {
-        for text in [PLAIN, RICH, SHUFFLED] {
+        for text in [
+            PLAIN,
+            WRITER_FULL,
+            WRITER_BARE,
+            WRITER_NULL_SOURCE,
+            RICH,
+            SHUFFLED,
+        ] {
             let scanned = scan_common_shape(text).expect("common shape");
             assert_eq!(Some(&scanned), serde(text).as_ref(), "{text}");
         }
@@ -583,6 +749,20 @@ mod tests {
         assert_eq!(rich._metrics.map(|metrics| metrics._likes), Some(Some(3)));
         assert_eq!(rich.sentiment.label, SentimentLabel::Negative);
         assert_eq!(rich.toxicity.score, 1.0);
+    }
+
+    #[test]
+    fn reads_the_writers_layout_as_the_general_reader_does() {
+        for text in [PLAIN, WRITER_FULL, WRITER_BARE, WRITER_NULL_SOURCE] {
+            let fast = scan_whole(text, Scanner::writer_layout);
+            assert!(fast.is_some(), "{text}");
+            assert_eq!(fast, scan_whole(text, Scanner::scored), "{text}");
+        }
+        // Whitespace, another order, unknown fields and metadata: the
+        // general reader's.
+        for text in [RICH, SHUFFLED] {
+            assert!(scan_whole(text, Scanner::writer_layout).is_none(), "{text}");
+        }
     }
 
     #[test]
@@ -673,10 +853,10 @@ mod tests {
         /// answers the same.
         #[test]
         fn never_disagrees_with_serde(
-            rich in any::<bool>(),
+            base in 0usize..4,
             edits in proptest::collection::vec((0usize..400, any::<u8>()), 1..4)
         ) {
-            let mut text: Vec<char> = if rich { RICH } else { PLAIN }.chars().collect();
+            let mut text: Vec<char> = [RICH, PLAIN, WRITER_FULL, WRITER_BARE][base].chars().collect();
             let edit_chars: Vec<char> = EDIT_CHARS.chars().collect();
             for (position, pick) in edits {
                 let position = position % text.len();
@@ -685,6 +865,10 @@ mod tests {
             let text: String = text.into_iter().collect();
             if let Some(scanned) = scan_common_shape(&text) {
                 prop_assert_eq!(Some(scanned), serde(&text), "{}", text);
+            }
+            // The writer's layout reader on its own (the general one hides it).
+            if let Some(fast) = scan_whole(&text, Scanner::writer_layout) {
+                prop_assert_eq!(Some(fast), serde(&text), "{}", text);
             }
         }
     }
