@@ -416,6 +416,13 @@ impl<'a> Scanner<'a> {
         self.skip_exact(literal).then_some(())
     }
 
+    /// The value after `key`, read by `read`.
+    #[inline(always)]
+    fn after<T>(&mut self, key: &Literal, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<T> {
+        self.exact(key)?;
+        read(self)
+    }
+
     /// The layout the schema writes (compact, fields in its order, absent
     /// options left out: the scorer's and the synthetic streams' lines),
     /// read as one comparison per `,"key":` instead of a search among the
@@ -448,14 +455,10 @@ impl<'a> Scanner<'a> {
         const SCORED_AT: Literal = Literal::new(b"},\"scored_at\":");
         const END: Literal = Literal::new(b"}");
 
-        self.exact(&ID)?;
-        let id = self.string()?;
-        self.exact(&BRAND)?;
-        let brand = self.string()?;
-        self.exact(&TEXT)?;
-        let text = self.string()?;
-        self.exact(&CREATED_AT)?;
-        let created_at = self.string()?;
+        let id = self.after(&ID, Self::string)?;
+        let brand = self.after(&BRAND, Self::string)?;
+        let text = self.after(&TEXT, Self::string)?;
+        let created_at = self.after(&CREATED_AT, Self::string)?;
         let optional = |scanner: &mut Self, key: &Literal| {
             if scanner.skip_exact(key) {
                 scanner.optional_string()
@@ -473,29 +476,19 @@ impl<'a> Scanner<'a> {
             None
         };
         self.exact(&SENTIMENT)?;
-        self.exact(&LABEL_FIRST)?;
-        let label = self.sentiment_label()?;
-        self.exact(&SCORE)?;
-        let sentiment_score = self.float()?;
+        let label = self.after(&LABEL_FIRST, Self::sentiment_label)?;
+        let sentiment_score = self.after(&SCORE, Self::float)?;
         self.exact(&PROBS)?;
-        self.exact(&NEGATIVE_FIRST)?;
-        let negative = self.float()?;
-        self.exact(&NEUTRAL)?;
-        let neutral = self.float()?;
-        self.exact(&POSITIVE)?;
-        let positive = self.float()?;
+        let negative = self.after(&NEGATIVE_FIRST, Self::float)?;
+        let neutral = self.after(&NEUTRAL, Self::float)?;
+        let positive = self.after(&POSITIVE, Self::float)?;
         self.exact(&TOXICITY)?;
-        self.exact(&SCORE_FIRST)?;
-        let toxicity_score = self.float()?;
-        self.exact(&LABEL)?;
-        let toxicity_label = self.string()?;
+        let toxicity_score = self.after(&SCORE_FIRST, Self::float)?;
+        let toxicity_label = self.after(&LABEL, Self::string)?;
         self.exact(&MODEL)?;
-        self.exact(&NAME_FIRST)?;
-        let model_name = self.string()?;
-        self.exact(&VERSION)?;
-        let model_version = self.string()?;
-        self.exact(&SCORED_AT)?;
-        let scored_at = self.string()?;
+        let model_name = self.after(&NAME_FIRST, Self::string)?;
+        let model_version = self.after(&VERSION, Self::string)?;
+        let scored_at = self.after(&SCORED_AT, Self::string)?;
         self.exact(&END)?;
         Some(RawScored {
             id,
