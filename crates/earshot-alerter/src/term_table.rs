@@ -51,7 +51,7 @@ pub(crate) struct BinTerm {
 
 #[derive(Debug, Clone)]
 pub(crate) struct TermEntry {
-    /// Empty while the id is free.
+    /// Empty while the id is free (no term is empty: terms have 3+ characters).
     name: Box<str>,
     /// The name's first eight bytes ([`prefix_of`]): most terms are no
     /// longer, so a lookup compares them without reading the name.
