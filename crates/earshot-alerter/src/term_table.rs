@@ -93,7 +93,9 @@ impl TermEntry {
     fn is_named(&self, name: &str, prefix: u64) -> bool {
         self.name.len() == name.len()
             && self.prefix == prefix
-            && (name.len() <= 8 || self.name.get(8..) == name.get(8..))
+            // Bytes, not `str::get`: byte 8 may fall inside a character,
+            // where `get` gives `None` for both names alike.
+            && (name.len() <= 8 || self.name.as_bytes().get(8..) == name.as_bytes().get(8..))
     }
 }
 
@@ -429,6 +431,16 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn names_differing_after_a_character_split_at_byte_eight_differ() {
+        let mut table = TermTable::default();
+        // Same length, same first eight bytes (the eighth inside an "é").
+        let left = table.intern("abcéééé\0aa");
+        let right = table.intern("abcéééaaéa");
+        assert_ne!(left, right);
+        assert_eq!(table.name(right), "abcéééaaéa");
     }
 
     #[test]
