@@ -441,6 +441,10 @@ mod tests {
         let right = table.intern("abcéééaaéa");
         assert_ne!(left, right);
         assert_eq!(table.name(right), "abcéééaaéa");
+        // The comparison itself (the whole-name hashes keep them apart above).
+        let entry = &table.entries[left as usize];
+        assert!(!entry.is_named("abcéééaaéa", prefix_of("abcéééaaéa")));
+        assert!(entry.is_named("abcéééé\0aa", prefix_of("abcéééé\0aa")));
     }
 
     #[test]
