@@ -94,8 +94,11 @@ pub struct DetectorConfig {
     pub bin_seconds: i64,
     /// How long after a bin ends late mentions are still counted in it.
     pub allowed_lateness_seconds: i64,
-    /// Detection windows, in bins (short for sudden crises, long for slow burns).
+    /// Term windows, in bins: emerging terms are counted over each.
     pub windows: Vec<usize>,
+    /// Windows of the volume, negative and toxicity detectors, in bins
+    /// (short for sudden crises, long for slow burns).
+    pub count_windows: Vec<usize>,
     /// Bins a brand must be observed before it can page (cold start).
     pub warmup_bins: u64,
     /// Consecutive calm bins before an incident resolves.
@@ -114,6 +117,12 @@ impl Default for DetectorConfig {
             bin_seconds: 60,
             allowed_lateness_seconds: 120,
             windows: vec![10, 30, 60],
+            // Shorter and more windows (5, 10, 20, 30, 45, 60 at a warning
+            // z of 4.15 for the same false alarms) paged big brands sooner
+            // on the tuning streams but small ones later, lost a brigade on
+            // a held-out stream and doubled the watch changes: see
+            // BENCHMARKS.md. Configurable (`count_windows_minutes`).
+            count_windows: vec![10, 30, 60],
             warmup_bins: 6 * 60,
             resolve_after_bins: 15,
             deescalate_after_bins: 10,
@@ -140,7 +149,8 @@ pub enum ConfigError {
     UnknownPreset(String),
 }
 
-/// The config file: `{"preset": "balanced", "warmup_hours": 6, "thresholds":
+/// The config file: `{"preset": "balanced", "warmup_hours": 6,
+/// "count_windows_minutes": [3, 10, 30, 60], "thresholds":
 /// {"warning_z": 4.0}, "brands": {"acme": {"preset": "sensitive",
 /// "min_warning_count": 5}}}`; `thresholds` overrides the preset for every
 /// brand, a brand's fields override its own preset (or the default).
@@ -149,6 +159,10 @@ struct ConfigFile {
     preset: Option<String>,
     warmup_hours: Option<f64>,
     allowed_lateness_seconds: Option<i64>,
+    /// Windows of the emerging-terms detector and of the volume, negative
+    /// and toxicity detectors, in minutes.
+    term_windows_minutes: Option<Vec<usize>>,
+    count_windows_minutes: Option<Vec<usize>>,
     /// Fields that override the preset's thresholds for every brand.
     #[serde(default)]
     thresholds: serde_json::Map<String, serde_json::Value>,
@@ -195,6 +209,19 @@ impl DetectorConfig {
         }
         if let Some(lateness) = parsed.allowed_lateness_seconds {
             config.allowed_lateness_seconds = lateness.max(0);
+        }
+        let bin_minutes = (config.bin_seconds / 60).max(1) as usize;
+        let to_bins = |minutes: Vec<usize>| -> Vec<usize> {
+            minutes
+                .into_iter()
+                .map(|minutes| minutes.div_ceil(bin_minutes))
+                .collect()
+        };
+        if let Some(minutes) = parsed.term_windows_minutes {
+            config.windows = to_bins(minutes);
+        }
+        if let Some(minutes) = parsed.count_windows_minutes {
+            config.count_windows = to_bins(minutes);
         }
         for (brand, brand_override) in parsed.brands {
             let base = match &brand_override.preset {
@@ -246,11 +273,14 @@ mod tests {
         std::fs::write(
             &path,
             r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
+                "count_windows_minutes": [5, 10, 20, 60], "term_windows_minutes": [15, 60],
                 "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80}}}"#,
         )
         .expect("write");
         let config = DetectorConfig::load("balanced", Some(&path)).expect("config");
         assert_eq!(config.warmup_bins, 120);
+        assert_eq!(config.count_windows, [5, 10, 20, 60]);
+        assert_eq!(config.windows, [15, 60]);
         assert_eq!(config.thresholds_for("other").warning_z, 6.0);
         assert_eq!(config.thresholds_for("acme").min_warning_count, 3);
         assert_eq!(config.thresholds_for("acme").warning_z, 3.5);

@@ -57,6 +57,9 @@ const SEASONAL_ALPHA: f64 = 0.05;
 /// a fixed array of this size).
 pub const MAX_WINDOWS: usize = 4;
 
+/// Count windows a detector evaluates at most.
+pub const MAX_COUNT_WINDOWS: usize = 12;
+
 /// One event-time bin of a brand. Counts are inline; the details (sources,
 /// terms, samples) are boxed and absent for an empty bin, because most bins
 /// of most brands are empty (a brand with a few mentions an hour) and a
@@ -207,6 +210,20 @@ struct WindowCounts {
     total: u32,
     negative: u32,
     toxic: u32,
+}
+
+impl WindowCounts {
+    fn add(&mut self, bin: &Bin) {
+        self.total += bin.total;
+        self.negative += bin.negative;
+        self.toxic += bin.toxic;
+    }
+
+    fn remove(&mut self, bin: &Bin) {
+        self.total -= bin.total;
+        self.negative -= bin.negative;
+        self.toxic -= bin.toxic;
+    }
 }
 
 /// What the brand usually looks like.
@@ -361,6 +378,46 @@ impl Baseline {
     }
 }
 
+/// Sums of seasonal factors over windows of growing length that end with
+/// the same bin, each equal to [`Baseline::seasonal_sum`] bit for bit (the
+/// same hour steps in the same order) but walking back only once.
+struct SeasonalWalk<'a> {
+    baseline: &'a Baseline,
+    bin_seconds: i64,
+    /// The newest bin not yet summed into `whole_hours`.
+    start: i64,
+    bins_walked: usize,
+    whole_hours: f64,
+}
+
+impl<'a> SeasonalWalk<'a> {
+    fn new(baseline: &'a Baseline, last_start: i64, bin_seconds: i64) -> Self {
+        SeasonalWalk {
+            baseline,
+            bin_seconds,
+            start: last_start,
+            bins_walked: 0,
+            whole_hours: 0.0,
+        }
+    }
+
+    /// The sum over the last `bins` bins; `bins` must not shrink between calls.
+    fn sum(&mut self, bins: usize) -> f64 {
+        loop {
+            let hour_start = self.start - self.start.rem_euclid(3_600);
+            let same_hour = ((self.start - hour_start) / self.bin_seconds + 1) as usize;
+            let factor = self.baseline.seasonal_factor(self.start);
+            let left = bins.saturating_sub(self.bins_walked);
+            if left <= same_hour {
+                return self.whole_hours + left as f64 * factor;
+            }
+            self.whole_hours += same_hour as f64 * factor;
+            self.bins_walked += same_hour;
+            self.start -= same_hour as i64 * self.bin_seconds;
+        }
+    }
+}
+
 /// Which parts of the baseline read anomalous at a bin close.
 #[derive(Debug, Clone, Default)]
 struct Anomalies {
@@ -408,9 +465,13 @@ struct Reading {
     severity: Option<Severity>,
     observed: f64,
     expected: f64,
-    /// Which of the configured windows, and how many bins it held.
-    window: usize,
+    /// The window's counts and how many bins it held.
+    counts: WindowCounts,
     window_bins: usize,
+    /// Which term window explains it (its top terms are the evidence),
+    /// and how many bins that window held.
+    term_window: usize,
+    term_window_bins: usize,
     top_term: Option<TermId>,
 }
 
@@ -433,8 +494,9 @@ struct BrandState {
     /// Terms with their rates and window counts.
     terms: TermTable,
     sources: Interner,
-    /// Sums of each configured window.
+    /// Sums of each term window and of each count window.
     windows: [WindowCounts; MAX_WINDOWS],
+    count_sums: [WindowCounts; MAX_COUNT_WINDOWS],
     last_closed: Option<i64>,
     /// Term entries to reserve in a new bin: about the last bin's.
     term_entries_hint: usize,
@@ -453,6 +515,7 @@ impl BrandState {
             terms: TermTable::default(),
             sources: Interner::default(),
             windows: [WindowCounts::default(); MAX_WINDOWS],
+            count_sums: [WindowCounts::default(); MAX_COUNT_WINDOWS],
             last_closed: None,
             term_entries_hint: 0,
             incidents: Default::default(),
@@ -462,41 +525,46 @@ impl BrandState {
 
     /// Adds the newest closed bin to every window and takes out the bins
     /// that leave them; drops bins older than the longest window.
-    fn push_closed(&mut self, bin: Bin, windows: &[usize], longest: usize) {
-        for (slot, _) in windows.iter().enumerate() {
-            let counts = &mut self.windows[slot];
-            counts.total += bin.total;
-            counts.negative += bin.negative;
-            counts.toxic += bin.toxic;
+    fn push_closed(&mut self, bin: Bin, windows: &Windows) {
+        for counts in self
+            .windows
+            .iter_mut()
+            .take(windows.terms.len())
+            .chain(self.count_sums.iter_mut().take(windows.counts.len()))
+        {
+            counts.add(&bin);
         }
         for term in bin.terms() {
             if let Some(entry) = self.terms.entry_mut(term.id) {
-                for in_window in entry.in_windows.iter_mut().take(windows.len()) {
+                for in_window in entry.in_windows.iter_mut().take(windows.terms.len()) {
                     *in_window += term.count;
                 }
             }
         }
         self.closed.push_back(bin);
-        for (slot, &window) in windows.iter().enumerate() {
-            let Some(leaving) = self
-                .closed
+        let leaving = |window: usize| {
+            self.closed
                 .len()
                 .checked_sub(window + 1)
                 .and_then(|index| self.closed.get(index))
-            else {
+        };
+        for (slot, &window) in windows.counts.iter().enumerate() {
+            if let Some(leaving) = leaving(window) {
+                self.count_sums[slot].remove(leaving);
+            }
+        }
+        for (slot, &window) in windows.terms.iter().enumerate() {
+            let Some(leaving) = leaving(window) else {
                 continue;
             };
-            let counts = &mut self.windows[slot];
-            counts.total -= leaving.total;
-            counts.negative -= leaving.negative;
-            counts.toxic -= leaving.toxic;
+            self.windows[slot].remove(leaving);
             for term in leaving.terms() {
                 if let Some(entry) = self.terms.entry_mut(term.id) {
                     entry.in_windows[slot] -= term.count;
                 }
             }
         }
-        while self.closed.len() > longest {
+        while self.closed.len() > windows.longest {
             if let Some(gone) = self.closed.pop_front() {
                 self.terms.release_closed(gone.terms());
             }
@@ -510,6 +578,7 @@ impl BrandState {
             self.terms.release_closed(gone.terms());
         }
         self.windows = [WindowCounts::default(); MAX_WINDOWS];
+        self.count_sums = [WindowCounts::default(); MAX_COUNT_WINDOWS];
     }
 }
 
@@ -537,12 +606,58 @@ pub struct ReconcileReport {
     pub dropped: usize,
 }
 
+/// The detection windows, in bins.
+#[derive(Debug, Clone)]
+struct Windows {
+    /// Term windows, at most [`MAX_WINDOWS`].
+    terms: Vec<usize>,
+    /// Count windows, ascending, at most [`MAX_COUNT_WINDOWS`].
+    counts: Vec<usize>,
+    /// The longest of either: the closed bins a brand keeps.
+    longest: usize,
+}
+
+impl Windows {
+    /// Windows of no bins are ignored, as are term windows beyond the first
+    /// [`MAX_WINDOWS`] and the longest count windows beyond
+    /// [`MAX_COUNT_WINDOWS`]; no term windows means one of 60 bins, no
+    /// count windows the term windows.
+    fn new(config: &DetectorConfig) -> Self {
+        let mut terms: Vec<usize> = config
+            .windows
+            .iter()
+            .copied()
+            .filter(|window| *window > 0)
+            .take(MAX_WINDOWS)
+            .collect();
+        if terms.is_empty() {
+            terms.push(60);
+        }
+        let mut counts: Vec<usize> = config
+            .count_windows
+            .iter()
+            .copied()
+            .filter(|window| *window > 0)
+            .collect();
+        if counts.is_empty() {
+            counts.clone_from(&terms);
+        }
+        counts.sort_unstable();
+        counts.dedup();
+        counts.truncate(MAX_COUNT_WINDOWS);
+        let longest = terms.iter().chain(&counts).copied().max().unwrap_or(60);
+        Windows {
+            terms,
+            counts,
+            longest,
+        }
+    }
+}
+
 /// The per-brand detector over a whole stream.
 pub struct Detector {
     config: DetectorConfig,
-    /// The configured windows, at most [`MAX_WINDOWS`], and the longest.
-    windows: Vec<usize>,
-    longest_window: usize,
+    windows: Windows,
     brands: FastMap<String, BrandState>,
     watermark: Option<i64>,
     max_event_time: Option<i64>,
@@ -565,24 +680,11 @@ const FUTURE_AGREEMENT: i64 = 3600;
 const MAX_FUTURE_SUSPECTS: usize = 1000;
 
 impl Detector {
-    /// Windows beyond the first [`MAX_WINDOWS`] are ignored; an empty list
-    /// means one window of 60 bins.
     pub fn new(config: DetectorConfig) -> Self {
-        let mut windows: Vec<usize> = config
-            .windows
-            .iter()
-            .copied()
-            .filter(|window| *window > 0)
-            .take(MAX_WINDOWS)
-            .collect();
-        if windows.is_empty() {
-            windows.push(60);
-        }
-        let longest_window = windows.iter().copied().max().unwrap_or(60);
+        let windows = Windows::new(&config);
         Detector {
             config,
             windows,
-            longest_window,
             brands: FastMap::default(),
             watermark: None,
             max_event_time: None,
@@ -741,7 +843,6 @@ impl Detector {
         let mut alerts = Vec::new();
         let config = &self.config;
         let windows = &self.windows;
-        let longest = self.longest_window;
         let bins_closed = &mut self.stats.bins_closed;
         for (brand, state) in &mut self.brands {
             let mut next = match state.last_closed {
@@ -767,7 +868,7 @@ impl Detector {
                 // The next bin likely holds about as many (a little room
                 // spares a doubling; bounded so a spike does not pin memory).
                 state.term_entries_hint = (entries + entries / 8).min(MAX_TERM_ENTRIES_HINT);
-                state.push_closed(bin, windows, longest);
+                state.push_closed(bin, windows);
                 let decision_time = next + config.bin_seconds;
                 let (bin_alerts, anomalies) =
                     evaluate(brand, state, config, windows, decision_time);
@@ -986,7 +1087,7 @@ type TermReading<'a> = (f64, u32, f64, TermId, &'a str);
 fn readings(
     state: &BrandState,
     config: &DetectorConfig,
-    windows: &[usize],
+    windows: &Windows,
 ) -> [Option<Reading>; 4] {
     let baseline = &state.baseline;
     let thresholds = &state.thresholds;
@@ -999,7 +1100,7 @@ fn readings(
     // Per window: bins held and the sum of their seasonal factors.
     let mut held = [0usize; MAX_WINDOWS];
     let mut seasonal_bins = [0f64; MAX_WINDOWS];
-    for (slot, &window) in windows.iter().enumerate() {
+    for (slot, &window) in windows.terms.iter().enumerate() {
         held[slot] = state.closed.len().min(window);
         seasonal_bins[slot] = baseline.seasonal_sum(last_start, held[slot], config.bin_seconds);
     }
@@ -1012,7 +1113,7 @@ fn readings(
             continue;
         }
         let rate = entry.rate.at(last_bin_index);
-        for slot in 0..windows.len() {
+        for slot in 0..windows.terms.len() {
             let count = in_windows[slot];
             // Term rates are deseasonalised.
             let expected = rate
@@ -1036,129 +1137,188 @@ fn readings(
             }
         }
     }
-    for (slot, &available) in held.iter().enumerate().take(windows.len()) {
-        if available == 0 {
+    // A new term informs and explains (it is evidence in every alert);
+    // pages come from the negative and toxicity detectors.
+    for (slot, top) in top_terms.iter().enumerate().take(windows.terms.len()) {
+        let Some((z, count, expected, term, _)) = *top else {
+            continue;
+        };
+        let severity =
+            severity_for(z, count, thresholds).map(|severity| severity.min(Severity::Watch));
+        keep_strongest(
+            &mut best,
+            Reading {
+                kind: AlertKind::EmergingTerms,
+                z,
+                severity,
+                observed: f64::from(count),
+                expected,
+                counts: state.windows[slot],
+                window_bins: held[slot],
+                term_window: slot,
+                term_window_bins: held[slot],
+                top_term: Some(term),
+            },
+            warmed_up,
+        );
+    }
+    // The count detectors scan windows of several lengths ending with the
+    // newest bin: a crisis k minutes old reads strongest on a window of
+    // about k bins, where older calm bins do not dilute it.
+    let closed_bins = state.closed.len();
+    let mut seasonal = SeasonalWalk::new(baseline, last_start, config.bin_seconds);
+    let mut previous_bins = 0;
+    for (slot, &window) in windows.counts.iter().enumerate() {
+        // Windows longer than the bins held all read the same bins: once.
+        let window_bins = closed_bins.min(window);
+        if window_bins == previous_bins {
             continue;
         }
-        let counts = state.windows[slot];
-        let total = f64::from(counts.total);
-        let negative = f64::from(counts.negative);
-        let toxic = f64::from(counts.toxic);
-        let expected = baseline.level * seasonal_bins[slot];
-        let negative_lifted = share_lifted(
-            negative,
-            total,
-            baseline.negative_share(),
-            thresholds.min_share_lift,
-            thresholds.min_share_ratio,
-            f64::INFINITY,
-        );
-
-        let volume_z = over_dispersed_z(total, expected, thresholds.dispersion);
-        let mut volume_severity = severity_for(volume_z, counts.total, thresholds);
-        // A spike without a turn to negative (a launch going viral) informs, never pages.
-        if !negative_lifted {
-            volume_severity = volume_severity.map(|severity| severity.min(Severity::Watch));
-        }
-
-        // Two views of a turn to negative, whichever is stronger: the share
-        // among the window's mentions (a collapse without more volume), and
-        // the count against the negatives a normal window holds (a slow burn
-        // whose volume and share both rise, neither enough on its own).
-        let (negative_z, negative_expected) = if negative_lifted {
-            surge_reading(
-                negative,
-                total,
-                expected,
-                baseline.negative_share(),
-                thresholds,
-            )
-        } else {
-            (0.0, total * baseline.negative_share())
-        };
-        let negative_severity = severity_for(negative_z, counts.negative, thresholds);
-
-        let toxic_lifted = share_lifted(
-            toxic,
-            total,
-            baseline.toxic_share(),
-            thresholds.min_share_lift / 2.0,
-            thresholds.min_share_ratio,
-            thresholds.min_toxic_excess,
-        );
-        let (toxic_z, toxic_expected) = if toxic_lifted {
-            surge_reading(toxic, total, expected, baseline.toxic_share(), thresholds)
-        } else {
-            (0.0, total * baseline.toxic_share())
-        };
-        let toxic_severity = severity_for(toxic_z, counts.toxic, thresholds);
-
-        let reading = |kind, z, severity, observed, expected| Reading {
-            kind,
-            z,
-            severity,
-            observed,
-            expected,
-            window: slot,
-            window_bins: available,
-            top_term: None,
-        };
-        let mut candidates = [
-            Some(reading(
-                AlertKind::VolumeSpike,
-                volume_z,
-                volume_severity,
-                total,
-                expected,
-            )),
-            Some(reading(
-                AlertKind::NegativeSurge,
-                negative_z,
-                negative_severity,
-                negative,
-                negative_expected,
-            )),
-            Some(reading(
-                AlertKind::ToxicitySurge,
-                toxic_z,
-                toxic_severity,
-                toxic,
-                toxic_expected,
-            )),
-            None,
-        ];
-        if let Some((z, count, expected, term, _)) = top_terms[slot] {
-            // A new term informs and explains (it is evidence in every alert);
-            // pages come from the negative and toxicity detectors.
-            let severity =
-                severity_for(z, count, thresholds).map(|severity| severity.min(Severity::Watch));
-            candidates[3] = Some(Reading {
-                top_term: Some(term),
-                ..reading(
-                    AlertKind::EmergingTerms,
-                    z,
-                    severity,
-                    f64::from(count),
-                    expected,
-                )
-            });
-        }
-        for mut candidate in candidates.into_iter().flatten() {
-            if !warmed_up {
-                candidate.severity = candidate
-                    .severity
-                    .map(|severity| severity.min(Severity::Watch));
-            }
-            let current = &mut best[kind_slot(candidate.kind)];
-            let replace = current.as_ref().is_none_or(|current| {
-                (candidate.severity, candidate.z) > (current.severity, current.z)
-            });
-            if replace {
-                *current = Some(candidate);
-            }
+        previous_bins = window_bins;
+        let expected = baseline.level * seasonal.sum(window_bins);
+        let term_window = term_window_for(&windows.terms, window_bins);
+        let counts = state.count_sums[slot];
+        for reading in count_readings(counts, expected, window_bins, thresholds, baseline) {
+            keep_strongest(
+                &mut best,
+                Reading {
+                    term_window,
+                    term_window_bins: held[term_window],
+                    ..reading
+                },
+                warmed_up,
+            );
         }
     }
     best
+}
+
+/// Keeps the stronger of `candidate` and the reading of its kind so far; a
+/// brand still warming up reads `watch` at most.
+fn keep_strongest(best: &mut [Option<Reading>; 4], mut candidate: Reading, warmed_up: bool) {
+    if !warmed_up {
+        candidate.severity = candidate
+            .severity
+            .map(|severity| severity.min(Severity::Watch));
+    }
+    let current = &mut best[kind_slot(candidate.kind)];
+    if current
+        .as_ref()
+        .is_none_or(|current| (candidate.severity, candidate.z) > (current.severity, current.z))
+    {
+        *current = Some(candidate);
+    }
+}
+
+/// The term window whose terms explain a count window of `window_bins`:
+/// the shortest at least as long, else the longest.
+fn term_window_for(windows: &[usize], window_bins: usize) -> usize {
+    let covering = windows
+        .iter()
+        .enumerate()
+        .filter(|(_, window)| **window >= window_bins)
+        .min_by_key(|(_, window)| **window);
+    let longest = windows
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, window)| **window);
+    covering.or(longest).map_or(0, |(slot, _)| slot)
+}
+
+/// The volume, negative and toxicity readings of one window.
+fn count_readings(
+    counts: WindowCounts,
+    expected: f64,
+    window_bins: usize,
+    thresholds: &Thresholds,
+    baseline: &Baseline,
+) -> [Reading; 3] {
+    let total = f64::from(counts.total);
+    let negative = f64::from(counts.negative);
+    let toxic = f64::from(counts.toxic);
+    let negative_lifted = share_lifted(
+        negative,
+        total,
+        baseline.negative_share(),
+        thresholds.min_share_lift,
+        thresholds.min_share_ratio,
+        f64::INFINITY,
+    );
+
+    let volume_z = over_dispersed_z(total, expected, thresholds.dispersion);
+    let mut volume_severity = severity_for(volume_z, counts.total, thresholds);
+    // A spike without a turn to negative (a launch going viral) informs, never pages.
+    if !negative_lifted {
+        volume_severity = volume_severity.map(|severity| severity.min(Severity::Watch));
+    }
+
+    // Two views of a turn to negative, whichever is stronger: the share
+    // among the window's mentions (a collapse without more volume), and
+    // the count against the negatives a normal window holds (a slow burn
+    // whose volume and share both rise, neither enough on its own).
+    let (negative_z, negative_expected) = if negative_lifted {
+        surge_reading(
+            negative,
+            total,
+            expected,
+            baseline.negative_share(),
+            thresholds,
+        )
+    } else {
+        (0.0, total * baseline.negative_share())
+    };
+    let negative_severity = severity_for(negative_z, counts.negative, thresholds);
+
+    let toxic_lifted = share_lifted(
+        toxic,
+        total,
+        baseline.toxic_share(),
+        thresholds.min_share_lift / 2.0,
+        thresholds.min_share_ratio,
+        thresholds.min_toxic_excess,
+    );
+    let (toxic_z, toxic_expected) = if toxic_lifted {
+        surge_reading(toxic, total, expected, baseline.toxic_share(), thresholds)
+    } else {
+        (0.0, total * baseline.toxic_share())
+    };
+    let toxic_severity = severity_for(toxic_z, counts.toxic, thresholds);
+
+    let reading = |kind, z, severity, observed, expected| Reading {
+        kind,
+        z,
+        severity,
+        observed,
+        expected,
+        counts,
+        window_bins,
+        term_window: 0,
+        term_window_bins: 0,
+        top_term: None,
+    };
+    [
+        reading(
+            AlertKind::VolumeSpike,
+            volume_z,
+            volume_severity,
+            total,
+            expected,
+        ),
+        reading(
+            AlertKind::NegativeSurge,
+            negative_z,
+            negative_severity,
+            negative,
+            negative_expected,
+        ),
+        reading(
+            AlertKind::ToxicitySurge,
+            toxic_z,
+            toxic_severity,
+            toxic,
+            toxic_expected,
+        ),
+    ]
 }
 
 /// Turns readings into incident state changes for one brand at one bin close.
@@ -1166,7 +1326,7 @@ fn evaluate(
     brand: &str,
     state: &mut BrandState,
     config: &DetectorConfig,
-    windows: &[usize],
+    windows: &Windows,
     decision_time: i64,
 ) -> (Vec<Alert>, Anomalies) {
     let mut alerts = Vec::new();
@@ -1313,23 +1473,23 @@ fn build_alert(
     decision_time: i64,
     config: &DetectorConfig,
 ) -> Alert {
-    let window_counts = state.windows[reading.window];
+    let window_counts = reading.counts;
     let last_start = state.closed.back().map_or(0, |bin| bin.start);
     let seasonal_bins = if state.baseline.level > 0.0 {
         state
             .baseline
-            .seasonal_sum(last_start, reading.window_bins, config.bin_seconds)
+            .seasonal_sum(last_start, reading.term_window_bins, config.bin_seconds)
     } else {
-        reading.window_bins as f64
+        reading.term_window_bins as f64
     };
     let last_bin_index = last_start / config.bin_seconds;
     let mut terms: Vec<TermEvidence> = state
         .terms
         .window_terms()
-        .filter(|(_, entry)| entry.in_windows[reading.window] >= 3)
+        .filter(|(_, entry)| entry.in_windows[reading.term_window] >= 3)
         .map(|(id, entry)| TermEvidence {
             term: state.terms.name(id).to_owned(),
-            observed: f64::from(entry.in_windows[reading.window]),
+            observed: f64::from(entry.in_windows[reading.term_window]),
             expected: entry.rate.at(last_bin_index) * seasonal_bins,
         })
         .filter(|term| term.observed > 2.0 * (term.expected + 0.5))
@@ -1479,6 +1639,38 @@ mod tests {
         }
     }
 
+    /// The count windows' walk gives `seasonal_sum`'s bits for every length
+    /// (so the count detectors read as the term windows' sums did), across
+    /// hour and day boundaries and for bins that do not divide an hour.
+    #[test]
+    fn the_seasonal_walk_equals_seasonal_sum_bit_for_bit() {
+        let mut baseline = Baseline::new();
+        for (slot, factor) in baseline.hour_of_day.iter_mut().enumerate() {
+            *factor = 0.3 + (slot as f64 * 0.37).sin().abs();
+        }
+        for (slot, factor) in baseline.day_of_week.iter_mut().enumerate() {
+            *factor = 0.7 + slot as f64 / 9.0;
+        }
+        for bin_seconds in [60, 45, 300, 7_200] {
+            for offset in [0, 59 * 60, 3_599, 86_400 - 60, 5 * 86_400 + 1_234] {
+                let last_start: i64 = 1_793_577_600 + offset;
+                let last_start = last_start - last_start.rem_euclid(bin_seconds);
+                for step in [1, 2, 7, 13] {
+                    let mut walk = SeasonalWalk::new(&baseline, last_start, bin_seconds);
+                    for bins in (1..=200).step_by(step) {
+                        let walked = walk.sum(bins);
+                        let summed = baseline.seasonal_sum(last_start, bins, bin_seconds);
+                        assert_eq!(
+                            walked.to_bits(),
+                            summed.to_bits(),
+                            "{bins} bins of {bin_seconds} s before {last_start}: {walked} vs {summed}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// The incrementally kept window sums equal sums recomputed from the
     /// closed bins after every bin close, including after a long gap.
     #[test]
@@ -1506,16 +1698,28 @@ mod tests {
                 continue;
             }
             for state in detector.brands.values() {
-                for (slot, &window) in detector.windows.iter().enumerate() {
-                    let bins: Vec<&Bin> = state.closed.iter().rev().take(window).collect();
-                    let total: u32 = bins.iter().map(|bin| bin.total).sum();
-                    let negative: u32 = bins.iter().map(|bin| bin.negative).sum();
-                    let toxic: u32 = bins.iter().map(|bin| bin.toxic).sum();
-                    let counts = state.windows[slot];
+                let sums = |window: usize| {
+                    let bins = state.closed.iter().rev().take(window);
+                    bins.fold((0, 0, 0), |(total, negative, toxic), bin| {
+                        (
+                            total + bin.total,
+                            negative + bin.negative,
+                            toxic + bin.toxic,
+                        )
+                    })
+                };
+                for (slot, &window) in detector.windows.counts.iter().enumerate() {
+                    let counts = state.count_sums[slot];
                     assert_eq!(
                         (counts.total, counts.negative, counts.toxic),
-                        (total, negative, toxic)
+                        sums(window),
+                        "count window {window}"
                     );
+                }
+                for (slot, &window) in detector.windows.terms.iter().enumerate() {
+                    let bins: Vec<&Bin> = state.closed.iter().rev().take(window).collect();
+                    let counts = state.windows[slot];
+                    assert_eq!((counts.total, counts.negative, counts.toxic), sums(window));
                     let mut terms: HashMap<TermId, u32> = HashMap::new();
                     for bin in &bins {
                         for term in bin.terms() {
@@ -1551,7 +1755,7 @@ mod tests {
                 }
                 state
                     .terms
-                    .check_holds(&closed_bins, &open_entries, detector.windows.len());
+                    .check_holds(&closed_bins, &open_entries, detector.windows.terms.len());
                 checked += 1;
             }
         }
