@@ -818,8 +818,8 @@ impl Detector {
             &mention.text,
             &state.brand_lower,
             &mut self.term_scratch,
-            |word| {
-                let id = brand_terms.intern(word);
+            |word, prefix| {
+                let id = brand_terms.intern_with_prefix(word, prefix);
                 if brand_terms.hold_once(id) {
                     terms.push(id);
                 }

@@ -100,7 +100,7 @@ impl TermEntry {
 }
 
 /// A name's first eight bytes as a number, zero-padded.
-fn prefix_of(name: &str) -> u64 {
+pub(crate) fn prefix_of(name: &str) -> u64 {
     let bytes = name.as_bytes();
     let mut prefix = [0; 8];
     let length = bytes.len().min(8);
@@ -142,8 +142,15 @@ impl TermTable {
     }
 
     /// The id of `name`, given one if it has none (with no rate yet).
+    #[cfg(test)]
     pub(crate) fn intern(&mut self, name: &str) -> TermId {
-        let prefix = prefix_of(name);
+        self.intern_with_prefix(name, prefix_of(name))
+    }
+
+    /// [`TermTable::intern`] with the name's [`prefix_of`] already known
+    /// (the tokenizer has read those bytes).
+    pub(crate) fn intern_with_prefix(&mut self, name: &str, prefix: u64) -> TermId {
+        debug_assert_eq!(prefix, prefix_of(name));
         let hash = self.hash(name, prefix);
         let entries = &self.entries;
         if let Some(id) = self

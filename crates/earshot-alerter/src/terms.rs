@@ -1,77 +1,82 @@
 //! Term extraction for the emerging-terms detector and alert evidence.
 
-/// Words too common to say anything (a `match` compiles to a length
-/// switch, several times faster than scanning a list for every word).
+use crate::term_table::prefix_of;
+
+/// Words too common to say anything.
+const STOPWORDS: [&str; 66] = [
+    "the", "and", "for", "you", "your", "are", "was", "were", "this", "that", "with", "have",
+    "has", "had", "not", "but", "just", "they", "them", "their", "from", "what", "when", "will",
+    "would", "can", "cant", "can't", "don't", "dont", "all", "out", "get", "got", "our", "about",
+    "there", "been", "how", "why", "who", "its", "it's", "i'm", "im", "now", "one", "any", "too",
+    "very", "more", "some", "than", "then", "into", "also", "amp", "via", "only", "still", "even",
+    "again", "could", "should", "does", "did",
+];
+
+/// A word of up to 7 bytes as one number: its bytes, little-endian, and
+/// its length in the top byte (so that no two words share one).
+const fn packed(word: &[u8]) -> u64 {
+    let mut key = (word.len() as u64) << 56;
+    let mut index = 0;
+    while index < word.len() {
+        key |= (word[index] as u64) << (8 * index);
+        index += 1;
+    }
+    key
+}
+
+const STOPWORD_SLOTS_BITS: u32 = 9;
+
+fn stopword_slot(key: u64, multiplier: u64) -> usize {
+    (key.wrapping_mul(multiplier) >> (64 - STOPWORD_SLOTS_BITS)) as usize
+}
+
+/// The stopwords by [`packed`] key in a table of 512 slots, each in the slot
+/// its key hashes to with the first multiplier that leaves no two in one
+/// (found at compile time; a word is then one multiplication and one
+/// comparison away, where a `match` on strings compared several).
+const STOPWORD_TABLE: ([u64; 1 << STOPWORD_SLOTS_BITS], u64) = {
+    let mut multiplier: u64 = 0x9e37_79b9_7f4a_7c15;
+    loop {
+        // No key is all ones (the top byte holds a length below 8).
+        let mut table = [u64::MAX; 1 << STOPWORD_SLOTS_BITS];
+        let mut clash = false;
+        let mut index = 0;
+        while index < STOPWORDS.len() {
+            let word = STOPWORDS[index].as_bytes();
+            assert!(word.len() < 8, "stopwords are packed into 7 bytes");
+            let key = packed(word);
+            let slot = (key.wrapping_mul(multiplier) >> (64 - STOPWORD_SLOTS_BITS)) as usize;
+            if table[slot] != u64::MAX && table[slot] != key {
+                clash = true;
+            }
+            table[slot] = key;
+            index += 1;
+        }
+        if !clash {
+            break (table, multiplier);
+        }
+        multiplier = multiplier
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1)
+            | 1;
+    }
+};
+
 fn is_stopword(word: &str) -> bool {
-    matches!(
-        word,
-        "the"
-            | "and"
-            | "for"
-            | "you"
-            | "your"
-            | "are"
-            | "was"
-            | "were"
-            | "this"
-            | "that"
-            | "with"
-            | "have"
-            | "has"
-            | "had"
-            | "not"
-            | "but"
-            | "just"
-            | "they"
-            | "them"
-            | "their"
-            | "from"
-            | "what"
-            | "when"
-            | "will"
-            | "would"
-            | "can"
-            | "cant"
-            | "can't"
-            | "don't"
-            | "dont"
-            | "all"
-            | "out"
-            | "get"
-            | "got"
-            | "our"
-            | "about"
-            | "there"
-            | "been"
-            | "how"
-            | "why"
-            | "who"
-            | "its"
-            | "it's"
-            | "i'm"
-            | "im"
-            | "now"
-            | "one"
-            | "any"
-            | "too"
-            | "very"
-            | "more"
-            | "some"
-            | "than"
-            | "then"
-            | "into"
-            | "also"
-            | "amp"
-            | "via"
-            | "only"
-            | "still"
-            | "even"
-            | "again"
-            | "could"
-            | "should"
-            | "does"
-            | "did"
-    )
+    word.len() < 8 && is_stopword_key(packed(word.as_bytes()))
+}
+
+/// [`is_stopword`] for a word of `length` bytes whose first eight bytes
+/// (little-endian, whatever follows it) are `chunk`.
+#[inline(always)]
+fn is_stopword_chunk(length: usize, chunk: u64) -> bool {
+    length < 8 && is_stopword_key(chunk & ((1u64 << (8 * length)) - 1) | (length as u64) << 56)
+}
+
+#[inline(always)]
+fn is_stopword_key(key: u64) -> bool {
+    let (table, multiplier) = &STOPWORD_TABLE;
+    table[stopword_slot(key, *multiplier)] == key
 }
 
 /// Returns the distinct terms of a text: lower-cased words of 3+ characters
@@ -79,7 +84,7 @@ fn is_stopword(word: &str) -> bool {
 pub fn terms_of(text: &str, brand: &str) -> Vec<String> {
     let mut terms: Vec<String> = Vec::new();
     let mut scratch = String::new();
-    for_each_term(text, &brand.to_lowercase(), &mut scratch, |term| {
+    for_each_term(text, &brand.to_lowercase(), &mut scratch, |term, _| {
         if !terms.iter().any(|known| known == term) {
             terms.push(term.to_owned());
         }
@@ -87,23 +92,24 @@ pub fn terms_of(text: &str, brand: &str) -> Vec<String> {
     terms
 }
 
-/// Calls `found` with each term of a text (repeats included), using
-/// `scratch` instead of allocating: the detector runs this on every mention.
+/// Calls `found` with each term of a text (repeats included) and the
+/// term's first eight bytes (`term_table::prefix_of`), using `scratch`
+/// instead of allocating: the detector runs this on every mention.
 /// `brand_lower` is the brand, lower-cased.
 pub fn for_each_term(
     text: &str,
     brand_lower: &str,
     scratch: &mut String,
-    mut found: impl FnMut(&str),
+    mut found: impl FnMut(&str, u64),
 ) {
     if !text.is_ascii() {
         for raw in text.split_whitespace().take(MAX_WORDS) {
-            term_of_word(raw, false, brand_lower, scratch, &mut found);
+            term_of_word(raw, None, brand_lower, scratch, &mut found);
         }
         return;
     }
-    // ASCII (most texts): words split byte by byte, and whether a word is
-    // already plain (lower-case letters and digits) learnt on the way.
+    // ASCII (most texts): words split eight bytes at a time, and whether a
+    // word is already plain (lower-case letters and digits) learnt on the way.
     let bytes = text.as_bytes();
     let mut index = 0;
     for _ in 0..MAX_WORDS {
@@ -114,14 +120,64 @@ pub fn for_each_term(
             return;
         }
         let start = index;
+        let first_chunk = ascii_word_at(bytes, index);
         let mut plain = true;
-        while index < bytes.len() && !is_ascii_space(bytes[index]) {
-            plain &= bytes[index].is_ascii_lowercase() | bytes[index].is_ascii_digit();
-            index += 1;
+        loop {
+            let word = ascii_word_at(bytes, index);
+            let spaces = ascii_spaces(word);
+            let plain_bytes = ascii_plain(word);
+            if spaces == 0 {
+                plain &= plain_bytes == BYTE_HIGH_BITS;
+                index += 8;
+                continue;
+            }
+            // The bytes before the first space end the word.
+            let before = spaces.trailing_zeros() as usize / 8;
+            let mask = BYTE_HIGH_BITS & ((1u64 << (before * 8)).wrapping_sub(1));
+            plain &= plain_bytes & mask == mask;
+            index += before;
+            break;
         }
         let raw = text.get(start..index).unwrap_or_default();
+        let plain = plain.then_some(first_chunk);
         term_of_word(raw, plain, brand_lower, scratch, &mut found);
     }
+}
+
+const BYTE_HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// The eight bytes of `bytes` from `index`, little-endian, spaces past the end.
+fn ascii_word_at(bytes: &[u8], index: usize) -> u64 {
+    match bytes.get(index..index + 8) {
+        Some(chunk) => u64::from_le_bytes(chunk.try_into().unwrap_or([b' '; 8])),
+        None => {
+            let mut chunk = [b' '; 8];
+            let rest = bytes.get(index..).unwrap_or_default();
+            chunk[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(chunk)
+        }
+    }
+}
+
+/// The high bit of each byte of `word` above `bound` (ASCII bytes only:
+/// adding at most 0x7f to a byte below 0x80 never carries into the next).
+fn bytes_above(word: u64, bound: u8) -> u64 {
+    word.wrapping_add(u64::from(0x7f - bound) * 0x0101_0101_0101_0101) & BYTE_HIGH_BITS
+}
+
+/// The high bit of each byte of `word` within `low..=high`.
+fn bytes_within(word: u64, low: u8, high: u8) -> u64 {
+    bytes_above(word, low - 1) & !bytes_above(word, high)
+}
+
+/// [`is_ascii_space`] for the eight bytes of `word`, as high bits.
+fn ascii_spaces(word: u64) -> u64 {
+    bytes_within(word, b'\t', b'\r') | bytes_within(word, b' ', b' ')
+}
+
+/// Lower-case letters and digits among the eight bytes of `word`, as high bits.
+fn ascii_plain(word: u64) -> u64 {
+    bytes_within(word, b'a', b'z') | bytes_within(word, b'0', b'9')
 }
 
 /// Words read of a text at most (a pasted essay adds nothing but work).
@@ -133,19 +189,38 @@ fn is_ascii_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t'..=b'\r')
 }
 
-/// Passes the term `raw` makes, if any, to `found`; `plain` when `raw` is
-/// known to be lower-case ASCII letters and digits only.
+/// Passes the term `raw` makes, if any, to `found`; `plain` (its first
+/// eight bytes, little-endian) when `raw` is known to be lower-case ASCII
+/// letters and digits only.
 fn term_of_word(
     raw: &str,
-    plain: bool,
+    plain: Option<u64>,
     brand_lower: &str,
     scratch: &mut String,
-    found: &mut impl FnMut(&str),
+    found: &mut impl FnMut(&str, u64),
 ) {
+    if let Some(first_chunk) = plain {
+        // Most words: no handle, hashtag, `www.` or punctuation to look
+        // for, and ASCII, so the length counts the characters.
+        if raw.len() >= 3
+            && !raw.starts_with("http")
+            && !raw.bytes().all(|byte| byte.is_ascii_digit())
+            && !is_stopword_chunk(raw.len(), first_chunk)
+            && !is_brand(raw, brand_lower)
+        {
+            let prefix = if raw.len() >= 8 {
+                first_chunk
+            } else {
+                first_chunk & ((1u64 << (8 * raw.len())) - 1)
+            };
+            found(raw, prefix);
+        }
+        return;
+    }
     if raw.starts_with('@') || raw.starts_with("http") || raw.starts_with("www.") {
         return;
     }
-    let word = if plain { raw } else { normalized(raw, scratch) };
+    let word = normalized(raw, scratch);
     let bare = word.trim_start_matches('#');
     let short = if bare.is_ascii() {
         bare.len() < 3
@@ -155,14 +230,17 @@ fn term_of_word(
     if short || bare.bytes().all(|byte| byte.is_ascii_digit()) {
         return;
     }
-    if is_stopword(bare)
-        || bare == brand_lower
+    if !is_stopword(bare) && !is_brand(bare, brand_lower) {
+        found(word, prefix_of(word));
+    }
+}
+
+/// The brand itself, or a longer word containing it (`#acmefail`).
+#[inline(always)]
+fn is_brand(bare: &str, brand_lower: &str) -> bool {
+    bare == brand_lower
         // Length first: most words are shorter than the brand.
         || brand_lower.len() >= 4 && bare.len() > brand_lower.len() && bare.contains(brand_lower)
-    {
-        return;
-    }
-    found(word);
 }
 
 /// A word lower-cased, without punctuation other than `#` and inner `'`.
@@ -203,19 +281,22 @@ mod tests {
         /// vertical tab, no-break space).
         #[test]
         fn terms_are_those_of_split_and_normalized_words(
-            text in "([a-zA-Z0-9#'@.]{0,7}[\\t\\n\\x0b\\x0c\\r\\x1c\\x1f \u{a0}\u{2003}é]{1,2}){0,70}",
+            text in "([a-zA-Z0-9#'@.]{0,19}[\\t\\n\\x0b\\x0c\\r\\x1c\\x1f \u{a0}\u{2003}é]{1,2}){0,70}",
             brand in "[a-z]{3,5}",
         ) {
             for text in [text.clone(), text.chars().filter(char::is_ascii).collect()] {
                 let mut scratch = String::new();
                 let mut expected = Vec::new();
                 for raw in text.split_whitespace().take(MAX_WORDS) {
-                    term_of_word(raw, false, &brand, &mut scratch, &mut |term: &str| {
+                    term_of_word(raw, None, &brand, &mut scratch, &mut |term: &str, _| {
                         expected.push(term.to_owned())
                     });
                 }
                 let mut terms = Vec::new();
-                for_each_term(&text, &brand, &mut scratch, |term| terms.push(term.to_owned()));
+                for_each_term(&text, &brand, &mut scratch, |term, prefix| {
+                    assert_eq!(prefix, prefix_of(term), "{term}");
+                    terms.push(term.to_owned());
+                });
                 prop_assert_eq!(terms, expected);
             }
         }
@@ -230,6 +311,29 @@ mod tests {
             let general = raw.chars().filter(keep).collect::<String>().to_lowercase();
             let mut scratch = String::new();
             prop_assert_eq!(normalized(&raw, &mut scratch), general.trim_matches('\''));
+        }
+    }
+
+    proptest! {
+        /// The stopword table answers as a plain list lookup would.
+        #[test]
+        fn stopwords_are_exactly_the_listed_words(word in "[a-z']{0,9}") {
+            prop_assert_eq!(is_stopword(&word), STOPWORDS.contains(&word.as_str()));
+        }
+    }
+
+    #[test]
+    fn every_stopword_is_found_and_near_misses_are_not() {
+        for word in STOPWORDS {
+            assert!(is_stopword(word), "{word}");
+            for near in [
+                &word[1..],
+                &word[..word.len() - 1],
+                &format!("{word}s"),
+                &format!("{word}\0"),
+            ] {
+                assert_eq!(is_stopword(near), STOPWORDS.contains(&near), "{near:?}");
+            }
         }
     }
 

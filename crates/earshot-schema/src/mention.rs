@@ -109,7 +109,7 @@ impl Mention {
         let created_at_raw = take_required_string(&mut object, "created_at")?;
         let created_at = parse_timestamp("created_at", &created_at_raw, limits)?;
         let source = match take_optional_string(&mut object, "source")? {
-            Some(source) if !source.trim().is_empty() => source,
+            Some(source) if !is_blank(&source) => source,
             _ => UNKNOWN_SOURCE.to_owned(),
         };
         let author = take_optional_string(&mut object, "author")?;
@@ -266,10 +266,20 @@ fn take_optional_count(
 }
 
 pub(crate) fn check_not_blank(field: &'static str, value: &str) -> Result<(), SchemaError> {
-    if value.trim().is_empty() {
+    if is_blank(value) {
         return Err(SchemaError::Empty { field });
     }
     Ok(())
+}
+
+/// Whether `value` is empty or whitespace only (as `str::trim` sees it);
+/// an ASCII first byte that is not whitespace answers at once.
+pub(crate) fn is_blank(value: &str) -> bool {
+    match value.as_bytes().first() {
+        // `char::is_whitespace` among ASCII: space, and tab to carriage return.
+        Some(byte) if byte.is_ascii() && !matches!(byte, b' ' | b'\t'..=b'\r') => false,
+        _ => value.trim().is_empty(),
+    }
 }
 
 pub(crate) fn check_max_chars(
@@ -396,6 +406,14 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// `is_blank` is `trim().is_empty()`, whatever the first character
+        /// (every ASCII byte, Unicode spaces, the ASCII separators that
+        /// `char::is_whitespace` leaves out).
+        #[test]
+        fn blank_is_what_trim_empties(value in "[\\x00-\\x7f\u{85}\u{a0}\u{2003}é]{0,4}") {
+            prop_assert_eq!(is_blank(&value), value.trim().is_empty());
+        }
+
         /// The fast timestamp path agrees with chrono wherever it answers,
         /// and answers for every valid plain UTC timestamp.
         #[test]

@@ -11,7 +11,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::mention::{
-    check_max_chars, check_not_blank, parse_timestamp, timestamp_is_valid, UNKNOWN_SOURCE,
+    check_max_chars, check_not_blank, is_blank, parse_timestamp, timestamp_is_valid, UNKNOWN_SOURCE,
 };
 use crate::{
     SchemaError, ScoredMention, SentimentLabel, SentimentProbs, Toxicity, ValidationLimits,
@@ -111,7 +111,7 @@ impl<'a> ScoredMentionView<'a> {
             return None;
         }
         let source = match raw.source {
-            Some(source) if !source.trim().is_empty() => source,
+            Some(source) if !is_blank(source) => source,
             _ => UNKNOWN_SOURCE,
         };
         Some(ScoredMentionView {
