@@ -82,8 +82,76 @@ struct BinDetail {
     /// While the bin is open, one entry per mention and term; at close,
     /// merged into one entry per term ([`TermTable::close_bin`]).
     terms: Vec<BinTerm>,
-    /// (how alarming, sample) — the most negative or toxic mentions.
-    samples: Vec<(f32, SampleMention, bool, bool)>,
+    /// The most negative or toxic mentions, most alarming first.
+    samples: Vec<BinSample>,
+}
+
+/// A sample mention as a bin keeps it: id, url and clipped text in one
+/// allocation, the source shared with the bin's sources (most mentions
+/// that become a sample are replaced by a more alarming one before the
+/// bin closes, so a sample should cost one allocation, not four).
+#[derive(Debug, Clone)]
+struct BinSample {
+    alarm: f32,
+    negative: bool,
+    toxic: bool,
+    sentiment_score: f32,
+    toxicity_score: f32,
+    source: Arc<str>,
+    /// `id`, then `url` if any, then the text clipped to
+    /// [`SAMPLE_TEXT_CHARS`] characters.
+    strings: Box<str>,
+    id_end: u32,
+    url_end: Option<u32>,
+}
+
+impl BinSample {
+    fn new(mention: &ScoredMentionView<'_>, source: Arc<str>, alarm: f32) -> Self {
+        let text = clip_chars(&mention.text, SAMPLE_TEXT_CHARS);
+        let url = mention.url.as_deref();
+        let mut strings =
+            String::with_capacity(mention.id.len() + url.map_or(0, str::len) + text.len());
+        strings.push_str(&mention.id);
+        let id_end = strings.len() as u32;
+        let url_end = url.map(|url| {
+            strings.push_str(url);
+            strings.len() as u32
+        });
+        strings.push_str(text);
+        BinSample {
+            alarm,
+            negative: mention.sentiment == SentimentLabel::Negative,
+            toxic: mention.toxic,
+            sentiment_score: mention.sentiment_score,
+            toxicity_score: mention.toxicity_score,
+            source,
+            strings: strings.into_boxed_str(),
+            id_end,
+            url_end,
+        }
+    }
+
+    fn to_sample(&self) -> SampleMention {
+        let id_end = self.id_end as usize;
+        let text_start = self.url_end.map_or(id_end, |end| end as usize);
+        SampleMention {
+            id: self.strings.get(..id_end).unwrap_or_default().to_owned(),
+            url: self.url_end.map(|end| {
+                self.strings
+                    .get(id_end..end as usize)
+                    .unwrap_or_default()
+                    .to_owned()
+            }),
+            text: self
+                .strings
+                .get(text_start..)
+                .unwrap_or_default()
+                .to_owned(),
+            source: self.source.to_string(),
+            sentiment_score: self.sentiment_score,
+            toxicity_score: self.toxicity_score,
+        }
+    }
 }
 
 impl Bin {
@@ -104,7 +172,7 @@ impl Bin {
         self.detail.iter().flat_map(|detail| detail.sources.iter())
     }
 
-    fn samples(&self) -> impl Iterator<Item = &(f32, SampleMention, bool, bool)> {
+    fn samples(&self) -> impl Iterator<Item = &BinSample> {
         self.detail.iter().flat_map(|detail| detail.samples.iter())
     }
 
@@ -143,40 +211,51 @@ impl Bin {
         let detail = self.detail.get_or_insert_with(|| {
             Box::new(BinDetail {
                 terms: Vec::with_capacity(term_capacity),
-                samples: Vec::with_capacity(SAMPLES_PER_BIN + 1),
+                samples: Vec::with_capacity(SAMPLES_PER_BIN),
                 ..BinDetail::default()
             })
         });
         let source: &str = &mention.source;
-        match detail
+        let source_index = match detail
             .sources
             .iter_mut()
-            .find(|(known, _)| **known == *source)
+            .position(|(known, _)| **known == *source)
         {
-            Some((_, count)) => *count += 1,
-            None => detail.sources.push((sources.intern(source), 1)),
-        }
+            Some(index) => {
+                detail.sources[index].1 += 1;
+                index
+            }
+            None => {
+                detail.sources.push((sources.intern(source), 1));
+                detail.sources.len() - 1
+            }
+        };
         detail
             .terms
             .extend(terms.into_iter().map(|id| BinTerm { id, count: 1 }));
         let alarm = -mention.sentiment_score + 2.0 * mention.toxicity_score;
-        if detail.samples.len() < SAMPLES_PER_BIN
-            || detail.samples.iter().any(|(score, ..)| *score < alarm)
-        {
-            let sample = SampleMention {
-                id: mention.id.to_string(),
-                url: mention.url.as_deref().map(str::to_owned),
-                text: clip_chars(&mention.text, SAMPLE_TEXT_CHARS).to_owned(),
-                source: mention.source.to_string(),
-                sentiment_score: mention.sentiment_score,
-                toxicity_score: mention.toxicity_score,
-            };
-            detail.samples.push((alarm, sample, negative, toxic));
-            detail
+        // Kept sorted, most alarming first, a newcomer after the samples as
+        // alarming as it (as a stable sort would place it); when full, the
+        // last (least alarming) makes room for a more alarming one.
+        let full = detail.samples.len() >= SAMPLES_PER_BIN;
+        if full
+            && detail
                 .samples
-                .sort_by(|left, right| right.0.total_cmp(&left.0));
-            detail.samples.truncate(SAMPLES_PER_BIN);
+                .last()
+                .is_none_or(|weakest| !(weakest.alarm < alarm))
+        {
+            return;
         }
+        if full {
+            detail.samples.pop();
+        }
+        let source = detail.sources[source_index].0.clone();
+        let at = detail
+            .samples
+            .partition_point(|sample| sample.alarm.total_cmp(&alarm).is_ge());
+        detail
+            .samples
+            .insert(at, BinSample::new(mention, source, alarm));
     }
 }
 
@@ -1500,19 +1579,19 @@ fn build_alert(
             .then_with(|| left.term.cmp(&right.term))
     });
     terms.truncate(5);
-    let mut samples: Vec<(f32, SampleMention, bool, bool)> = state
+    let mut samples: Vec<&BinSample> = state
         .closed
         .iter()
         .rev()
         .take(reading.window_bins)
-        .flat_map(|bin| bin.samples().cloned())
-        .filter(|(_, _, negative, toxic)| match reading.kind {
-            AlertKind::NegativeSurge => *negative,
-            AlertKind::ToxicitySurge => *toxic,
+        .flat_map(Bin::samples)
+        .filter(|sample| match reading.kind {
+            AlertKind::NegativeSurge => sample.negative,
+            AlertKind::ToxicitySurge => sample.toxic,
             _ => true,
         })
         .collect();
-    samples.sort_by(|left, right| right.0.total_cmp(&left.0));
+    samples.sort_by(|left, right| right.alarm.total_cmp(&left.alarm));
     let mut sources: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for bin in state.closed.iter().rev().take(reading.window_bins) {
         for (source, count) in bin.sources() {
@@ -1577,7 +1656,7 @@ fn build_alert(
             samples: samples
                 .into_iter()
                 .take(5)
-                .map(|(_, sample, ..)| sample)
+                .map(|sample| sample.to_sample())
                 .collect(),
             sources,
         },
@@ -1778,6 +1857,60 @@ mod tests {
         };
         assert!(after_page.holds_back(999, Severity::Warning));
         assert!(after_page.holds_back(999, Severity::Critical));
+    }
+
+    proptest::proptest! {
+        /// A bin keeps the samples that pushing every mention, sorting by
+        /// alarm (stable, most alarming first) and keeping the first
+        /// `SAMPLES_PER_BIN` kept, and gives them back as they came in.
+        #[test]
+        fn a_bin_keeps_the_most_alarming_samples_in_a_stable_order(
+            mentions in proptest::collection::vec(
+                (0..5u8, 0..4u8, proptest::option::of("[a-z]{0,3}"), "[a-zé ]{0,220}"),
+                0..40,
+            ),
+        ) {
+            let mut bin = Bin::empty(0);
+            let mut sources = Interner::default();
+            let mut expected: Vec<(f32, SampleMention)> = Vec::new();
+            for (index, (sentiment, toxicity, url, text)) in mentions.into_iter().enumerate() {
+                let mut scored = crate::synth::scored(
+                    format!("m{index}"),
+                    "acme",
+                    text.clone(),
+                    DateTime::from_timestamp(0, 0).expect("time"),
+                    sentiment == 0,
+                    toxicity == 3,
+                    false,
+                );
+                scored.sentiment.score = f32::from(sentiment) / 2.0 - 1.0;
+                scored.toxicity.score = f32::from(toxicity) / 3.0;
+                scored.mention.url = url.clone();
+                scored.mention.source = if index % 2 == 0 { "x" } else { "forum" }.into();
+                let view = scored.view();
+                let alarm = -view.sentiment_score + 2.0 * view.toxicity_score;
+                if expected.len() < SAMPLES_PER_BIN
+                    || expected.iter().any(|(score, _)| *score < alarm)
+                {
+                    expected.push((alarm, SampleMention {
+                        id: format!("m{index}"),
+                        url,
+                        text: clip_chars(&text, SAMPLE_TEXT_CHARS).to_owned(),
+                        source: scored.mention.source.clone(),
+                        sentiment_score: view.sentiment_score,
+                        toxicity_score: view.toxicity_score,
+                    }));
+                    expected.sort_by(|left, right| right.0.total_cmp(&left.0));
+                    expected.truncate(SAMPLES_PER_BIN);
+                }
+                bin.add(&view, [], &mut sources, 0);
+            }
+            let kept: Vec<(f32, SampleMention)> = bin
+                .samples()
+                .map(|sample| (sample.alarm, sample.to_sample()))
+                .collect();
+            proptest::prop_assert_eq!(kept, expected);
+        }
     }
 
     #[test]
