@@ -242,7 +242,8 @@ impl Bin {
             && detail
                 .samples
                 .last()
-                .is_none_or(|weakest| !(weakest.alarm < alarm))
+                // Scores are validated into ranges: alarms are never NaN.
+                .is_none_or(|weakest| weakest.alarm >= alarm)
         {
             return;
         }
