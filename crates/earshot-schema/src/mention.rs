@@ -363,26 +363,47 @@ struct PlainUtc {
 }
 
 fn plain_utc_fields(raw: &str) -> Option<PlainUtc> {
-    let bytes = raw.as_bytes();
-    if bytes.len() != 20 || bytes[19] != b'Z' || bytes[10] != b'T' {
-        return None;
-    }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        bytes[range].iter().try_fold(0u32, |value, byte| {
-            byte.is_ascii_digit()
-                .then(|| value * 10 + u32::from(byte - b'0'))
-        })
+    let bytes: &[u8; 20] = raw.as_bytes().try_into().ok()?;
+    let (head, rest) = bytes.split_first_chunk::<8>()?;
+    let (middle, tail) = rest.split_first_chunk::<8>()?;
+    let tail: &[u8; 4] = tail.try_into().ok()?;
+    // Little-endian: byte i of a word is bits 8i..8i+8. The 20 bytes as
+    // `YYYY-MM-`, `DDTHH:MM` and `:SSZ`; digit bytes marked 0xff.
+    let (head, middle, tail) = (
+        u64::from_le_bytes(*head),
+        u64::from_le_bytes(*middle),
+        u64::from(u32::from_le_bytes(*tail)),
+    );
+    const HEAD_DIGITS: u64 = 0x00ff_ff00_ffff_ffff;
+    const MIDDLE_DIGITS: u64 = 0xffff_00ff_ff00_ffff;
+    const TAIL_DIGITS: u64 = 0x0000_0000_00ff_ff00;
+    const HEAD_SEPARATORS: u64 = (b'-' as u64) << 32 | (b'-' as u64) << 56;
+    const MIDDLE_SEPARATORS: u64 = (b'T' as u64) << 16 | (b':' as u64) << 40;
+    const TAIL_SEPARATORS: u64 = b':' as u64 | (b'Z' as u64) << 24;
+    // A digit byte is 0x30..=0x39: its high nibble is 3, also after adding 6
+    // (a byte of 0xfa or more could carry into the next, but it fails its
+    // own test first).
+    let digits = |word: u64, mask: u64| {
+        let high = mask & 0xf0f0_f0f0_f0f0_f0f0;
+        let three = mask & 0x3030_3030_3030_3030;
+        word & high == three && word.wrapping_add(0x0606_0606_0606_0606) & high == three
     };
-    if [4, 7].iter().any(|&at| bytes[at] != b'-') || [13, 16].iter().any(|&at| bytes[at] != b':') {
+    if !(digits(head, HEAD_DIGITS) && digits(middle, MIDDLE_DIGITS) && digits(tail, TAIL_DIGITS))
+        || head & !HEAD_DIGITS != HEAD_SEPARATORS
+        || middle & !MIDDLE_DIGITS != MIDDLE_SEPARATORS
+        || tail & !TAIL_DIGITS != TAIL_SEPARATORS
+    {
         return None;
     }
+    let digit = |word: u64, at: u32| ((word >> (8 * at)) & 0x0f) as u32;
+    let pair = |word: u64, at: u32| digit(word, at) * 10 + digit(word, at + 1);
     let fields = PlainUtc {
-        year: i32::try_from(number(0..4)?).ok()?,
-        month: number(5..7)?,
-        day: number(8..10)?,
-        hour: number(11..13)?,
-        minute: number(14..16)?,
-        second: number(17..19)?,
+        year: (pair(head, 0) * 100 + pair(head, 2)) as i32,
+        month: pair(head, 5),
+        day: pair(middle, 0),
+        hour: pair(middle, 3),
+        minute: pair(middle, 6),
+        second: pair(tail, 1),
     };
     let leap_year = fields.year % 4 == 0 && (fields.year % 100 != 0 || fields.year % 400 == 0);
     let days_in_month = match fields.month {
@@ -433,6 +454,34 @@ mod tests {
                     chrono.is_none() || separator != 'T' || zone != "Z" || second >= 60,
                     "{} was left to chrono", raw
                 ),
+            }
+        }
+
+        /// Every byte value at every position of valid plain timestamps:
+        /// the fast path never accepts what chrono rejects or reads it
+        /// otherwise (bytes next to the digits, `:` to `?`, and those that
+        /// would carry into the next byte included).
+        #[test]
+        fn one_byte_changed_reads_as_chrono_reads_it(
+            year in 1u32..10_000, month in 1u32..13, day in 1u32..29,
+            hour in 0u32..24, minute in 0u32..60, second in 0u32..60,
+        ) {
+            let valid = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
+            for position in 0..valid.len() {
+                for byte in 0..=u8::MAX {
+                    let mut bytes = valid.clone().into_bytes();
+                    bytes[position] = byte;
+                    let Ok(raw) = String::from_utf8(bytes) else {
+                        prop_assert!(byte >= 0x80);
+                        continue;
+                    };
+                    let chrono = DateTime::parse_from_rfc3339(&raw)
+                        .ok()
+                        .map(|at| at.with_timezone(&Utc));
+                    if let Some(fast) = parse_plain_utc(&raw) {
+                        prop_assert_eq!(Some(fast), chrono, "{}", raw);
+                    }
+                }
             }
         }
 
