@@ -33,6 +33,10 @@ use crate::terms::for_each_term;
 /// is several times faster than SipHash on short keys.
 type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
+/// The brands by name: hashbrown's map, whose `entry_ref` finds a brand by
+/// `&str` and copies the name only for a new one (one lookup per mention).
+type BrandMap = hashbrown::HashMap<String, BrandState, ahash::RandomState>;
+
 /// Most baseline terms a brand remembers besides those in its windows; the
 /// rarest are forgotten first.
 const MAX_TERMS_PER_BRAND: usize = 400;
@@ -738,7 +742,7 @@ impl Windows {
 pub struct Detector {
     config: DetectorConfig,
     windows: Windows,
-    brands: FastMap<String, BrandState>,
+    brands: BrandMap,
     watermark: Option<i64>,
     max_event_time: Option<i64>,
     /// Mentions more than `MAX_EVENT_TIME_JUMP` ahead of the newest event
@@ -765,7 +769,7 @@ impl Detector {
         Detector {
             config,
             windows,
-            brands: FastMap::default(),
+            brands: BrandMap::default(),
             watermark: None,
             max_event_time: None,
             future_suspects: Vec::new(),
@@ -881,14 +885,11 @@ impl Detector {
 
     fn add_to_open_bin(&mut self, mention: &ScoredMentionView<'_>, bin_start: i64) {
         let brand: &str = &mention.brand;
-        if !self.brands.contains_key(brand) {
-            let thresholds = *self.config.thresholds_for(brand);
-            self.brands
-                .insert(brand.to_owned(), BrandState::new(brand, thresholds));
-        }
-        let Some(state) = self.brands.get_mut(brand) else {
-            return;
-        };
+        let config = &self.config;
+        let state = self
+            .brands
+            .entry_ref(brand)
+            .or_insert_with(|| BrandState::new(brand, *config.thresholds_for(brand)));
         // A mention's distinct terms, held open until its bin closes.
         let terms = &mut self.mention_terms;
         terms.clear();
