@@ -192,6 +192,7 @@ fn is_ascii_space(byte: u8) -> bool {
 /// Passes the term `raw` makes, if any, to `found`; `plain` (its first
 /// eight bytes, little-endian) when `raw` is known to be lower-case ASCII
 /// letters and digits only.
+#[inline(always)]
 fn term_of_word(
     raw: &str,
     plain: Option<u64>,
