@@ -26,7 +26,7 @@ const fn packed(word: &[u8]) -> u64 {
 
 const STOPWORD_SLOTS_BITS: u32 = 9;
 
-fn stopword_slot(key: u64, multiplier: u64) -> usize {
+const fn stopword_slot(key: u64, multiplier: u64) -> usize {
     (key.wrapping_mul(multiplier) >> (64 - STOPWORD_SLOTS_BITS)) as usize
 }
 
@@ -45,7 +45,7 @@ const STOPWORD_TABLE: ([u64; 1 << STOPWORD_SLOTS_BITS], u64) = {
             let word = STOPWORDS[index].as_bytes();
             assert!(word.len() < 8, "stopwords are packed into 7 bytes");
             let key = packed(word);
-            let slot = (key.wrapping_mul(multiplier) >> (64 - STOPWORD_SLOTS_BITS)) as usize;
+            let slot = stopword_slot(key, multiplier);
             if table[slot] != u64::MAX && table[slot] != key {
                 clash = true;
             }
