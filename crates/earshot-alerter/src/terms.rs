@@ -66,11 +66,11 @@ fn is_stopword(word: &str) -> bool {
     word.len() < 8 && is_stopword_key(packed(word.as_bytes()))
 }
 
-/// [`is_stopword`] for a word of `length` bytes whose first eight bytes
-/// (little-endian, whatever follows it) are `chunk`.
+/// [`is_stopword`] for a word of `length` bytes whose [`prefix_of`] is
+/// `prefix` (for words under 8 bytes, the [`packed`] key less the length).
 #[inline(always)]
-fn is_stopword_chunk(length: usize, chunk: u64) -> bool {
-    length < 8 && is_stopword_key(chunk & ((1u64 << (8 * length)) - 1) | (length as u64) << 56)
+fn is_stopword_prefix(length: usize, prefix: u64) -> bool {
+    length < 8 && is_stopword_key(prefix | (length as u64) << 56)
 }
 
 #[inline(always)]
@@ -121,14 +121,15 @@ pub fn for_each_term(
         }
         let start = index;
         let first_chunk = ascii_word_at(bytes, index);
+        let mut word = first_chunk;
         let mut plain = true;
         loop {
-            let word = ascii_word_at(bytes, index);
             let spaces = ascii_spaces(word);
             let plain_bytes = ascii_plain(word);
             if spaces == 0 {
                 plain &= plain_bytes == BYTE_HIGH_BITS;
                 index += 8;
+                word = ascii_word_at(bytes, index);
                 continue;
             }
             // The bytes before the first space end the word.
@@ -139,7 +140,14 @@ pub fn for_each_term(
             break;
         }
         let raw = text.get(start..index).unwrap_or_default();
-        let plain = plain.then_some(first_chunk);
+        // The word's first eight bytes: its `prefix_of`.
+        let plain = plain.then(|| {
+            if raw.len() >= 8 {
+                first_chunk
+            } else {
+                first_chunk & ((1u64 << (8 * raw.len())) - 1)
+            }
+        });
         term_of_word(raw, plain, brand_lower, scratch, &mut found);
     }
 }
@@ -189,9 +197,9 @@ fn is_ascii_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t'..=b'\r')
 }
 
-/// Passes the term `raw` makes, if any, to `found`; `plain` (its first
-/// eight bytes, little-endian) when `raw` is known to be lower-case ASCII
-/// letters and digits only.
+/// Passes the term `raw` makes, if any, to `found`; `plain` (its
+/// [`prefix_of`]) when `raw` is known to be lower-case ASCII letters and
+/// digits only.
 #[inline(always)]
 fn term_of_word(
     raw: &str,
@@ -200,20 +208,15 @@ fn term_of_word(
     scratch: &mut String,
     found: &mut impl FnMut(&str, u64),
 ) {
-    if let Some(first_chunk) = plain {
+    if let Some(prefix) = plain {
         // Most words: no handle, hashtag, `www.` or punctuation to look
         // for, and ASCII, so the length counts the characters.
         if raw.len() >= 3
             && !raw.starts_with("http")
             && !raw.bytes().all(|byte| byte.is_ascii_digit())
-            && !is_stopword_chunk(raw.len(), first_chunk)
+            && !is_stopword_prefix(raw.len(), prefix)
             && !is_brand(raw, brand_lower)
         {
-            let prefix = if raw.len() >= 8 {
-                first_chunk
-            } else {
-                first_chunk & ((1u64 << (8 * raw.len())) - 1)
-            };
             found(raw, prefix);
         }
         return;
