@@ -366,18 +366,7 @@ impl Baseline {
     /// Sum of the seasonal factors of `bins` consecutive bins ending with
     /// the one starting at `last_start`: one step per hour they span.
     fn seasonal_sum(&self, last_start: i64, bins: usize, bin_seconds: i64) -> f64 {
-        let mut sum = 0.0;
-        let mut start = last_start;
-        let mut left = bins as i64;
-        while left > 0 {
-            // Bins of this window that start within the same hour as `start`.
-            let hour_start = start - start.rem_euclid(3_600);
-            let same_hour = ((start - hour_start) / bin_seconds + 1).min(left);
-            sum += same_hour as f64 * self.seasonal_factor(start);
-            left -= same_hour;
-            start -= same_hour * bin_seconds;
-        }
-        sum
+        SeasonalWalk::new(self, last_start, bin_seconds).sum(bins)
     }
 
     /// Folds a closed bin in; counts above the expected range are clipped.
@@ -463,8 +452,8 @@ impl Baseline {
 }
 
 /// Sums of seasonal factors over windows of growing length that end with
-/// the same bin, each equal to [`Baseline::seasonal_sum`] bit for bit (the
-/// same hour steps in the same order) but walking back only once.
+/// the same bin, one step per hour they span, walking back only once for
+/// all of them (one call is [`Baseline::seasonal_sum`]).
 struct SeasonalWalk<'a> {
     baseline: &'a Baseline,
     bin_seconds: i64,
@@ -1720,9 +1709,9 @@ mod tests {
         }
     }
 
-    /// The count windows' walk gives `seasonal_sum`'s bits for every length
-    /// (so the count detectors read as the term windows' sums did), across
-    /// hour and day boundaries and for bins that do not divide an hour.
+    /// A walk asked for growing lengths (the count windows) gives at each
+    /// the bits of a fresh one (`seasonal_sum`, the term windows' sums),
+    /// across hour and day boundaries and for bins that do not divide an hour.
     #[test]
     fn the_seasonal_walk_equals_seasonal_sum_bit_for_bit() {
         let mut baseline = Baseline::new();
