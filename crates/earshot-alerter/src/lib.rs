@@ -74,6 +74,12 @@ pub struct SynthArgs {
     pub days: f64,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Real mention texts by label (JSON lines `{"label", "text"}`; labels
+    /// negative, neutral, positive, toxic), e.g. from
+    /// `benches/scripts/alerter_text_pool.py`; without it, texts are six
+    /// words from a built-in list.
+    #[arg(long)]
+    pub texts: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -473,7 +479,19 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                 args.seed,
             );
             let start = chrono::DateTime::from_timestamp(1_793_577_600, 0).unwrap_or_default();
-            let stream = synth::generate(&brands, &events, start, minutes, args.seed);
+            let pool = args
+                .texts
+                .as_deref()
+                .map(synth::TextPool::load)
+                .transpose()?;
+            let stream = synth::generate_with_texts(
+                &brands,
+                &events,
+                start,
+                minutes,
+                args.seed,
+                pool.as_ref(),
+            );
             let mut output = BufWriter::new(
                 File::create(&args.output)
                     .with_context(|| format!("cannot create {}", args.output.display()))?,

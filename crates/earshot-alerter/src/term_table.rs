@@ -14,6 +14,10 @@ use crate::detector::{LEVEL_ALPHA, MAX_WINDOWS};
 
 pub(crate) type TermId = u32;
 
+/// Mentions a term needs in a window before it is read at all (as an
+/// emerging term or as evidence).
+pub(crate) const MIN_TERM_COUNT: u32 = 3;
+
 /// A term's baseline: mentions per bin (deseasonalised) as of a bin.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct TermRate {
@@ -65,6 +69,8 @@ pub(crate) struct TermEntry {
     /// `TermTable::in_closed_bins`, at `closed_position`.
     closed_bins: u32,
     closed_position: u32,
+    /// Where the id is in `TermTable::busy` (`u32::MAX` when not there).
+    busy_position: u32,
     /// The mention or merge that last saw it ([`TermTable::next_stamp`]),
     /// and in a merge, where its entry went ([`TermTable::close_bin`]).
     seen_stamp: u32,
@@ -81,6 +87,7 @@ impl TermEntry {
             open_entries: 0,
             closed_bins: 0,
             closed_position: u32::MAX,
+            busy_position: u32::MAX,
             seen_stamp: 0,
             merge_position: 0,
         }
@@ -118,6 +125,12 @@ pub(crate) struct TermTable {
     hasher: RandomState,
     /// Ids some closed bin names: the terms of the detection windows.
     in_closed_bins: Vec<TermId>,
+    /// Ids with [`MIN_TERM_COUNT`] or more mentions in the longest term
+    /// window (which holds every other): the only ones the detector reads.
+    /// Real texts put thousands of terms in a busy brand's windows, most
+    /// of them seen once or twice; scanning them all at every bin close
+    /// took most of the backtest's time.
+    busy: Vec<TermId>,
     /// The last stamp given out, and the current mention's.
     stamp: u32,
     mention_stamp: u32,
@@ -209,6 +222,7 @@ impl TermTable {
     }
 
     /// The terms some closed bin names, with their window counts.
+    #[cfg(test)]
     pub(crate) fn window_terms(&self) -> impl Iterator<Item = (TermId, &TermEntry)> {
         self.in_closed_bins
             .iter()
@@ -307,10 +321,62 @@ impl TermTable {
         }
     }
 
+    /// The terms with [`MIN_TERM_COUNT`] or more mentions in some window.
+    pub(crate) fn busy_terms(&self) -> impl Iterator<Item = (TermId, &TermEntry)> {
+        self.busy
+            .iter()
+            .map(|id| (*id, &self.entries[*id as usize]))
+    }
+
+    /// A closed bin enters the first `slots` windows; `longest` is the
+    /// slot of the longest of them.
+    pub(crate) fn enter_windows(&mut self, terms: &[BinTerm], slots: usize, longest: usize) {
+        for term in terms {
+            let Some(entry) = self.entries.get_mut(term.id as usize) else {
+                continue;
+            };
+            for in_window in entry.in_windows.iter_mut().take(slots) {
+                *in_window += term.count;
+            }
+            if entry.busy_position == u32::MAX && entry.in_windows[longest] >= MIN_TERM_COUNT {
+                entry.busy_position = self.busy.len() as u32;
+                self.busy.push(term.id);
+            }
+        }
+    }
+
+    /// A closed bin leaves the window in `slot`; `longest` as above.
+    pub(crate) fn leave_window(&mut self, terms: &[BinTerm], slot: usize, longest: usize) {
+        for term in terms {
+            let Some(entry) = self.entries.get_mut(term.id as usize) else {
+                continue;
+            };
+            entry.in_windows[slot] -= term.count;
+            if slot == longest && entry.in_windows[slot] < MIN_TERM_COUNT {
+                self.unlist_busy(term.id);
+            }
+        }
+    }
+
+    fn unlist_busy(&mut self, id: TermId) {
+        let entry = &mut self.entries[id as usize];
+        let position = entry.busy_position as usize;
+        entry.busy_position = u32::MAX;
+        if position < self.busy.len() {
+            self.busy.swap_remove(position);
+            if let Some(moved) = self.busy.get(position) {
+                self.entries[*moved as usize].busy_position = position as u32;
+            }
+        }
+    }
+
     /// Every window count back to zero (every closed bin is being dropped).
     pub(crate) fn clear_windows(&mut self) {
         for id in &self.in_closed_bins {
             self.entries[*id as usize].in_windows = [0; MAX_WINDOWS];
+        }
+        for id in self.busy.drain(..) {
+            self.entries[id as usize].busy_position = u32::MAX;
         }
     }
 
@@ -383,6 +449,16 @@ impl TermTable {
             }
         }
         assert_eq!(self.by_name.len(), self.len());
+        for (id, entry) in self.entries.iter().enumerate() {
+            let busy = entry
+                .in_windows
+                .iter()
+                .any(|count| *count >= MIN_TERM_COUNT);
+            assert_eq!(busy, self.busy.contains(&(id as TermId)), "{}", entry.name);
+        }
+        for (position, id) in self.busy.iter().enumerate() {
+            assert_eq!(self.entries[*id as usize].busy_position as usize, position);
+        }
         for (position, id) in self.in_closed_bins.iter().enumerate() {
             assert_eq!(
                 self.entries[*id as usize].closed_position as usize,
