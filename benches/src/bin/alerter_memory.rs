@@ -3,12 +3,16 @@
 //! minute at a time so that the stream itself is never held, and reports the
 //! resident memory the detector state added.
 //!
-//!   alerter_memory [BRANDS] [HOURS]   (default 100000 2)
+//!   alerter_memory [BRANDS] [HOURS] [TEXT_POOL]   (default 100000 2, word list)
+//!
+//! With a text pool (`benches/scripts/alerter_text_pool.py`), mentions carry
+//! real texts: a real vocabulary fills each brand's term table, which the
+//! built-in twenty-word list never does.
 
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
-use earshot_alerter::synth::{generate, SynthBrand};
+use earshot_alerter::synth::{generate_with_texts, SynthBrand, TextPool};
 use earshot_alerter::{Detector, DetectorConfig};
 
 fn resident_bytes() -> u64 {
@@ -34,6 +38,15 @@ fn main() {
         .next()
         .and_then(|text| text.parse().ok())
         .unwrap_or(2);
+    let pool = arguments
+        .next()
+        .map(|path| match TextPool::load(path.as_ref()) {
+            Ok(pool) => pool,
+            Err(error) => {
+                eprintln!("alerter_memory: {error}");
+                std::process::exit(2);
+            }
+        });
     let brands: Vec<SynthBrand> = (0..brand_count)
         .map(|index| {
             let position = index as f64 / brand_count.max(2) as f64;
@@ -55,12 +68,13 @@ fn main() {
     let mut detector = Detector::new(DetectorConfig::default());
     let mut mentions = 0u64;
     for minute in 0..hours * 60 {
-        let batch = generate(
+        let batch = generate_with_texts(
             &brands,
             &[],
             start + chrono::Duration::minutes(minute),
             1,
             minute as u64,
+            pool.as_ref(),
         );
         for scored in &batch {
             detector.ingest(scored);
@@ -70,7 +84,8 @@ fn main() {
     let after = resident_bytes();
     let added = after.saturating_sub(before);
     println!(
-        "{brand_count} brands ({per_hour:.0} mentions/hour in all), {hours} h, {mentions} mentions in {:.0} s",
+        "{brand_count} brands ({per_hour:.0} mentions/hour in all), {hours} h, {mentions} mentions ({}) in {:.0} s",
+        if pool.is_some() { "real texts" } else { "word-list texts" },
         started.elapsed().as_secs_f64()
     );
     println!(

@@ -40,6 +40,13 @@ type BrandMap = hashbrown::HashMap<String, BrandState, ahash::RandomState>;
 /// Most baseline terms a brand remembers besides those in its windows; the
 /// rarest are forgotten first.
 const MAX_TERMS_PER_BRAND: usize = 400;
+/// A term whose baseline expects fewer mentions than this in the longest
+/// term window is forgotten once no bin names it: a term's z takes its
+/// expectation as at least 0.5 (`over_dispersed_z`), so it reads as a new
+/// one would, and real vocabularies would otherwise fill every brand's
+/// table with words seen once (133 KiB per brand after a day of real
+/// texts, against 20 for 100k brands in 2 GB).
+const RARE_TERM_EXPECTED: f64 = 0.25;
 /// Most term entries reserved ahead in a new bin.
 const MAX_TERM_ENTRIES_HINT: usize = 16 * 1024;
 /// Characters of a sample's text kept for evidence.
@@ -682,6 +689,8 @@ struct Windows {
     longest: usize,
     /// The slot of the longest term window (it holds the others' bins).
     longest_term: usize,
+    /// Term rates (mentions per bin) too rare to remember once unheld.
+    rare_term_rate: f64,
 }
 
 impl Windows {
@@ -716,11 +725,13 @@ impl Windows {
         let longest_term = (0..terms.len())
             .max_by_key(|slot| terms[*slot])
             .unwrap_or(0);
+        let rare_term_rate = RARE_TERM_EXPECTED / terms[longest_term] as f64;
         Windows {
             terms,
             counts,
             longest,
             longest_term,
+            rare_term_rate,
         }
     }
 }
@@ -952,7 +963,7 @@ impl Detector {
                 if let Some(closed) = closed.back() {
                     baseline.learn(closed, bin_index, thresholds.dispersion, &anomalies, terms);
                 }
-                terms.evict(bin_index, MAX_TERMS_PER_BRAND);
+                terms.evict(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
                 state.last_closed = Some(next);
                 *bins_closed += 1;
                 next += config.bin_seconds;

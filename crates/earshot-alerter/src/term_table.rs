@@ -408,21 +408,29 @@ impl TermTable {
         }
     }
 
-    /// Forgets the rarest terms no bin names once there are more than
-    /// `limit`, keeping three quarters of `limit`.
-    pub(crate) fn evict(&mut self, bin_index: i64, limit: usize) {
-        if self.len() <= self.evict_above.max(limit) {
+    /// Forgets terms no bin names that are too rare to matter (a rate under
+    /// `rare_rate`) and, past `limit` live terms, the rarest others, keeping
+    /// three quarters of `limit`. Runs when the table has grown by a
+    /// quarter since the last time (amortises its scan).
+    pub(crate) fn evict(&mut self, bin_index: i64, limit: usize, rare_rate: f64) {
+        if self.len() <= self.evict_above {
             return;
         }
-        let mut unheld: Vec<(f64, TermId)> = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(id, entry)| !entry.is_held() && !self.is_free(*id))
-            .map(|(id, entry)| (entry.rate.at(bin_index), id as TermId))
-            .collect();
+        let mut unheld: Vec<(f64, TermId)> = Vec::new();
+        for id in 0..self.entries.len() {
+            let entry = &self.entries[id];
+            if entry.is_held() || self.is_free(id) {
+                continue;
+            }
+            let rate = entry.rate.at(bin_index);
+            if rate < rare_rate {
+                self.forget(id as TermId);
+            } else {
+                unheld.push((rate, id as TermId));
+            }
+        }
         let keep = limit * 3 / 4;
-        if unheld.len() > keep {
+        if self.len() > limit && unheld.len() > keep {
             // Ties by name, so that which term goes does not depend on ids.
             unheld.sort_by(|left, right| {
                 left.0
@@ -625,6 +633,31 @@ mod tests {
     }
 
     #[test]
+    fn terms_too_rare_to_matter_are_forgotten_below_the_limit_unless_held() {
+        let mut table = TermTable::default();
+        let mut set_rate = |table: &mut TermTable, name: &str, rate: f64| {
+            let id = table.intern(name);
+            if let Some(entry) = table.entry_mut(id) {
+                entry.rate = TermRate { rate, updated: 0 };
+            }
+            id
+        };
+        let rare_held = set_rate(&mut table, "rareheld", 0.001);
+        table.start_mention();
+        table.hold_once(rare_held);
+        set_rate(&mut table, "rare", 0.001);
+        set_rate(&mut table, "common", 0.5);
+        // Decayed below the bar since its last update: rare by now.
+        set_rate(&mut table, "faded", 0.0045);
+        table.evict(300, 400, 0.004);
+        assert!(table.find("rareheld").is_some());
+        assert!(table.find("common").is_some());
+        assert!(table.find("rare").is_none());
+        assert!(table.find("faded").is_none());
+        assert_eq!(table.len(), 2);
+    }
+
+    #[test]
     fn eviction_forgets_the_rarest_unheld_terms_and_reuses_their_ids() {
         let mut table = TermTable::default();
         let limit = 8;
@@ -641,7 +674,7 @@ mod tests {
             }
         }
         assert_eq!(table.len(), 13);
-        table.evict(0, limit);
+        table.evict(0, limit, 0.0);
         // Six of the twelve unheld terms stay: the commonest; the held one too.
         assert_eq!(table.len(), 7);
         assert!(table.find("held").is_some());
