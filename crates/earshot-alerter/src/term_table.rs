@@ -635,7 +635,7 @@ mod tests {
     #[test]
     fn terms_too_rare_to_matter_are_forgotten_below_the_limit_unless_held() {
         let mut table = TermTable::default();
-        let mut set_rate = |table: &mut TermTable, name: &str, rate: f64| {
+        let set_rate = |table: &mut TermTable, name: &str, rate: f64| {
             let id = table.intern(name);
             if let Some(entry) = table.entry_mut(id) {
                 entry.rate = TermRate { rate, updated: 0 };
