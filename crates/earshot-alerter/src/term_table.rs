@@ -83,11 +83,16 @@ pub(crate) struct BinTerm {
 
 #[derive(Debug, Clone)]
 pub(crate) struct TermEntry {
-    /// Empty while the id is free (no term is empty: terms have 3+ characters).
-    name: Box<str>,
-    /// The name's first eight bytes ([`prefix_of`]): most terms are no
-    /// longer, so a lookup compares them without reading the name.
-    prefix: u64,
+    /// The name's length in bytes; 0 while the id is free (no term is
+    /// empty: terms have 3+ characters).
+    name_len: u32,
+    /// Where a name over eight bytes starts in `TermTable::long_names`.
+    name_at: u32,
+    /// The name's first eight bytes, zero-padded ([`prefix_of`]): the
+    /// whole name for most terms, compared as one number in a lookup.
+    /// Names live here and in one string per table, not in an allocation
+    /// each: with real texts a busy brand holds thousands of terms.
+    prefix: [u8; 8],
     pub rate: TermRate,
     /// Mentions of the term in each detection window (closed bins only).
     pub in_windows: [u32; MAX_WINDOWS],
@@ -106,10 +111,11 @@ pub(crate) struct TermEntry {
 }
 
 impl TermEntry {
-    fn new(name: &str) -> Self {
+    fn new(name: &str, name_at: u32) -> Self {
         TermEntry {
-            name: name.into(),
-            prefix: prefix_of(name),
+            name_len: name.len() as u32,
+            name_at,
+            prefix: prefix_of(name).to_le_bytes(),
             rate: TermRate::default(),
             in_windows: [0; MAX_WINDOWS],
             open_entries: 0,
@@ -125,12 +131,25 @@ impl TermEntry {
         self.open_entries > 0 || self.closed_bins > 0
     }
 
-    fn is_named(&self, name: &str, prefix: u64) -> bool {
-        self.name.len() == name.len()
-            && self.prefix == prefix
+    fn is_named(&self, long_names: &str, name: &str, prefix: u64) -> bool {
+        self.name_len as usize == name.len()
+            && u64::from_le_bytes(self.prefix) == prefix
             // Bytes, not `str::get`: byte 8 may fall inside a character,
             // where `get` gives `None` for both names alike.
-            && (name.len() <= 8 || self.name.as_bytes().get(8..) == name.as_bytes().get(8..))
+            && (name.len() <= 8
+                || self.name(long_names).as_bytes().get(8..) == name.as_bytes().get(8..))
+    }
+
+    /// The name: its prefix bytes, or its place in `long_names`.
+    fn name<'table>(&'table self, long_names: &'table str) -> &'table str {
+        let length = self.name_len as usize;
+        if length <= 8 {
+            // The bytes of a whole name (a `str`), so valid UTF-8.
+            std::str::from_utf8(&self.prefix[..length]).unwrap_or_default()
+        } else {
+            let start = self.name_at as usize;
+            long_names.get(start..start + length).unwrap_or_default()
+        }
     }
 }
 
@@ -150,6 +169,10 @@ pub(crate) struct TermTable {
     entries: Vec<TermEntry>,
     free: Vec<TermId>,
     by_name: HashTable<TermId>,
+    /// Names over eight bytes, one after another, and the bytes of those
+    /// forgotten since the last compaction.
+    long_names: String,
+    forgotten_bytes: usize,
     hasher: RandomState,
     /// Ids some closed bin names: the terms of the detection windows.
     in_closed_bins: Vec<TermId>,
@@ -193,27 +216,32 @@ impl TermTable {
     pub(crate) fn intern_with_prefix(&mut self, name: &str, prefix: u64) -> TermId {
         debug_assert_eq!(prefix, prefix_of(name));
         let hash = self.hash(name, prefix);
-        let entries = &self.entries;
-        if let Some(id) = self
-            .by_name
-            .find(hash, |id| entries[*id as usize].is_named(name, prefix))
-        {
+        let (entries, long_names) = (&self.entries, self.long_names.as_str());
+        if let Some(id) = self.by_name.find(hash, |id| {
+            entries[*id as usize].is_named(long_names, name, prefix)
+        }) {
             return *id;
         }
+        let name_at = self.long_names.len() as u32;
+        if name.len() > 8 {
+            self.long_names.push_str(name);
+        }
+        let entry = TermEntry::new(name, name_at);
         let id = match self.free.pop() {
             Some(id) => {
-                self.entries[id as usize] = TermEntry::new(name);
+                self.entries[id as usize] = entry;
                 id
             }
             None => {
-                self.entries.push(TermEntry::new(name));
+                self.entries.push(entry);
                 (self.entries.len() - 1) as TermId
             }
         };
-        let (entries, hasher) = (&self.entries, &self.hasher);
+        let (entries, long_names, hasher) = (&self.entries, &self.long_names, &self.hasher);
         self.by_name.insert_unique(hash, id, |id| {
             let entry = &entries[*id as usize];
-            name_hash(hasher, &entry.name, entry.prefix)
+            let prefix = u64::from_le_bytes(entry.prefix);
+            name_hash(hasher, entry.name(long_names), prefix)
         });
         id
     }
@@ -224,7 +252,7 @@ impl TermTable {
         let prefix = prefix_of(name);
         self.by_name
             .find(self.hash(name, prefix), |id| {
-                self.entries[*id as usize].is_named(name, prefix)
+                self.entries[*id as usize].is_named(&self.long_names, name, prefix)
             })
             .copied()
     }
@@ -232,7 +260,7 @@ impl TermTable {
     pub(crate) fn name(&self, id: TermId) -> &str {
         self.entries
             .get(id as usize)
-            .map_or("", |entry| &entry.name)
+            .map_or("", |entry| entry.name(&self.long_names))
     }
 
     #[cfg(test)]
@@ -442,6 +470,7 @@ impl TermTable {
                 self.forget(id);
             }
         }
+        self.compact_long_names();
         self.evict_above = self.len() + self.len() / 4 + 16;
     }
 
@@ -457,7 +486,7 @@ impl TermTable {
     ) {
         for (id, entry) in self.entries.iter().enumerate() {
             let id = id as TermId;
-            let name = &entry.name;
+            let name = entry.name(&self.long_names);
             assert_eq!(
                 entry.closed_bins,
                 closed_bins.get(&id).copied().unwrap_or(0),
@@ -490,7 +519,8 @@ impl TermTable {
                 .in_windows
                 .iter()
                 .any(|count| *count >= MIN_TERM_COUNT);
-            assert_eq!(busy, self.busy.contains(&(id as TermId)), "{}", entry.name);
+            let name = entry.name(&self.long_names);
+            assert_eq!(busy, self.busy.contains(&(id as TermId)), "{name}");
         }
         for (position, id) in self.busy.iter().enumerate() {
             assert_eq!(self.entries[*id as usize].busy_position as usize, position);
@@ -504,20 +534,50 @@ impl TermTable {
     }
 
     fn is_free(&self, id: usize) -> bool {
-        self.entries[id].name.is_empty()
+        self.entries[id].name_len == 0
     }
 
     fn forget(&mut self, id: TermId) {
-        let Some(entry) = self.entries.get_mut(id as usize) else {
+        let Some(entry) = self.entries.get(id as usize) else {
             return;
         };
-        let name = std::mem::take(&mut entry.name);
-        let prefix = std::mem::take(&mut entry.prefix);
-        let hash = self.hash(&name, prefix);
+        if entry.name_len == 0 {
+            return;
+        }
+        let prefix = u64::from_le_bytes(entry.prefix);
+        let hash = name_hash(&self.hasher, entry.name(&self.long_names), prefix);
+        if entry.name_len > 8 {
+            self.forgotten_bytes += entry.name_len as usize;
+        }
         if let Ok(found) = self.by_name.find_entry(hash, |known| *known == id) {
             found.remove();
         }
+        let entry = &mut self.entries[id as usize];
+        entry.name_len = 0;
+        entry.prefix = [0; 8];
         self.free.push(id);
+    }
+
+    /// Copies the live long names into a new string once more than half of
+    /// the old one is forgotten names (ids and hashes stay).
+    fn compact_long_names(&mut self) {
+        if self.forgotten_bytes < 1024 || self.forgotten_bytes * 2 < self.long_names.len() {
+            return;
+        }
+        let mut kept = String::with_capacity(self.long_names.len() - self.forgotten_bytes);
+        for entry in &mut self.entries {
+            if entry.name_len > 8 {
+                let start = entry.name_at as usize;
+                let name = self
+                    .long_names
+                    .get(start..start + entry.name_len as usize)
+                    .unwrap_or_default();
+                entry.name_at = kept.len() as u32;
+                kept.push_str(name);
+            }
+        }
+        self.long_names = kept;
+        self.forgotten_bytes = 0;
     }
 }
 
@@ -546,7 +606,7 @@ mod tests {
                 for (right, right_id) in names.iter().zip(&ids) {
                     proptest::prop_assert_eq!(left == right, left_id == right_id);
                     // The comparison alone, as a hash collision would need it.
-                    proptest::prop_assert_eq!(left == right, entry.is_named(right, prefix_of(right)));
+                    proptest::prop_assert_eq!(left == right, entry.is_named(&table.long_names, right, prefix_of(right)));
                 }
             }
         }
@@ -562,8 +622,8 @@ mod tests {
         assert_eq!(table.name(right), "abcéééaaéa");
         // The comparison itself (the whole-name hashes keep them apart above).
         let entry = &table.entries[left as usize];
-        assert!(!entry.is_named("abcéééaaéa", prefix_of("abcéééaaéa")));
-        assert!(entry.is_named("abcéééé\0aa", prefix_of("abcéééé\0aa")));
+        assert!(!entry.is_named(&table.long_names, "abcéééaaéa", prefix_of("abcéééaaéa")));
+        assert!(entry.is_named(&table.long_names, "abcéééé\0aa", prefix_of("abcéééé\0aa")));
     }
 
     #[test]
@@ -630,6 +690,46 @@ mod tests {
             table.entry(refund).map(|entry| entry.is_held()),
             Some(false)
         );
+    }
+
+    #[test]
+    fn long_names_survive_the_compaction_of_forgotten_ones() {
+        let mut table = TermTable::default();
+        let name = |index: usize| format!("longer-name-{index:04}-{}", "é".repeat(index % 3));
+        for index in 0..200 {
+            let id = table.intern(&name(index));
+            if let Some(entry) = table.entry_mut(id) {
+                let rate = if index % 2 == 0 { 1.0 } else { 0.0 };
+                entry.rate = TermRate { rate, updated: 0 };
+            }
+        }
+        let short = table.intern("short");
+        if let Some(entry) = table.entry_mut(short) {
+            entry.rate = TermRate {
+                rate: 1.0,
+                updated: 0,
+            };
+        }
+        let before = table.long_names.len();
+        table.evict(0, 400, 0.5);
+        assert!(table.long_names.len() < before, "compacted");
+        assert_eq!(table.forgotten_bytes, 0);
+        let kept: usize = (0..200).step_by(2).map(|index| name(index).len()).sum();
+        assert_eq!(table.long_names.len(), kept);
+        for index in 0..200 {
+            let found = table.find(&name(index));
+            assert_eq!(found.is_some(), index % 2 == 0, "{}", name(index));
+            if let Some(id) = found {
+                assert_eq!(table.name(id), name(index));
+            }
+        }
+        assert_eq!(
+            table.name(table.find("short").expect("short kept")),
+            "short"
+        );
+        let fresh = table.intern("a-fresh-long-name");
+        assert_eq!(table.name(fresh), "a-fresh-long-name");
+        assert_eq!(table.find("a-fresh-long-name"), Some(fresh));
     }
 
     #[test]
