@@ -17,8 +17,9 @@ bench: setup
 	@benches/scripts/replay_throughput.sh 200000
 	@echo "==> alerter: detection quality and backtest speed vs the two anchor rules (40 brands, 14 days)"
 	@benches/scripts/alerter_quality.sh 40 14 3
-	@echo "==> alerter: detector memory for 100,000 brands"
+	@echo "==> alerter: detector memory for 100,000 brands (word-list texts, then real texts)"
 	@target/release/alerter_memory 100000 2
+	@target/release/alerter_memory 100000 2 "$$(benches/scripts/alerter_text_pool.sh)"
 	@$(MAKE) --no-print-directory bench-pipeline
 
 # The end-to-end part of `make bench` alone (about 5 minutes).

