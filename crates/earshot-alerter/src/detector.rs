@@ -1751,6 +1751,59 @@ mod tests {
     /// closed bins after every bin close, including after a long gap.
     #[test]
     fn incremental_window_sums_equal_recomputed_ones() {
+        check_incremental_sums(None);
+    }
+
+    /// The same with a vocabulary of thousands of words, long and short,
+    /// most of them rare (as in real texts): terms enter and leave the busy
+    /// list, are forgotten as too rare, and long names are compacted.
+    #[test]
+    fn incremental_window_sums_hold_with_a_large_vocabulary() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(23);
+        let vocabulary: Vec<String> = (0..4000)
+            .map(|index| {
+                let length = rng.gen_range(3..16);
+                let word: String = (0..length)
+                    .map(|_| char::from(rng.gen_range(b'a'..=b'z')))
+                    .collect();
+                // Every tenth word capitalised or with punctuation (the
+                // tokenizer's other path).
+                if index % 10 == 0 {
+                    format!("{}!", word.to_uppercase())
+                } else {
+                    word
+                }
+            })
+            .collect();
+        let mut texts = |count: usize| -> Vec<String> {
+            (0..count)
+                .map(|_| {
+                    let words = rng.gen_range(6..14);
+                    (0..words)
+                        .map(|_| {
+                            // Skewed: low ranks are common words.
+                            let rank = (rng.gen::<f64>().powi(3) * 4000.0) as usize;
+                            vocabulary[rank.min(3999)].as_str()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect()
+        };
+        let pool = crate::synth::TextPool {
+            negative: texts(300),
+            neutral: texts(300),
+            positive: texts(300),
+            toxic: texts(100),
+        };
+        check_incremental_sums(Some(&pool));
+    }
+
+    fn check_incremental_sums(texts: Option<&crate::synth::TextPool>) {
+        let generate = |brands: &[SynthBrand], start, minutes, seed| {
+            crate::synth::generate_with_texts(brands, &[], start, minutes, seed, texts)
+        };
         let brands: Vec<SynthBrand> = [20.0, 300.0]
             .iter()
             .enumerate()
@@ -1762,10 +1815,10 @@ mod tests {
             })
             .collect();
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
-        let mut stream = generate(&brands, &[], start, 300, 7);
+        let mut stream = generate(&brands, start, 300, 7);
         // Three days of silence, then more.
         let later = start + chrono::Duration::days(3);
-        stream.extend(generate(&brands, &[], later, 120, 8));
+        stream.extend(generate(&brands, later, 120, 8));
         let mut detector = Detector::new(DetectorConfig::default());
         let mut checked = 0;
         for (index, mention) in stream.iter().enumerate() {
@@ -1836,6 +1889,31 @@ mod tests {
             }
         }
         assert!(checked > 100);
+        if texts.is_some() {
+            // Rare terms were forgotten on the way, long names with them.
+            let mut seen: HashMap<&str, std::collections::HashSet<String>> = HashMap::new();
+            for mention in &stream {
+                let brand = mention.mention.brand.as_str();
+                seen.entry(brand)
+                    .or_default()
+                    .extend(crate::terms::terms_of(&mention.mention.text, brand));
+            }
+            for (brand, state) in &detector.brands {
+                let distinct = &seen[brand.as_str()];
+                let long_bytes: usize = distinct
+                    .iter()
+                    .filter(|t| t.len() > 8)
+                    .map(|t| t.len())
+                    .sum();
+                assert!(
+                    state.terms.len() * 2 < distinct.len(),
+                    "{brand}: {} of {}",
+                    state.terms.len(),
+                    distinct.len()
+                );
+                assert!(state.terms.long_name_bytes() < long_bytes, "{brand}");
+            }
+        }
     }
 
     #[test]

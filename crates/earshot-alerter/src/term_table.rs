@@ -272,6 +272,12 @@ impl TermTable {
         self.entries.get_mut(id as usize)
     }
 
+    /// Bytes of the long-name string (live and forgotten names).
+    #[cfg(test)]
+    pub(crate) fn long_name_bytes(&self) -> usize {
+        self.long_names.len()
+    }
+
     /// Live terms (named ids).
     pub(crate) fn len(&self) -> usize {
         self.entries.len() - self.free.len()
