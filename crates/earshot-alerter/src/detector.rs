@@ -1676,7 +1676,7 @@ fn upper_tail_probability(z: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synth::{generate, SynthBrand};
+    use crate::synth::{generate_with_texts, SynthBrand, TextPool};
     use chrono::{Datelike, Timelike};
 
     #[test]
@@ -1791,7 +1791,7 @@ mod tests {
                 })
                 .collect()
         };
-        let pool = crate::synth::TextPool {
+        let pool = TextPool {
             negative: texts(300),
             neutral: texts(300),
             positive: texts(300),
@@ -1800,9 +1800,9 @@ mod tests {
         check_incremental_sums(Some(&pool));
     }
 
-    fn check_incremental_sums(texts: Option<&crate::synth::TextPool>) {
+    fn check_incremental_sums(texts: Option<&TextPool>) {
         let generate = |brands: &[SynthBrand], start, minutes, seed| {
-            crate::synth::generate_with_texts(brands, &[], start, minutes, seed, texts)
+            generate_with_texts(brands, &[], start, minutes, seed, texts)
         };
         let brands: Vec<SynthBrand> = [20.0, 300.0]
             .iter()
