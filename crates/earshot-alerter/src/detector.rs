@@ -645,8 +645,8 @@ impl BrandState {
 
     /// Forgets every closed bin (after a gap longer than any window).
     fn clear_closed(&mut self) {
-        self.terms.clear_windows();
         for gone in self.closed.drain(..) {
+            self.terms.clear_windows(gone.terms());
             self.terms.release_closed(gone.terms());
         }
         self.windows = [WindowCounts::default(); MAX_WINDOWS];

@@ -98,10 +98,8 @@ pub(crate) struct TermEntry {
     pub in_windows: [u32; MAX_WINDOWS],
     /// Entries of open bins naming it (one per mention).
     open_entries: u32,
-    /// Closed bins naming it; while above zero the id is in
-    /// `TermTable::in_closed_bins`, at `closed_position`.
+    /// Closed bins naming it.
     closed_bins: u32,
-    closed_position: u32,
     /// Where the id is in `TermTable::busy` (`u32::MAX` when not there).
     busy_position: u32,
     /// The mention or merge that last saw it ([`TermTable::next_stamp`]),
@@ -120,7 +118,6 @@ impl TermEntry {
             in_windows: [0; MAX_WINDOWS],
             open_entries: 0,
             closed_bins: 0,
-            closed_position: u32::MAX,
             busy_position: u32::MAX,
             seen_stamp: 0,
             merge_position: 0,
@@ -174,8 +171,6 @@ pub(crate) struct TermTable {
     long_names: String,
     forgotten_bytes: usize,
     hasher: RandomState,
-    /// Ids some closed bin names: the terms of the detection windows.
-    in_closed_bins: Vec<TermId>,
     /// Ids with [`MIN_TERM_COUNT`] or more mentions in the longest term
     /// window (which holds every other): the only ones the detector reads.
     /// Real texts put thousands of terms in a busy brand's windows, most
@@ -286,9 +281,11 @@ impl TermTable {
     /// The terms some closed bin names, with their window counts.
     #[cfg(test)]
     pub(crate) fn window_terms(&self) -> impl Iterator<Item = (TermId, &TermEntry)> {
-        self.in_closed_bins
+        self.entries
             .iter()
-            .map(|id| (*id, &self.entries[*id as usize]))
+            .enumerate()
+            .filter(|(_, entry)| entry.closed_bins > 0)
+            .map(|(id, entry)| (id as TermId, entry))
     }
 
     /// A fresh stamp for a mention's terms or a merge: an entry stamped
@@ -343,10 +340,6 @@ impl TermTable {
             entry.seen_stamp = stamp;
             entry.merge_position = kept as u32;
             entry.closed_bins += 1;
-            if entry.closed_bins == 1 {
-                entry.closed_position = self.in_closed_bins.len() as u32;
-                self.in_closed_bins.push(id);
-            }
             terms[kept] = BinTerm { id, count };
             kept += 1;
         }
@@ -362,23 +355,11 @@ impl TermTable {
         }
     }
 
-    /// A closed bin was dropped: its terms may leave the window list.
+    /// A closed bin was dropped (its terms may then be forgotten).
     pub(crate) fn release_closed(&mut self, terms: &[BinTerm]) {
         for term in terms {
-            let Some(entry) = self.entries.get_mut(term.id as usize) else {
-                continue;
-            };
-            entry.closed_bins = entry.closed_bins.saturating_sub(1);
-            if entry.closed_bins > 0 {
-                continue;
-            }
-            let position = entry.closed_position as usize;
-            entry.closed_position = u32::MAX;
-            if position < self.in_closed_bins.len() {
-                self.in_closed_bins.swap_remove(position);
-                if let Some(moved) = self.in_closed_bins.get(position) {
-                    self.entries[*moved as usize].closed_position = position as u32;
-                }
+            if let Some(entry) = self.entries.get_mut(term.id as usize) {
+                entry.closed_bins = entry.closed_bins.saturating_sub(1);
             }
         }
     }
@@ -432,10 +413,13 @@ impl TermTable {
         }
     }
 
-    /// Every window count back to zero (every closed bin is being dropped).
-    pub(crate) fn clear_windows(&mut self) {
-        for id in &self.in_closed_bins {
-            self.entries[*id as usize].in_windows = [0; MAX_WINDOWS];
+    /// The window counts of a closed bin's terms back to zero: every
+    /// closed bin is being dropped (after a gap longer than any window).
+    pub(crate) fn clear_windows(&mut self, terms: &[BinTerm]) {
+        for term in terms {
+            if let Some(entry) = self.entries.get_mut(term.id as usize) {
+                entry.in_windows = [0; MAX_WINDOWS];
+            }
         }
         for id in self.busy.drain(..) {
             self.entries[id as usize].busy_position = u32::MAX;
@@ -503,11 +487,6 @@ impl TermTable {
                 open_entries.get(&id).copied().unwrap_or(0),
                 "{name}"
             );
-            assert_eq!(
-                entry.closed_bins > 0,
-                self.in_closed_bins.contains(&id),
-                "{name}"
-            );
             assert!(entry.in_windows[windows..].iter().all(|count| *count == 0));
             if entry.closed_bins == 0 {
                 assert!(entry.in_windows.iter().all(|count| *count == 0), "{name}");
@@ -530,12 +509,6 @@ impl TermTable {
         }
         for (position, id) in self.busy.iter().enumerate() {
             assert_eq!(self.entries[*id as usize].busy_position as usize, position);
-        }
-        for (position, id) in self.in_closed_bins.iter().enumerate() {
-            assert_eq!(
-                self.entries[*id as usize].closed_position as usize,
-                position
-            );
         }
     }
 
