@@ -45,7 +45,7 @@ const MAX_TERMS_PER_BRAND: usize = 400;
 /// expectation as at least 0.5 (`over_dispersed_z`), so it reads as a new
 /// one would, and real vocabularies would otherwise fill every brand's
 /// table with words seen once (133 KiB per brand after a day of real
-/// texts, against 20 for 100k brands in 2 GB).
+/// texts; 100k brands in 2 GB allow 20).
 const RARE_TERM_EXPECTED: f64 = 0.25;
 /// Most term entries reserved ahead in a new bin.
 const MAX_TERM_ENTRIES_HINT: usize = 16 * 1024;
