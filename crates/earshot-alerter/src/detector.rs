@@ -25,7 +25,7 @@ use earshot_schema::{
 
 use crate::config::{DetectorConfig, Thresholds};
 use crate::tails;
-use crate::term_table::{BinTerm, TermId, TermTable, MIN_TERM_COUNT};
+use crate::term_table::{BinTerm, Sighting, TermId, TermTable, MIN_TERM_COUNT};
 use crate::terms::for_each_term;
 
 /// Brand and source names come from messages, which anyone can write: a
@@ -95,6 +95,9 @@ struct BinDetail {
     terms: Vec<BinTerm>,
     /// The most negative or toxic mentions, most alarming first.
     samples: Vec<BinSample>,
+    /// The seasonal factor and weight its terms learned with, once closed
+    /// and learned (a term seen once here learns them when it comes back).
+    term_learning: Option<(f64, f64)>,
 }
 
 /// A sample mention as a bin keeps it: id, url and clipped text in one
@@ -379,7 +382,7 @@ impl Baseline {
     /// Folds a closed bin in; counts above the expected range are clipped.
     fn learn(
         &mut self,
-        bin: &Bin,
+        bin: &mut Bin,
         bin_index: i64,
         dispersion: f64,
         anomalous: &Anomalies,
@@ -408,6 +411,10 @@ impl Baseline {
             }
         };
         let factor = self.seasonal_factor(bin.start).max(0.05);
+        // What a term seen once here learns when it comes back (`place_first_mention`).
+        if let Some(detail) = &mut bin.detail {
+            detail.term_learning = Some((factor, alpha));
+        }
         self.level += slowed(anomalous.volume) * (count / factor - self.level);
         if self.level > 0.0 && self.bins_observed >= 60 {
             let ratio = (count / self.level.max(1e-6)).clamp(0.1, 10.0);
@@ -891,31 +898,91 @@ impl Detector {
         // A mention's distinct terms, held open until its bin closes.
         let terms = &mut self.mention_terms;
         terms.clear();
-        let brand_terms = &mut state.terms;
+        let BrandState {
+            terms: brand_terms,
+            open_bins,
+            closed,
+            brand_lower,
+            sources,
+            term_entries_hint,
+            ..
+        } = state;
+        let closed_position = |closed: &VecDeque<Bin>, start: i64| {
+            closed.binary_search_by_key(&start, |bin| bin.start).ok()
+        };
         brand_terms.start_mention();
         for_each_term(
             &mention.text,
-            &state.brand_lower,
+            brand_lower,
             &mut self.term_scratch,
             |word, prefix| {
-                let id = brand_terms.intern_with_prefix(word, prefix);
+                let is_live = |start: i64| {
+                    open_bins.contains_key(&start) || closed_position(closed, start).is_some()
+                };
+                let id = match brand_terms.sight(word, prefix, bin_start, is_live) {
+                    Sighting::Known(id) => id,
+                    Sighting::First => return,
+                    Sighting::Second { id, first_bin } => {
+                        place_first_mention(
+                            brand_terms,
+                            open_bins,
+                            closed,
+                            &self.windows,
+                            self.config.bin_seconds,
+                            id,
+                            first_bin,
+                        );
+                        id
+                    }
+                };
                 if brand_terms.hold_once(id) {
                     terms.push(id);
                 }
             },
         );
-        state
-            .open_bins
+        open_bins
             .entry(bin_start)
             .or_insert_with(|| Bin::empty(bin_start))
-            .add(
-                mention,
-                terms.drain(..),
-                &mut state.sources,
-                state.term_entries_hint,
-            );
+            .add(mention, terms.drain(..), sources, *term_entries_hint);
     }
+}
 
+/// Places a term's first mention, noted by hash only ([`Sighting::First`]),
+/// in its bin now that the term is back and has an id: an open bin's
+/// entries, or a closed bin's with the windows and rate it gave its terms.
+fn place_first_mention(
+    terms: &mut TermTable,
+    open_bins: &mut BTreeMap<i64, Bin>,
+    closed: &mut VecDeque<Bin>,
+    windows: &Windows,
+    bin_seconds: i64,
+    id: TermId,
+    first_bin: i64,
+) {
+    let first = BinTerm { id, count: 1 };
+    if let Some(bin) = open_bins.get_mut(&first_bin) {
+        bin.detail
+            .get_or_insert_with(Box::default)
+            .terms
+            .push(first);
+        terms.hold_earlier_open(id);
+        return;
+    }
+    // `sight` found the bin kept.
+    let Ok(position) = closed.binary_search_by_key(&first_bin, |bin| bin.start) else {
+        debug_assert!(false, "first mention's bin {first_bin} not kept");
+        return;
+    };
+    let age = closed.len() - 1 - position;
+    let detail = closed[position].detail.get_or_insert_with(Box::default);
+    detail.terms.push(first);
+    let learned = detail
+        .term_learning
+        .map(|(factor, alpha)| (1.0 / factor, alpha, first_bin / bin_seconds));
+    terms.hold_earlier_closed(id, age, &windows.terms, learned);
+}
+
+impl Detector {
     /// Closes every bin that ends at or before `watermark` for every brand.
     pub fn advance_watermark(&mut self, watermark: i64) -> Vec<Alert> {
         self.watermark = Some(watermark);
@@ -960,10 +1027,13 @@ impl Detector {
                     thresholds,
                     ..
                 } = state;
-                if let Some(closed) = closed.back() {
+                if let Some(closed) = closed.back_mut() {
                     baseline.learn(closed, bin_index, thresholds.dispersion, &anomalies, terms);
                 }
                 terms.evict(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
+                if let Some(oldest) = closed.front() {
+                    terms.sweep_seen_once(oldest.start);
+                }
                 state.last_closed = Some(next);
                 *bins_closed += 1;
                 next += config.bin_seconds;
@@ -1800,6 +1870,65 @@ mod tests {
         check_incremental_sums(Some(&pool));
     }
 
+    /// Every term's window counts are its mentions in the window's bins,
+    /// counted by name from the placed mentions: a term seen twice or more
+    /// in the kept bins has an entry with those counts; one seen once may
+    /// instead be noted by hash alone, in its bin.
+    fn check_counts_by_name(
+        brand: &str,
+        state: &BrandState,
+        windows: &Windows,
+        placed: &HashMap<(String, i64), Vec<Vec<String>>>,
+    ) {
+        let mentions_in = |start: i64| placed.get(&(brand.to_owned(), start)).into_iter().flatten();
+        let kept_bins = state
+            .closed
+            .iter()
+            .map(|bin| bin.start)
+            .chain(state.open_bins.keys().copied());
+        let mut in_kept: HashMap<&str, (u32, i64)> = HashMap::new();
+        for start in kept_bins {
+            for terms in mentions_in(start) {
+                for term in terms {
+                    in_kept.entry(term.as_str()).or_insert((0, start)).0 += 1;
+                }
+            }
+        }
+        for (term, (count, first_bin)) in &in_kept {
+            match state.terms.find(term) {
+                Some(_) => assert!(state.terms.seen_once_bin(term).is_none(), "{term}"),
+                None => {
+                    assert_eq!(*count, 1, "{term}: {count} mentions kept and no entry");
+                    assert_eq!(state.terms.seen_once_bin(term), Some(*first_bin), "{term}");
+                }
+            }
+        }
+        for (slot, &window) in windows.terms.iter().enumerate() {
+            let mut counts: HashMap<&str, u32> = HashMap::new();
+            for bin in state.closed.iter().rev().take(window) {
+                for terms in mentions_in(bin.start) {
+                    for term in terms {
+                        *counts.entry(term.as_str()).or_default() += 1;
+                    }
+                }
+            }
+            for (id, entry) in state.terms.window_terms() {
+                let name = state.terms.name(id);
+                let expected = counts.get(name).copied().unwrap_or(0);
+                assert_eq!(
+                    entry.in_windows[slot], expected,
+                    "{name} in window {window}"
+                );
+            }
+            for (term, count) in counts {
+                if let Some(id) = state.terms.find(term) {
+                    let entry = state.terms.entry(id).expect("entry");
+                    assert_eq!(entry.in_windows[slot], count, "{term} in window {window}");
+                }
+            }
+        }
+    }
+
     fn check_incremental_sums(texts: Option<&TextPool>) {
         let generate = |brands: &[SynthBrand], start, minutes, seed| {
             generate_with_texts(brands, &[], start, minutes, seed, texts)
@@ -1820,13 +1949,28 @@ mod tests {
         let later = start + chrono::Duration::days(3);
         stream.extend(generate(&brands, later, 120, 8));
         let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        // Each placed mention's distinct terms, by brand and bin: the counts
+        // the windows must hold whichever terms have an entry.
+        let mut placed: HashMap<(String, i64), Vec<Vec<String>>> = HashMap::new();
         let mut checked = 0;
         for (index, mention) in stream.iter().enumerate() {
+            let left_out = |stats: &DetectorStats| stats.late + stats.future_outliers;
+            let before = left_out(&detector.stats);
             detector.ingest(mention);
+            if left_out(&detector.stats) == before {
+                let time = mention.mention.created_at.timestamp();
+                let brand = mention.mention.brand.clone();
+                placed
+                    .entry((brand.clone(), time - time.rem_euclid(bin_seconds)))
+                    .or_default()
+                    .push(crate::terms::terms_of(&mention.mention.text, &brand));
+            }
             if index % 13 != 0 {
                 continue;
             }
-            for state in detector.brands.values() {
+            for (brand, state) in &detector.brands {
+                check_counts_by_name(brand, state, &detector.windows, &placed);
                 let sums = |window: usize| {
                     let bins = state.closed.iter().rev().take(window);
                     bins.fold((0, 0, 0), |(total, negative, toxic), bin| {
@@ -1986,6 +2130,59 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(kept, expected);
         }
+    }
+
+    /// A term seen once gets an entry when it comes back, with the window
+    /// counts and rate an entry from its first mention would have had (the
+    /// rate of a term seen once in a bin is half that of one seen twice
+    /// there, bit for bit); until then it has none.
+    #[test]
+    fn a_term_seen_once_learns_its_first_mention_when_it_comes_back() {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        let start: i64 = 1_793_577_600;
+        let mention = |index: usize, offset: i64, text: &str| {
+            let time = DateTime::from_timestamp(start + offset, 0).expect("time");
+            crate::synth::scored(
+                index.to_string(),
+                "acme",
+                text.into(),
+                time,
+                false,
+                false,
+                false,
+            )
+        };
+        // Past the first hour's fast start, so that the weight is the
+        // lasting one.
+        for bin in 0..61 {
+            detector.ingest(&mention(100 + bin as usize, bin * bin_seconds, "walrus"));
+        }
+        let first = 61 * bin_seconds;
+        detector.ingest(&mention(0, first, "zebra quagga quagga"));
+        detector.ingest(&mention(1, first + 10, "zebra okapi"));
+        detector.advance_watermark(start + first + 3 * bin_seconds);
+        let state = detector.brands.get("acme").expect("brand");
+        assert!(state.terms.find("quagga").is_none());
+        assert_eq!(state.terms.seen_once_bin("quagga"), Some(start + first));
+        assert!(state.terms.find("zebra").is_some());
+        detector.ingest(&mention(2, first + 5 * bin_seconds, "quagga"));
+        let state = detector.brands.get("acme").expect("brand");
+        let entry = |name: &str| {
+            let id = state.terms.find(name).expect(name);
+            state.terms.entry(id).expect(name).clone()
+        };
+        let (quagga, zebra) = (entry("quagga"), entry("zebra"));
+        assert_eq!(state.terms.seen_once_bin("quagga"), None);
+        assert_eq!(quagga.in_windows[..3], [1, 1, 1]);
+        assert_eq!(zebra.in_windows[..3], [2, 2, 2]);
+        let first_bin = (start + first) / bin_seconds;
+        assert!(quagga.rate.at(first_bin) > 0.0);
+        assert_eq!(
+            (2.0 * quagga.rate.at(first_bin)).to_bits(),
+            zebra.rate.at(first_bin).to_bits()
+        );
+        assert!(state.terms.find("okapi").is_none());
     }
 
     #[test]
