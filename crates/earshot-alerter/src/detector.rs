@@ -670,6 +670,9 @@ pub struct DetectorStats {
     /// (a wrong clock), left out of detection.
     pub future_outliers: u64,
     pub bins_closed: u64,
+    /// First mentions of new terms not noted: their brand held the most
+    /// seen-once notes it may (a flood of made-up words).
+    pub terms_unnoted: u64,
 }
 
 /// How [`Detector::reconcile`] changed the open incidents.
@@ -910,6 +913,7 @@ impl Detector {
         let closed_position = |closed: &VecDeque<Bin>, start: i64| {
             closed.binary_search_by_key(&start, |bin| bin.start).ok()
         };
+        let terms_unnoted = &mut self.stats.terms_unnoted;
         brand_terms.start_mention();
         for_each_term(
             &mention.text,
@@ -922,6 +926,10 @@ impl Detector {
                 let id = match brand_terms.sight(word, prefix, bin_start, is_live) {
                     Sighting::Known(id) => id,
                     Sighting::First => return,
+                    Sighting::Unnoted => {
+                        *terms_unnoted += 1;
+                        return;
+                    }
                     Sighting::Second { id, first_bin } => {
                         place_first_mention(
                             brand_terms,

@@ -194,6 +194,7 @@ pub fn backtest(
 struct AlerterMetrics {
     mentions: IntCounter,
     late: IntCounter,
+    terms_unnoted: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
     alerts: IntCounterVec,
@@ -211,6 +212,10 @@ impl AlerterMetrics {
             late: IntCounter::new(
                 "alerter_late_mentions_total",
                 "Mentions older than the watermark, not counted in detection.",
+            )?,
+            terms_unnoted: IntCounter::new(
+                "alerter_terms_unnoted_total",
+                "First mentions of new terms not noted because their brand held the most seen-once notes it may (a flood of made-up words); such terms are undercounted.",
             )?,
             alerts: IntCounterVec::new(
                 Opts::new(
@@ -232,6 +237,7 @@ impl AlerterMetrics {
         };
         registry.register(Box::new(metrics.mentions.clone()))?;
         registry.register(Box::new(metrics.late.clone()))?;
+        registry.register(Box::new(metrics.terms_unnoted.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
         registry.register(Box::new(metrics.rebuild_mentions.clone()))?;
@@ -351,10 +357,13 @@ impl BatchProcessor for AlertProcessor {
                 }
             };
             let detector = &mut current.detector;
-            let late_before = detector.stats.late;
+            let (late_before, unnoted_before) = (detector.stats.late, detector.stats.terms_unnoted);
             let alerts = detector.ingest_view(&mention);
             self.metrics.mentions.inc();
             self.metrics.late.inc_by(detector.stats.late - late_before);
+            self.metrics
+                .terms_unnoted
+                .inc_by(detector.stats.terms_unnoted - unnoted_before);
             let records = alerts
                 .iter()
                 .map(|alert| {

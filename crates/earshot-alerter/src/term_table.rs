@@ -106,11 +106,19 @@ pub(crate) enum Sighting {
     /// Its first mention in the kept bins (or again in the same mention):
     /// noted by hash, no entry.
     First,
+    /// A first mention not noted: the brand holds [`MAX_SEEN_ONCE`] notes.
+    Unnoted,
     /// Its second mention: a new entry, and the bin of the first mention,
     /// which the caller places there ([`TermTable::hold_earlier_open`],
     /// [`TermTable::hold_earlier_closed`]).
     Second { id: TermId, first_bin: i64 },
 }
+
+/// Seen-once notes a brand keeps at most (about 4 MiB at a typical load;
+/// a real 10,000-an-hour brand notes some 80,000 an hour). A flood of
+/// made-up words cannot grow a brand without bound: past this, new terms'
+/// first mentions go unnoted (and uncounted) until the oldest bins leave.
+pub(crate) const MAX_SEEN_ONCE: usize = 1 << 18;
 
 /// A term mentioned once in the kept bins: its name's hash (keyed, 64
 /// bits: two names of one brand's hour sharing it is about a 1e-11 chance,
@@ -235,6 +243,10 @@ pub(crate) struct TermTable {
     noted: Vec<u64>,
     /// Seen-once records at which the next sweep of stale ones runs.
     sweep_above: usize,
+    /// The oldest kept bin as of the last sweep, and the one at which the
+    /// notes were last swept for being full (once per bin at most).
+    oldest_live: i64,
+    full_sweep_at: Option<i64>,
 }
 
 /// A short name hashes as its prefix and length (two words, no loop over
@@ -311,6 +323,9 @@ impl TermTable {
             return Sighting::Known(*id);
         }
         let Ok(seen) = self.seen_once.find_entry(hash, |seen| seen.hash == hash) else {
+            if self.seen_once.len() >= MAX_SEEN_ONCE && !self.make_room_for_notes() {
+                return Sighting::Unnoted;
+            }
             self.seen_once
                 .insert_unique(hash, SeenOnce { hash, bin_start }, |seen| seen.hash);
             self.noted.push(hash);
@@ -371,11 +386,25 @@ impl TermTable {
     /// Drops the seen-once records of bins before `oldest_live` (no longer
     /// kept), once they have grown by a quarter since the last sweep.
     pub(crate) fn sweep_seen_once(&mut self, oldest_live: i64) {
+        self.oldest_live = oldest_live;
         if self.seen_once.len() <= self.sweep_above {
             return;
         }
         self.seen_once.retain(|seen| seen.bin_start >= oldest_live);
         self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
+    }
+
+    /// At [`MAX_SEEN_ONCE`] notes: drops those of bins no longer kept (at
+    /// most once per oldest kept bin: a sweep that frees nothing is not
+    /// repeated for every new term); says whether there is room now.
+    fn make_room_for_notes(&mut self) -> bool {
+        if self.full_sweep_at != Some(self.oldest_live) {
+            self.full_sweep_at = Some(self.oldest_live);
+            let oldest_live = self.oldest_live;
+            self.seen_once.retain(|seen| seen.bin_start >= oldest_live);
+            self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
+        }
+        self.seen_once.len() < MAX_SEEN_ONCE
     }
 
     /// Whether `name` is noted as seen once, in the bin starting when.
@@ -859,6 +888,61 @@ mod tests {
         assert_eq!(table.seen_once_bin("old39"), None);
         assert_eq!(table.seen_once_bin("delay"), Some(120));
         assert_eq!(table.len(), 2);
+    }
+
+    /// A flood of new words stops being noted at the cap, and notes of bins
+    /// no longer kept make room again.
+    #[test]
+    fn seen_once_notes_stop_at_the_cap_until_old_bins_leave() {
+        let mut table = TermTable::default();
+        let kept = |start: i64| start >= 60;
+        table.sweep_seen_once(0);
+        for index in 0..MAX_SEEN_ONCE {
+            table.start_mention();
+            let name = format!("w{index}");
+            let sighting = table.sight(&name, prefix_of(&name), 0, kept);
+            assert_eq!(sighting, Sighting::First);
+        }
+        // A regular sweep at the cap frees nothing and puts the next one
+        // past the cap: only the sweep for room can free notes from here.
+        table.sweep_seen_once(0);
+        table.start_mention();
+        assert_eq!(
+            table.sight("overflow", prefix_of("overflow"), 0, kept),
+            Sighting::Unnoted
+        );
+        assert_eq!(table.seen_once_bin("overflow"), None);
+        // Known terms and second mentions are not held back by the cap.
+        table.start_mention();
+        assert!(matches!(
+            table.sight("w7", prefix_of("w7"), 0, |_| true),
+            Sighting::Second { first_bin: 0, .. }
+        ));
+        table.start_mention();
+        assert_eq!(
+            table.sight("w7", prefix_of("w7"), 0, kept),
+            Sighting::Known(0)
+        );
+        // Full again.
+        table.start_mention();
+        assert_eq!(
+            table.sight("refill", prefix_of("refill"), 0, kept),
+            Sighting::First
+        );
+        table.start_mention();
+        assert_eq!(
+            table.sight("overflow", prefix_of("overflow"), 0, kept),
+            Sighting::Unnoted
+        );
+        // Bin 0 leaves: its notes go at the next new term.
+        table.sweep_seen_once(60);
+        table.start_mention();
+        assert_eq!(
+            table.sight("overflow", prefix_of("overflow"), 60, kept),
+            Sighting::First
+        );
+        assert_eq!(table.seen_once_bin("w8"), None);
+        assert_eq!(table.seen_once_bin("overflow"), Some(60));
     }
 
     #[test]
