@@ -910,9 +910,6 @@ impl Detector {
             term_entries_hint,
             ..
         } = state;
-        let closed_position = |closed: &VecDeque<Bin>, start: i64| {
-            closed.binary_search_by_key(&start, |bin| bin.start).ok()
-        };
         let terms_unnoted = &mut self.stats.terms_unnoted;
         brand_terms.start_mention();
         for_each_term(
@@ -921,7 +918,8 @@ impl Detector {
             &mut self.term_scratch,
             |word, prefix| {
                 let is_live = |start: i64| {
-                    open_bins.contains_key(&start) || closed_position(closed, start).is_some()
+                    open_bins.contains_key(&start)
+                        || closed.binary_search_by_key(&start, |bin| bin.start).is_ok()
                 };
                 let id = match brand_terms.sight(word, prefix, bin_start, is_live) {
                     Sighting::Known(id) => id,
