@@ -20,6 +20,8 @@ bench: setup
 	@echo "==> alerter: detector memory for 100,000 brands (word-list texts, then real texts)"
 	@target/release/alerter_memory 100000 2
 	@target/release/alerter_memory 100000 2 "$$(benches/scripts/alerter_text_pool.sh)"
+	@echo "==> alerter: detector memory per brand after a day (10,000 brands, real texts; about 4 minutes)"
+	@target/release/alerter_memory 10000 24 "$$(benches/scripts/alerter_text_pool.sh)"
 	@$(MAKE) --no-print-directory bench-pipeline
 
 # The end-to-end part of `make bench` alone (about 5 minutes).
