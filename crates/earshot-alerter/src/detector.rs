@@ -192,12 +192,12 @@ impl Bin {
 
     /// Merges the term entries and frees what a closed bin no longer grows
     /// into; returns how many entries there were before the merge.
-    fn close(&mut self, table: &mut TermTable) -> usize {
+    fn close(&mut self, table: &mut TermTable, positions: &mut Vec<u32>) -> usize {
         let Some(detail) = &mut self.detail else {
             return 0;
         };
         let entries = detail.terms.len();
-        table.close_bin(&mut detail.terms);
+        table.close_bin(&mut detail.terms, positions);
         detail.terms.shrink_to_fit();
         detail.samples.shrink_to_fit();
         entries
@@ -759,6 +759,8 @@ pub struct Detector {
     /// Reused for each mention's terms.
     term_scratch: String,
     mention_terms: Vec<TermId>,
+    /// Reused when a bin's terms are merged ([`TermTable::close_bin`]).
+    merge_positions: Vec<u32>,
     pub stats: DetectorStats,
 }
 
@@ -783,6 +785,7 @@ impl Detector {
             future_suspects: Vec::new(),
             term_scratch: String::new(),
             mention_terms: Vec::new(),
+            merge_positions: Vec::new(),
             stats: DetectorStats::default(),
         }
     }
@@ -996,6 +999,7 @@ impl Detector {
         let config = &self.config;
         let windows = &self.windows;
         let bins_closed = &mut self.stats.bins_closed;
+        let merge_positions = &mut self.merge_positions;
         for (brand, state) in &mut self.brands {
             let mut next = match state.last_closed {
                 Some(last) => last + config.bin_seconds,
@@ -1016,7 +1020,7 @@ impl Detector {
                     .open_bins
                     .remove(&next)
                     .unwrap_or_else(|| Bin::empty(next));
-                let entries = bin.close(&mut state.terms);
+                let entries = bin.close(&mut state.terms, merge_positions);
                 // The next bin likely holds about as many (a little room
                 // spares a doubling; bounded so a spike does not pin memory).
                 state.term_entries_hint = (entries + entries / 8).min(MAX_TERM_ENTRIES_HINT);
@@ -2213,7 +2217,11 @@ mod tests {
         terms.start_mention();
         assert!(terms.hold_once(refund));
         bin.add(&mention.view(), [refund], &mut sources, 1);
-        assert_eq!(bin.close(&mut terms), 3, "entries before the merge");
+        assert_eq!(
+            bin.close(&mut terms, &mut Vec::new()),
+            3,
+            "entries before the merge"
+        );
         let mut merged: Vec<(String, u32)> = bin
             .terms()
             .iter()
