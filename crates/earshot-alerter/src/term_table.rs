@@ -387,9 +387,15 @@ impl TermTable {
     /// kept), once they have grown by a quarter since the last sweep.
     pub(crate) fn sweep_seen_once(&mut self, oldest_live: i64) {
         self.oldest_live = oldest_live;
-        if self.seen_once.len() <= self.sweep_above {
-            return;
+        if self.seen_once.len() > self.sweep_above {
+            self.drop_stale_notes();
         }
+    }
+
+    /// Drops the notes of bins before the oldest kept one; the next
+    /// regular sweep waits for a quarter more.
+    fn drop_stale_notes(&mut self) {
+        let oldest_live = self.oldest_live;
         self.seen_once.retain(|seen| seen.bin_start >= oldest_live);
         self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
     }
@@ -400,9 +406,7 @@ impl TermTable {
     fn make_room_for_notes(&mut self) -> bool {
         if self.full_sweep_at != Some(self.oldest_live) {
             self.full_sweep_at = Some(self.oldest_live);
-            let oldest_live = self.oldest_live;
-            self.seen_once.retain(|seen| seen.bin_start >= oldest_live);
-            self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
+            self.drop_stale_notes();
         }
         self.seen_once.len() < MAX_SEEN_ONCE
     }
