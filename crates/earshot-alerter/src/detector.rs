@@ -984,6 +984,12 @@ fn place_first_mention(
     };
     let age = closed.len() - 1 - position;
     let detail = closed[position].detail.get_or_insert_with(Box::default);
+    // A closed bin's entries were shrunk to fit at close; doubling them for
+    // a returning term would leave most of a busy bin's new room unused for
+    // the rest of its hour (a third of closed bins' entry memory, measured).
+    if detail.terms.len() == detail.terms.capacity() {
+        detail.terms.reserve_exact(detail.terms.len() / 8 + 1);
+    }
     detail.terms.push(first);
     let learned = detail
         .term_learning
@@ -2193,6 +2199,40 @@ mod tests {
             zebra.rate.at(first_bin).to_bits()
         );
         assert!(state.terms.find("okapi").is_none());
+    }
+
+    /// A closed bin's entries, shrunk to fit at close, grow by an eighth
+    /// (not a doubling) for terms whose first mention it holds.
+    #[test]
+    fn a_closed_bin_makes_little_room_for_returning_terms() {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        let start: i64 = 1_793_577_600;
+        let mention = |index: usize, offset: i64, text: String| {
+            let time = DateTime::from_timestamp(start + offset, 0).expect("time");
+            crate::synth::scored(index.to_string(), "acme", text, time, false, false, false)
+        };
+        let words = |half: usize| {
+            (half * 32..half * 32 + 32)
+                .map(|index| format!("word{index:02}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        detector.ingest(&mention(0, 0, format!("walrus {}", words(0))));
+        detector.ingest(&mention(1, 1, format!("walrus {}", words(1))));
+        detector.advance_watermark(start + 3 * bin_seconds);
+        let entries = |detector: &Detector| {
+            let state = detector.brands.get("acme").expect("brand");
+            let bin = state.closed.iter().find(|bin| bin.start == start);
+            let terms = &bin.and_then(|bin| bin.detail.as_ref()).expect("bin").terms;
+            (terms.len(), terms.capacity())
+        };
+        assert_eq!(entries(&detector), (1, 1));
+        detector.ingest(&mention(2, 4 * bin_seconds, words(0)));
+        detector.ingest(&mention(3, 4 * bin_seconds, words(1)));
+        let (len, capacity) = entries(&detector);
+        assert_eq!(len, 65);
+        assert!(capacity <= len + len / 8 + 1, "{capacity} for {len}");
     }
 
     #[test]

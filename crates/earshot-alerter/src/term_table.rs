@@ -244,7 +244,8 @@ pub(crate) struct TermTable {
     /// Seen-once records at which the next sweep of stale ones runs.
     sweep_above: usize,
     /// The oldest kept bin as of the last sweep, and the one at which the
-    /// notes were last swept for being full (once per bin at most).
+    /// notes were last swept for being full or about to grow (once per bin
+    /// at most).
     oldest_live: i64,
     full_sweep_at: Option<i64>,
 }
@@ -323,8 +324,14 @@ impl TermTable {
             return Sighting::Known(*id);
         }
         let Ok(seen) = self.seen_once.find_entry(hash, |seen| seen.hash == hash) else {
-            if self.seen_once.len() >= MAX_SEEN_ONCE && !self.make_room_for_notes() {
-                return Sighting::Unnoted;
+            // At the cap or about to grow: notes of bins no longer kept go
+            // first (growing for them would keep the table at the day's
+            // busiest size plus its stale part, for good).
+            if self.seen_once.len() >= self.seen_once.capacity().min(MAX_SEEN_ONCE) {
+                self.drop_stale_notes_once_per_bin();
+                if self.seen_once.len() >= MAX_SEEN_ONCE {
+                    return Sighting::Unnoted;
+                }
             }
             self.seen_once
                 .insert_unique(hash, SeenOnce { hash, bin_start }, |seen| seen.hash);
@@ -400,15 +407,14 @@ impl TermTable {
         self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
     }
 
-    /// At [`MAX_SEEN_ONCE`] notes: drops those of bins no longer kept (at
-    /// most once per oldest kept bin: a sweep that frees nothing is not
-    /// repeated for every new term); says whether there is room now.
-    fn make_room_for_notes(&mut self) -> bool {
+    /// Drops the notes of bins no longer kept, at most once per oldest kept
+    /// bin (which alone decides what is stale: a sweep that freed nothing
+    /// is not repeated for every new term).
+    fn drop_stale_notes_once_per_bin(&mut self) {
         if self.full_sweep_at != Some(self.oldest_live) {
             self.full_sweep_at = Some(self.oldest_live);
             self.drop_stale_notes();
         }
-        self.seen_once.len() < MAX_SEEN_ONCE
     }
 
     /// Whether `name` is noted as seen once, in the bin starting when.
@@ -960,6 +966,47 @@ mod tests {
         );
         assert_eq!(table.seen_once_bin("w8"), None);
         assert_eq!(table.seen_once_bin("overflow"), Some(60));
+    }
+
+    /// Notes of bins no longer kept make room before the notes grow: the
+    /// table would otherwise keep the size of the day's busiest hour plus
+    /// its stale notes.
+    #[test]
+    fn stale_notes_make_room_before_the_notes_grow() {
+        let mut table = TermTable::default();
+        let kept = |start: i64| start >= 60;
+        let sight = |table: &mut TermTable, name: &str, bin_start: i64| {
+            table.start_mention();
+            table.sight(name, prefix_of(name), bin_start, kept)
+        };
+        for index in 0..100 {
+            sight(&mut table, &format!("old{index}"), 0);
+        }
+        // A regular sweep that frees nothing: the next waits for 141 notes.
+        table.sweep_seen_once(0);
+        let size = table.seen_once.allocation_size();
+        let mut fresh = 0;
+        // `capacity` is what fits before the table grows or rehashes.
+        while table.seen_once.len() < table.seen_once.capacity() {
+            sight(&mut table, &format!("new{fresh}"), 60);
+            fresh += 1;
+        }
+        // Bin 0 leaves; too few notes for a regular sweep.
+        table.sweep_seen_once(60);
+        assert_eq!(table.seen_once_bin("old0"), Some(0));
+        assert_eq!(sight(&mut table, "fresh", 60), Sighting::First);
+        assert_eq!(table.seen_once.allocation_size(), size);
+        assert_eq!(table.seen_once_bin("old0"), None);
+        assert_eq!(table.seen_once.len(), fresh + 1);
+        // With nothing stale, the notes grow as before.
+        for index in 0..200 {
+            assert_eq!(
+                sight(&mut table, &format!("more{index}"), 60),
+                Sighting::First
+            );
+        }
+        assert!(table.seen_once.allocation_size() > size);
+        assert_eq!(table.seen_once.len(), fresh + 201);
     }
 
     #[test]
