@@ -120,13 +120,48 @@ pub(crate) enum Sighting {
 /// first mentions go unnoted (and uncounted) until the oldest bins leave.
 pub(crate) const MAX_SEEN_ONCE: usize = 1 << 18;
 
+/// Pushes onto a vector that keeps its busiest size for good (entries are
+/// reused, never shrunk): it grows by an eighth, not by doubling, so that
+/// about an eighth of it at most is unused room (a doubling left a third of
+/// the term entries of a day's busiest hour unused).
+pub(crate) fn push_with_little_room<T>(items: &mut Vec<T>, item: T) {
+    if items.len() == items.capacity() {
+        items.reserve_exact(items.len() / 8 + 4);
+    }
+    items.push(item);
+}
+
 /// A term mentioned once in the kept bins: its name's hash (keyed, 64
 /// bits: two names of one brand's hour sharing it is about a 1e-11 chance,
 /// and would count one mention for the other) and the bin of the mention.
+/// 12 bytes, not 16: the hash in halves (4-byte alignment), the bin's start
+/// in seconds modulo 2^32, read back against a time near it (a note's bin
+/// is within hours of any time it is read at, far within the 68 years
+/// either side that this allows).
 #[derive(Debug, Clone, Copy)]
 struct SeenOnce {
-    hash: u64,
-    bin_start: i64,
+    hash_low: u32,
+    hash_high: u32,
+    bin_low: u32,
+}
+
+impl SeenOnce {
+    fn new(hash: u64, bin_start: i64) -> Self {
+        SeenOnce {
+            hash_low: hash as u32,
+            hash_high: (hash >> 32) as u32,
+            bin_low: bin_start as u32,
+        }
+    }
+
+    fn hash(&self) -> u64 {
+        u64::from(self.hash_high) << 32 | u64::from(self.hash_low)
+    }
+
+    /// The bin's start, `near` a time within 68 years of it.
+    fn bin_start(&self, near: i64) -> i64 {
+        near + i64::from(self.bin_low.wrapping_sub(near as u32) as i32)
+    }
 }
 
 /// A bin's count of one term (one entry per mention while the bin is open).
@@ -243,10 +278,10 @@ pub(crate) struct TermTable {
     noted: Vec<u64>,
     /// Seen-once records at which the next sweep of stale ones runs.
     sweep_above: usize,
-    /// The oldest kept bin as of the last sweep, and the one at which the
-    /// notes were last swept for being full or about to grow (once per bin
-    /// at most).
-    oldest_live: i64,
+    /// The oldest kept bin as of the last sweep (none before a bin closes:
+    /// nothing is stale), and the one at which the notes were last swept
+    /// for being full or about to grow (once per bin at most).
+    oldest_live: Option<i64>,
     full_sweep_at: Option<i64>,
 }
 
@@ -290,7 +325,7 @@ impl TermTable {
                 id
             }
             None => {
-                self.entries.push(entry);
+                push_with_little_room(&mut self.entries, entry);
                 (self.entries.len() - 1) as TermId
             }
         };
@@ -308,6 +343,7 @@ impl TermTable {
     /// entry now, and where the first was). `is_live` says whether a bin
     /// is still kept (open, or closed within the longest window): a first
     /// mention in a bin no longer kept is out of every window.
+    #[inline(always)]
     pub(crate) fn sight(
         &mut self,
         name: &str,
@@ -323,7 +359,7 @@ impl TermTable {
         }) {
             return Sighting::Known(*id);
         }
-        let Ok(seen) = self.seen_once.find_entry(hash, |seen| seen.hash == hash) else {
+        let Ok(seen) = self.seen_once.find_entry(hash, |seen| seen.hash() == hash) else {
             // At the cap or about to grow: notes of bins no longer kept go
             // first (growing for them would keep the table at the day's
             // busiest size plus its stale part, for good).
@@ -334,16 +370,16 @@ impl TermTable {
                 }
             }
             self.seen_once
-                .insert_unique(hash, SeenOnce { hash, bin_start }, |seen| seen.hash);
+                .insert_unique(hash, SeenOnce::new(hash, bin_start), SeenOnce::hash);
             self.noted.push(hash);
             return Sighting::First;
         };
-        let first_bin = seen.get().bin_start;
+        let first_bin = seen.get().bin_start(bin_start);
         if first_bin == bin_start && self.noted.contains(&hash) {
             return Sighting::First;
         }
         if !is_live(first_bin) {
-            seen.into_mut().bin_start = bin_start;
+            *seen.into_mut() = SeenOnce::new(hash, bin_start);
             self.noted.push(hash);
             return Sighting::First;
         }
@@ -393,7 +429,7 @@ impl TermTable {
     /// Drops the seen-once records of bins before `oldest_live` (no longer
     /// kept), once they have grown by a quarter since the last sweep.
     pub(crate) fn sweep_seen_once(&mut self, oldest_live: i64) {
-        self.oldest_live = oldest_live;
+        self.oldest_live = Some(oldest_live);
         if self.seen_once.len() > self.sweep_above {
             self.drop_stale_notes();
         }
@@ -402,8 +438,11 @@ impl TermTable {
     /// Drops the notes of bins before the oldest kept one; the next
     /// regular sweep waits for a quarter more.
     fn drop_stale_notes(&mut self) {
-        let oldest_live = self.oldest_live;
-        self.seen_once.retain(|seen| seen.bin_start >= oldest_live);
+        let Some(oldest_live) = self.oldest_live else {
+            return;
+        };
+        self.seen_once
+            .retain(|seen| seen.bin_start(oldest_live) >= oldest_live);
         self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
     }
 
@@ -411,8 +450,8 @@ impl TermTable {
     /// bin (which alone decides what is stale: a sweep that freed nothing
     /// is not repeated for every new term).
     fn drop_stale_notes_once_per_bin(&mut self) {
-        if self.full_sweep_at != Some(self.oldest_live) {
-            self.full_sweep_at = Some(self.oldest_live);
+        if self.full_sweep_at != self.oldest_live {
+            self.full_sweep_at = self.oldest_live;
             self.drop_stale_notes();
         }
     }
@@ -422,8 +461,8 @@ impl TermTable {
     pub(crate) fn seen_once_bin(&self, name: &str) -> Option<i64> {
         let hash = self.hash(name, prefix_of(name));
         self.seen_once
-            .find(hash, |seen| seen.hash == hash)
-            .map(|seen| seen.bin_start)
+            .find(hash, |seen| seen.hash() == hash)
+            .map(|seen| seen.bin_start(self.oldest_live.unwrap_or_default()))
     }
 
     /// The id of `name`, if the brand knows it.
@@ -1007,6 +1046,44 @@ mod tests {
         }
         assert!(table.seen_once.allocation_size() > size);
         assert_eq!(table.seen_once.len(), fresh + 201);
+    }
+
+    /// A note is 12 bytes and gives back its hash and bin, also across the
+    /// 2^32-second wraps (2106, and 2038 for a signed reading).
+    #[test]
+    fn a_seen_once_note_reads_back_its_hash_and_bin() {
+        assert_eq!(std::mem::size_of::<SeenOnce>(), 12);
+        let day = 86_400;
+        for bin_start in [
+            0,
+            60,
+            1_793_577_600,
+            (1 << 31) - 60,
+            1 << 31,
+            (1 << 32) - 60,
+            1 << 32,
+            5_000_000_000,
+        ] {
+            for hash in [0, 1, u64::MAX, 0x8000_0000_ffff_0001] {
+                let note = SeenOnce::new(hash, bin_start);
+                assert_eq!(note.hash(), hash);
+                for near in [bin_start - 3 * day, bin_start, bin_start + 3 * day] {
+                    assert_eq!(note.bin_start(near), bin_start, "{bin_start} near {near}");
+                }
+            }
+        }
+    }
+
+    /// Entries are reused, never shrunk: they grow by an eighth, so that
+    /// whatever their count about an eighth of them at most is unused.
+    #[test]
+    fn term_entries_grow_by_an_eighth() {
+        let mut table = TermTable::default();
+        for index in 0..3000 {
+            table.intern(&format!("term{index}"));
+            let (len, capacity) = (table.entries.len(), table.entries.capacity());
+            assert!(capacity <= len + len / 8 + 4, "{capacity} for {len}");
+        }
     }
 
     #[test]
