@@ -120,10 +120,11 @@ pub(crate) enum Sighting {
 /// first mentions go unnoted (and uncounted) until the oldest bins leave.
 pub(crate) const MAX_SEEN_ONCE: usize = 1 << 18;
 
-/// Pushes onto a vector that keeps its busiest size for good (entries are
-/// reused, never shrunk): it grows by an eighth, not by doubling, so that
-/// about an eighth of it at most is unused room (a doubling left a third of
-/// the term entries of a day's busiest hour unused).
+/// Pushes onto a vector that lives on at the size it grows to (a table's
+/// entries, reused and never shrunk; a closed bin's term places, for the
+/// rest of its hour): it grows by an eighth, not by doubling, so that about
+/// an eighth of it at most is unused room (a doubling left a third of both
+/// unused at a day's busiest hour).
 pub(crate) fn push_with_little_room<T>(items: &mut Vec<T>, item: T) {
     if items.len() == items.capacity() {
         items.reserve_exact(items.len() / 8 + 4);
