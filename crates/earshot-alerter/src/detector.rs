@@ -37,7 +37,9 @@ type FastMap<K, V> = HashMap<K, V, ahash::RandomState>;
 
 /// The brands by name: hashbrown's map, whose `entry_ref` finds a brand by
 /// `&str` and copies the name only for a new one (one lookup per mention).
-type BrandMap = hashbrown::HashMap<String, BrandState, ahash::RandomState>;
+/// A brand's state is boxed: the map keeps up to half its slots free, and
+/// a 1.3 KB state inline in each slot cost 40 MB more at 100k brands.
+type BrandMap = hashbrown::HashMap<String, Box<BrandState>, ahash::RandomState>;
 
 /// Most baseline terms a brand remembers besides those in its windows; the
 /// rarest are forgotten first.
@@ -171,6 +173,12 @@ impl BinSample {
 }
 
 impl Bin {
+    /// No mention counted and nothing attached: a brand does not keep such
+    /// a bin once closed ([`BrandState::closed`]).
+    fn is_empty(&self) -> bool {
+        self.total == 0 && self.detail.is_none()
+    }
+
     fn empty(start: i64) -> Self {
         Bin {
             start,
@@ -578,7 +586,14 @@ struct BrandState {
     brand_lower: String,
     thresholds: Thresholds,
     open_bins: BTreeMap<i64, Bin>,
+    /// The closed bins of the last [`Windows::longest`] with a mention,
+    /// oldest first. An empty one is not kept: most bins of most brands
+    /// are empty (a few mentions an hour), and 64 of them cost 2 KiB a
+    /// brand; a window reads a bin missing from its span as zero.
     closed: VecDeque<Bin>,
+    /// Bins closed since the last gap, empty ones included, up to the
+    /// longest window: the bins each window holds.
+    closed_bins: usize,
     baseline: Baseline,
     /// Terms with their rates and window counts.
     terms: TermTable,
@@ -600,6 +615,7 @@ impl BrandState {
             thresholds,
             open_bins: BTreeMap::new(),
             closed: VecDeque::new(),
+            closed_bins: 0,
             baseline: Baseline::new(),
             terms: TermTable::default(),
             sources: Interner::default(),
@@ -615,22 +631,31 @@ impl BrandState {
     /// Adds the newest closed bin to every window and takes out the bins
     /// that leave them; drops bins older than the longest window.
     fn push_closed(&mut self, bin: Bin, windows: &Windows) {
-        for counts in self
-            .windows
-            .iter_mut()
-            .take(windows.terms.len())
-            .chain(self.count_sums.iter_mut().take(windows.counts.len()))
-        {
-            counts.add(&bin);
+        let bin_seconds = windows.bin_seconds;
+        let newest = bin.start;
+        self.last_closed = Some(newest);
+        self.closed_bins = (self.closed_bins + 1).min(windows.longest);
+        if !bin.is_empty() {
+            for counts in self
+                .windows
+                .iter_mut()
+                .take(windows.terms.len())
+                .chain(self.count_sums.iter_mut().take(windows.counts.len()))
+            {
+                counts.add(&bin);
+            }
+            self.terms
+                .enter_windows(bin.terms(), windows.terms.len(), windows.longest_term);
+            self.closed.push_back(bin);
         }
-        self.terms
-            .enter_windows(bin.terms(), windows.terms.len(), windows.longest_term);
-        self.closed.push_back(bin);
+        // The bin `window` bins old has just left that window.
+        let closed = &self.closed;
         let leaving = |window: usize| {
-            self.closed
-                .len()
-                .checked_sub(window + 1)
-                .and_then(|index| self.closed.get(index))
+            let start = newest - window as i64 * bin_seconds;
+            closed
+                .binary_search_by_key(&start, |bin| bin.start)
+                .ok()
+                .map(|index| &closed[index])
         };
         for (slot, &window) in windows.counts.iter().enumerate() {
             if let Some(leaving) = leaving(window) {
@@ -645,11 +670,32 @@ impl BrandState {
             self.terms
                 .leave_window(leaving.terms(), slot, windows.longest_term);
         }
-        while self.closed.len() > windows.longest {
+        let oldest_kept = newest - (windows.longest as i64 - 1) * bin_seconds;
+        while self
+            .closed
+            .front()
+            .is_some_and(|bin| bin.start < oldest_kept)
+        {
             if let Some(gone) = self.closed.pop_front() {
                 self.terms.release_closed(gone.terms());
             }
         }
+    }
+
+    /// The start of the oldest bin the windows hold (kept or empty).
+    fn oldest_held_start(&self, bin_seconds: i64) -> Option<i64> {
+        let newest = self.last_closed?;
+        Some(newest - (self.closed_bins.max(1) as i64 - 1) * bin_seconds)
+    }
+
+    /// The kept closed bins among the newest `bins` closed, newest first.
+    fn closed_within(&self, bins: usize, bin_seconds: i64) -> impl Iterator<Item = &Bin> {
+        let newest = self.last_closed.unwrap_or(0);
+        let span = bins.min(self.closed_bins) as i64 * bin_seconds;
+        self.closed
+            .iter()
+            .rev()
+            .take_while(move |bin| newest - bin.start < span)
     }
 
     /// Forgets every closed bin (after a gap longer than any window).
@@ -658,6 +704,7 @@ impl BrandState {
             self.terms.clear_windows(gone.terms());
             self.terms.release_closed(gone.terms());
         }
+        self.closed_bins = 0;
         self.windows = [WindowCounts::default(); MAX_WINDOWS];
         self.count_sums = [WindowCounts::default(); MAX_COUNT_WINDOWS];
     }
@@ -693,6 +740,8 @@ pub struct ReconcileReport {
 /// The detection windows, in bins.
 #[derive(Debug, Clone)]
 struct Windows {
+    /// The bins' length in seconds.
+    bin_seconds: i64,
     /// Term windows, at most [`MAX_WINDOWS`].
     terms: Vec<usize>,
     /// Count windows, ascending, at most [`MAX_COUNT_WINDOWS`].
@@ -739,6 +788,7 @@ impl Windows {
             .unwrap_or(0);
         let rare_term_rate = RARE_TERM_EXPECTED / terms[longest_term] as f64;
         Windows {
+            bin_seconds: config.bin_seconds,
             terms,
             counts,
             longest,
@@ -902,7 +952,7 @@ impl Detector {
         let state = self
             .brands
             .entry_ref(brand)
-            .or_insert_with(|| BrandState::new(brand, *config.thresholds_for(brand)));
+            .or_insert_with(|| Box::new(BrandState::new(brand, *config.thresholds_for(brand))));
         // A mention's distinct terms, held open until its bin closes.
         let terms = &mut self.mention_terms;
         terms.clear();
@@ -913,8 +963,9 @@ impl Detector {
             brand_lower,
             sources,
             term_entries_hint,
+            last_closed,
             ..
-        } = state;
+        } = &mut **state;
         let terms_unnoted = &mut self.stats.terms_unnoted;
         brand_terms.start_mention();
         for_each_term(
@@ -938,8 +989,8 @@ impl Detector {
                             brand_terms,
                             open_bins,
                             closed,
+                            *last_closed,
                             &self.windows,
-                            self.config.bin_seconds,
                             id,
                             first_bin,
                         );
@@ -965,11 +1016,12 @@ fn place_first_mention(
     terms: &mut TermTable,
     open_bins: &mut BTreeMap<i64, Bin>,
     closed: &mut VecDeque<Bin>,
+    last_closed: Option<i64>,
     windows: &Windows,
-    bin_seconds: i64,
     id: TermId,
     first_bin: i64,
 ) {
+    let bin_seconds = windows.bin_seconds;
     let first = BinTerm { id, count: 1 };
     if let Some(bin) = open_bins.get_mut(&first_bin) {
         bin.detail
@@ -984,7 +1036,7 @@ fn place_first_mention(
         debug_assert!(false, "first mention's bin {first_bin} not kept");
         return;
     };
-    let age = closed.len() - 1 - position;
+    let age = ((last_closed.unwrap_or(first_bin) - first_bin) / bin_seconds) as usize;
     let detail = closed[position].detail.get_or_insert_with(Box::default);
     // Shrunk to fit at close: doubling it for returning terms left a third
     // of closed bins' term places unused for the rest of their hour.
@@ -1034,21 +1086,25 @@ impl Detector {
                     evaluate(brand, state, config, windows, decision_time);
                 alerts.extend(bin_alerts);
                 let bin_index = next / config.bin_seconds;
+                let oldest_held = state.oldest_held_start(config.bin_seconds);
                 let BrandState {
                     closed,
                     baseline,
                     terms,
                     thresholds,
                     ..
-                } = state;
-                if let Some(closed) = closed.back_mut() {
-                    baseline.learn(closed, bin_index, thresholds.dispersion, &anomalies, terms);
-                }
+                } = &mut **state;
+                // An empty bin is learned from (as no mentions) but not kept.
+                let mut empty = Bin::empty(next);
+                let newest = match closed.back_mut() {
+                    Some(bin) if bin.start == next => bin,
+                    _ => &mut empty,
+                };
+                baseline.learn(newest, bin_index, thresholds.dispersion, &anomalies, terms);
                 terms.evict(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
-                if let Some(oldest) = closed.front() {
-                    terms.sweep_seen_once(oldest.start);
+                if let Some(oldest) = oldest_held {
+                    terms.sweep_seen_once(oldest);
                 }
-                state.last_closed = Some(next);
                 *bins_closed += 1;
                 next += config.bin_seconds;
             }
@@ -1065,7 +1121,7 @@ impl Detector {
             {
                 let BrandState {
                     open_bins, terms, ..
-                } = state;
+                } = &mut **state;
                 open_bins.retain(|start, bin| {
                     let keep = *start >= first_open;
                     if !keep {
@@ -1256,7 +1312,7 @@ fn readings(
     let thresholds = &state.thresholds;
     let warmed_up = baseline.bins_observed >= config.warmup_bins;
     let mut best: [Option<Reading>; 4] = Default::default();
-    let Some(last_start) = state.closed.back().map(|bin| bin.start) else {
+    let Some(last_start) = state.last_closed else {
         return best;
     };
     let last_bin_index = last_start / config.bin_seconds;
@@ -1264,7 +1320,7 @@ fn readings(
     let mut held = [0usize; MAX_WINDOWS];
     let mut seasonal_bins = [0f64; MAX_WINDOWS];
     for (slot, &window) in windows.terms.iter().enumerate() {
-        held[slot] = state.closed.len().min(window);
+        held[slot] = state.closed_bins.min(window);
         seasonal_bins[slot] = baseline.seasonal_sum(last_start, held[slot], config.bin_seconds);
     }
     // The strongest new term per window: (z, count, expected, term). Only
@@ -1325,7 +1381,7 @@ fn readings(
     // The count detectors scan windows of several lengths ending with the
     // newest bin: a crisis k minutes old reads strongest on a window of
     // about k bins, where older calm bins do not dilute it.
-    let closed_bins = state.closed.len();
+    let closed_bins = state.closed_bins;
     let mut seasonal = SeasonalWalk::new(baseline, last_start, config.bin_seconds);
     let mut previous_bins = 0;
     for (slot, &window) in windows.counts.iter().enumerate() {
@@ -1604,8 +1660,17 @@ fn advance_incident(
 /// The start of the earliest bin in the window from which the brand stayed
 /// above its expected range.
 fn estimate_onset(state: &BrandState, reading: &Reading, config: &DetectorConfig) -> i64 {
-    let mut onset = state.closed.back().map_or(0, |bin| bin.start);
-    for bin in state.closed.iter().rev().take(reading.window_bins) {
+    let newest = state.last_closed.unwrap_or(0);
+    let mut onset = newest;
+    let mut kept = state.closed_within(reading.window_bins, config.bin_seconds);
+    for age in 0..reading.window_bins.min(state.closed_bins) as i64 {
+        // An empty bin is not above anything: the run ends there.
+        let Some(bin) = kept
+            .next()
+            .filter(|bin| bin.start == newest - age * config.bin_seconds)
+        else {
+            break;
+        };
         let expected = state.baseline.expected(bin.start);
         let observed = match reading.kind {
             AlertKind::NegativeSurge => {
@@ -1634,7 +1699,7 @@ fn build_alert(
     config: &DetectorConfig,
 ) -> Alert {
     let window_counts = reading.counts;
-    let last_start = state.closed.back().map_or(0, |bin| bin.start);
+    let last_start = state.last_closed.unwrap_or(0);
     let seasonal_bins = if state.baseline.level > 0.0 {
         state
             .baseline
@@ -1661,10 +1726,7 @@ fn build_alert(
     });
     terms.truncate(5);
     let mut samples: Vec<&BinSample> = state
-        .closed
-        .iter()
-        .rev()
-        .take(reading.window_bins)
+        .closed_within(reading.window_bins, config.bin_seconds)
         .flat_map(Bin::samples)
         .filter(|sample| match reading.kind {
             AlertKind::NegativeSurge => sample.negative,
@@ -1674,7 +1736,7 @@ fn build_alert(
         .collect();
     samples.sort_by(|left, right| right.alarm.total_cmp(&left.alarm));
     let mut sources: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    for bin in state.closed.iter().rev().take(reading.window_bins) {
+    for bin in state.closed_within(reading.window_bins, config.bin_seconds) {
         for (source, count) in bin.sources() {
             *sources.entry(source.to_string()).or_default() += u64::from(*count);
         }
@@ -1888,10 +1950,22 @@ mod tests {
     /// counted by name from the placed mentions: a term seen twice or more
     /// in the kept bins has an entry with those counts; one seen once may
     /// instead be noted by hash alone, in its bin.
+    /// The kept closed bins of the `window` bins up to the newest closed,
+    /// by start time (empty bins are not kept).
+    fn bins_of_window(state: &BrandState, window: usize, bin_seconds: i64) -> Vec<&Bin> {
+        let newest = state.last_closed.unwrap_or(0);
+        state
+            .closed
+            .iter()
+            .filter(|bin| newest - bin.start < window as i64 * bin_seconds)
+            .collect()
+    }
+
     fn check_counts_by_name(
         brand: &str,
         state: &BrandState,
         windows: &Windows,
+        bin_seconds: i64,
         placed: &HashMap<(String, i64), Vec<Vec<String>>>,
     ) {
         let mentions_in = |start: i64| placed.get(&(brand.to_owned(), start)).into_iter().flatten();
@@ -1919,7 +1993,7 @@ mod tests {
         }
         for (slot, &window) in windows.terms.iter().enumerate() {
             let mut counts: HashMap<&str, u32> = HashMap::new();
-            for bin in state.closed.iter().rev().take(window) {
+            for bin in bins_of_window(state, window, bin_seconds) {
                 for terms in mentions_in(bin.start) {
                     for term in terms {
                         *counts.entry(term.as_str()).or_default() += 1;
@@ -1984,9 +2058,17 @@ mod tests {
                 continue;
             }
             for (brand, state) in &detector.brands {
-                check_counts_by_name(brand, state, &detector.windows, &placed);
+                check_counts_by_name(brand, state, &detector.windows, bin_seconds, &placed);
+                // Only bins with mentions are kept, and none older than the
+                // longest window.
+                let newest = state.last_closed.unwrap_or(0);
+                let longest = detector.windows.longest as i64;
+                assert!(state
+                    .closed
+                    .iter()
+                    .all(|bin| bin.total > 0 && newest - bin.start < longest * bin_seconds));
                 let sums = |window: usize| {
-                    let bins = state.closed.iter().rev().take(window);
+                    let bins = bins_of_window(state, window, bin_seconds).into_iter();
                     bins.fold((0, 0, 0), |(total, negative, toxic), bin| {
                         (
                             total + bin.total,
@@ -2004,7 +2086,7 @@ mod tests {
                     );
                 }
                 for (slot, &window) in detector.windows.terms.iter().enumerate() {
-                    let bins: Vec<&Bin> = state.closed.iter().rev().take(window).collect();
+                    let bins = bins_of_window(state, window, bin_seconds);
                     let counts = state.windows[slot];
                     assert_eq!((counts.total, counts.negative, counts.toxic), sums(window));
                     let mut terms: HashMap<TermId, u32> = HashMap::new();
@@ -2231,6 +2313,44 @@ mod tests {
         let (len, capacity) = entries(&detector);
         assert_eq!(len, 65);
         assert!(capacity <= len + len / 8 + 4, "{capacity} for {len}");
+    }
+
+    #[test]
+    fn a_quiet_brand_keeps_only_its_bins_with_mentions() {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        let start: i64 = 1_793_577_600;
+        // A negative mention every 20 minutes for three hours.
+        for index in 0..9 {
+            let time = DateTime::from_timestamp(start + index * 20 * bin_seconds + 7, 0);
+            detector.ingest(&crate::synth::scored(
+                index.to_string(),
+                "acme",
+                "late delivery again".into(),
+                time.expect("time"),
+                true,
+                false,
+                false,
+            ));
+        }
+        let last = start + 8 * 20 * bin_seconds;
+        detector.advance_watermark(last + bin_seconds);
+        let state = detector.brands.get("acme").expect("brand");
+        // The 60-bin window holds the last three mentions' bins, 20 apart:
+        // three bins kept, not sixty.
+        let kept: Vec<i64> = state.closed.iter().map(|bin| bin.start).collect();
+        let bins_ago = |bins: i64| last - bins * 20 * bin_seconds;
+        assert_eq!(kept, [bins_ago(2), bins_ago(1), bins_ago(0)]);
+        assert!(state.closed.capacity() <= 4, "{}", state.closed.capacity());
+        assert_eq!(state.closed_bins, 60);
+        let (ten, hour) = (state.count_sums[0], state.count_sums[2]);
+        assert_eq!((ten.total, ten.negative), (1, 1));
+        assert_eq!((hour.total, hour.negative), (3, 3));
+        let within = |bins| state.closed_within(bins, bin_seconds).count();
+        assert_eq!(
+            (within(20), within(21), within(41), within(60)),
+            (1, 2, 3, 3)
+        );
     }
 
     #[test]
