@@ -107,6 +107,11 @@ pub struct DetectorConfig {
     pub deescalate_after_bins: u32,
     /// Bins after a resolve during which the same kind does not reopen.
     pub cooldown_bins: u32,
+    /// Bins without a mention after which a brand with nothing open is
+    /// forgotten (0: never). A brand dropped from tracking would otherwise
+    /// keep its state, and cost a bin close a minute, for good; one that
+    /// comes back starts cold (its level had decayed to nothing anyway).
+    pub forget_idle_bins: u64,
     pub default_thresholds: Thresholds,
     pub brand_thresholds: HashMap<String, Thresholds>,
 }
@@ -127,6 +132,7 @@ impl Default for DetectorConfig {
             resolve_after_bins: 15,
             deescalate_after_bins: 10,
             cooldown_bins: 30,
+            forget_idle_bins: 7 * 24 * 60,
             default_thresholds: Thresholds::default(),
             brand_thresholds: HashMap::new(),
         }
@@ -159,6 +165,8 @@ struct ConfigFile {
     preset: Option<String>,
     warmup_hours: Option<f64>,
     allowed_lateness_seconds: Option<i64>,
+    /// Hours without a mention before a brand is forgotten (0: never).
+    forget_idle_brands_hours: Option<f64>,
     /// Windows of the emerging-terms detector and of the volume, negative
     /// and toxicity detectors, in minutes.
     term_windows_minutes: Option<Vec<usize>>,
@@ -209,6 +217,10 @@ impl DetectorConfig {
         }
         if let Some(lateness) = parsed.allowed_lateness_seconds {
             config.allowed_lateness_seconds = lateness.max(0);
+        }
+        if let Some(hours) = parsed.forget_idle_brands_hours {
+            config.forget_idle_bins =
+                (hours * 3600.0 / config.bin_seconds as f64).ceil().max(0.0) as u64;
         }
         let bin_minutes = (config.bin_seconds / 60).max(1) as usize;
         let to_bins = |minutes: Vec<usize>| -> Vec<usize> {
@@ -274,6 +286,7 @@ mod tests {
             &path,
             r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
                 "count_windows_minutes": [5, 10, 20, 60], "term_windows_minutes": [15, 60],
+                "forget_idle_brands_hours": 48,
                 "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80}}}"#,
         )
         .expect("write");
@@ -281,6 +294,8 @@ mod tests {
         assert_eq!(config.warmup_bins, 120);
         assert_eq!(config.count_windows, [5, 10, 20, 60]);
         assert_eq!(config.windows, [15, 60]);
+        assert_eq!(config.forget_idle_bins, 48 * 60);
+        assert_eq!(DetectorConfig::default().forget_idle_bins, 7 * 24 * 60);
         assert_eq!(config.thresholds_for("other").warning_z, 6.0);
         assert_eq!(config.thresholds_for("acme").min_warning_count, 3);
         assert_eq!(config.thresholds_for("acme").warning_z, 3.5);

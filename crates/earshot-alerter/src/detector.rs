@@ -602,6 +602,8 @@ struct BrandState {
     windows: [WindowCounts; MAX_WINDOWS],
     count_sums: [WindowCounts; MAX_COUNT_WINDOWS],
     last_closed: Option<i64>,
+    /// The start of the newest bin with a mention.
+    last_active: i64,
     /// Term entries to reserve in a new bin: about the last bin's.
     term_entries_hint: usize,
     incidents: [Option<Incident>; 4],
@@ -609,8 +611,9 @@ struct BrandState {
 }
 
 impl BrandState {
-    fn new(brand: &str, thresholds: Thresholds) -> Self {
+    fn new(brand: &str, thresholds: Thresholds, first_bin: i64) -> Self {
         BrandState {
+            last_active: first_bin,
             brand_lower: brand.to_lowercase(),
             thresholds,
             open_bins: BTreeMap::new(),
@@ -636,6 +639,7 @@ impl BrandState {
         self.last_closed = Some(newest);
         self.closed_bins = (self.closed_bins + 1).min(windows.longest);
         if !bin.is_empty() {
+            self.last_active = newest;
             for counts in self
                 .windows
                 .iter_mut()
@@ -698,6 +702,19 @@ impl BrandState {
             .take_while(move |bin| newest - bin.start < span)
     }
 
+    /// Nothing open or cooling down, and no mention in the `idle_seconds`
+    /// before `watermark`: nothing left that a new mention would need.
+    fn is_idle(&self, watermark: i64, idle_seconds: i64, bin_seconds: i64) -> bool {
+        self.open_bins.is_empty()
+            && self.incidents.iter().all(Option::is_none)
+            && self
+                .cooldowns
+                .iter()
+                .flatten()
+                .all(|cooldown| cooldown.until <= watermark)
+            && watermark - (self.last_active + bin_seconds) >= idle_seconds
+    }
+
     /// Forgets every closed bin (after a gap longer than any window).
     fn clear_closed(&mut self) {
         for gone in self.closed.drain(..) {
@@ -719,6 +736,8 @@ pub struct DetectorStats {
     /// (a wrong clock), left out of detection.
     pub future_outliers: u64,
     pub bins_closed: u64,
+    /// Brands forgotten after `forget_idle_bins` without a mention.
+    pub brands_forgotten: u64,
     /// First mentions of new terms not noted: their brand held the most
     /// seen-once notes it may (a flood of made-up words).
     pub terms_unnoted: u64,
@@ -813,6 +832,8 @@ pub struct Detector {
     mention_terms: Vec<TermId>,
     /// Reused when a bin's terms are merged ([`TermTable::close_bin`]).
     merge_positions: Vec<u32>,
+    /// The watermark at which idle brands were last looked for.
+    idle_checked_at: Option<i64>,
     pub stats: DetectorStats,
 }
 
@@ -821,6 +842,8 @@ pub struct Detector {
 /// other say so: one collector with a wrong clock must not close every
 /// brand's bins, while a real ingestion gap is confirmed by its backlog.
 const MAX_EVENT_TIME_JUMP: i64 = 6 * 3600;
+/// Stream time between two looks for idle brands.
+const IDLE_CHECK_SECONDS: i64 = 3600;
 const FUTURE_CONFIRMATIONS: usize = 3;
 const FUTURE_AGREEMENT: i64 = 3600;
 const MAX_FUTURE_SUSPECTS: usize = 1000;
@@ -838,6 +861,7 @@ impl Detector {
             term_scratch: String::new(),
             mention_terms: Vec::new(),
             merge_positions: Vec::new(),
+            idle_checked_at: None,
             stats: DetectorStats::default(),
         }
     }
@@ -949,10 +973,13 @@ impl Detector {
     fn add_to_open_bin(&mut self, mention: &ScoredMentionView<'_>, bin_start: i64) {
         let brand: &str = &mention.brand;
         let config = &self.config;
-        let state = self
-            .brands
-            .entry_ref(brand)
-            .or_insert_with(|| Box::new(BrandState::new(brand, *config.thresholds_for(brand))));
+        let state = self.brands.entry_ref(brand).or_insert_with(|| {
+            Box::new(BrandState::new(
+                brand,
+                *config.thresholds_for(brand),
+                bin_start,
+            ))
+        });
         // A mention's distinct terms, held open until its bin closes.
         let terms = &mut self.mention_terms;
         terms.clear();
@@ -1132,6 +1159,7 @@ impl Detector {
             }
             state.sources.prune(64);
         }
+        self.forget_idle_brands(watermark);
         // Brands come in the map's (seeded, random) order: the same stream
         // gives the same alerts in the same order on every run. Stable, so
         // a brand's changes at one time stay in the order they happened.
@@ -1139,6 +1167,25 @@ impl Detector {
             (left.detected_at, &left.brand).cmp(&(right.detected_at, &right.brand))
         });
         alerts
+    }
+
+    /// Forgets the brands idle for `forget_idle_bins` (looked for once an
+    /// hour of stream time: a brand idle for days can wait an hour more).
+    fn forget_idle_brands(&mut self, watermark: i64) {
+        let bin_seconds = self.config.bin_seconds;
+        let idle_seconds = (self.config.forget_idle_bins as i64).saturating_mul(bin_seconds);
+        if idle_seconds == 0
+            || self
+                .idle_checked_at
+                .is_some_and(|checked| watermark - checked < IDLE_CHECK_SECONDS)
+        {
+            return;
+        }
+        self.idle_checked_at = Some(watermark);
+        let before = self.brands.len();
+        self.brands
+            .retain(|_, state| !state.is_idle(watermark, idle_seconds, bin_seconds));
+        self.stats.brands_forgotten += (before - self.brands.len()) as u64;
     }
 
     /// Makes open incidents agree with the alerts that were published up to
@@ -2351,6 +2398,66 @@ mod tests {
             (within(20), within(21), within(41), within(60)),
             (1, 2, 3, 3)
         );
+    }
+
+    #[test]
+    fn idle_brands_are_forgotten_unless_something_is_open() {
+        let config = DetectorConfig {
+            forget_idle_bins: 120,
+            ..DetectorConfig::default()
+        };
+        let mut detector = Detector::new(config);
+        let start: i64 = 1_793_577_600;
+        let mention = |index: i64, brand: &str| {
+            let time = DateTime::from_timestamp(start + index * 60, 0).expect("time");
+            crate::synth::scored(
+                index.to_string(),
+                brand,
+                "hello".into(),
+                time,
+                false,
+                false,
+                false,
+            )
+        };
+        for minute in 0..10 {
+            for brand in ["gone", "stuck", "busy"] {
+                detector.ingest(&mention(minute, brand));
+            }
+        }
+        let tracked = |detector: &Detector| {
+            let mut names: Vec<String> = detector.brands.keys().cloned().collect();
+            names.sort();
+            names
+        };
+        // Two hours after its last mention's bin, "gone" is still kept...
+        for minute in 10..=131 {
+            detector.ingest(&mention(minute, "busy"));
+        }
+        assert_eq!(tracked(&detector), ["busy", "gone", "stuck"]);
+        // ...and forgotten at the next hourly look (at minute 178), unless
+        // an incident is open (it resolves 15 calm bins after it opened).
+        for minute in 132..170 {
+            detector.ingest(&mention(minute, "busy"));
+        }
+        detector.brands.get_mut("stuck").expect("brand").incidents[0] = Some(Incident {
+            id: "stuck:volume_spike:0".into(),
+            severity: Severity::Warning,
+            peak: Severity::Warning,
+            onset_at: start,
+            calm_bins: 0,
+            lower_bins: 0,
+        });
+        for minute in 170..200 {
+            detector.ingest(&mention(minute, "busy"));
+        }
+        assert_eq!(tracked(&detector), ["busy", "stuck"]);
+        assert_eq!(detector.stats.brands_forgotten, 1);
+        // Back, it starts cold.
+        detector.ingest(&mention(200, "gone"));
+        let back = detector.brands.get("gone").expect("brand");
+        assert_eq!(back.baseline.bins_observed, 0);
+        assert!(back.closed.is_empty());
     }
 
     #[test]

@@ -195,6 +195,7 @@ struct AlerterMetrics {
     mentions: IntCounter,
     late: IntCounter,
     terms_unnoted: IntCounter,
+    brands_forgotten: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
     alerts: IntCounterVec,
@@ -217,6 +218,10 @@ impl AlerterMetrics {
                 "alerter_terms_unnoted_total",
                 "First mentions of new terms not noted because their brand held the most seen-once notes it may (a flood of made-up words); such terms are undercounted.",
             )?,
+            brands_forgotten: IntCounter::new(
+                "alerter_brands_forgotten_total",
+                "Brands forgotten after forget_idle_brands_hours (a week by default) without a mention, with nothing open.",
+            )?,
             alerts: IntCounterVec::new(
                 Opts::new(
                     "alerter_alerts_emitted_total",
@@ -238,6 +243,7 @@ impl AlerterMetrics {
         registry.register(Box::new(metrics.mentions.clone()))?;
         registry.register(Box::new(metrics.late.clone()))?;
         registry.register(Box::new(metrics.terms_unnoted.clone()))?;
+        registry.register(Box::new(metrics.brands_forgotten.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
         registry.register(Box::new(metrics.rebuild_mentions.clone()))?;
@@ -357,13 +363,17 @@ impl BatchProcessor for AlertProcessor {
                 }
             };
             let detector = &mut current.detector;
-            let (late_before, unnoted_before) = (detector.stats.late, detector.stats.terms_unnoted);
+            let before = detector.stats.clone();
             let alerts = detector.ingest_view(&mention);
+            let after = &detector.stats;
             self.metrics.mentions.inc();
-            self.metrics.late.inc_by(detector.stats.late - late_before);
+            self.metrics.late.inc_by(after.late - before.late);
             self.metrics
                 .terms_unnoted
-                .inc_by(detector.stats.terms_unnoted - unnoted_before);
+                .inc_by(after.terms_unnoted - before.terms_unnoted);
+            self.metrics
+                .brands_forgotten
+                .inc_by(after.brands_forgotten - before.brands_forgotten);
             let records = alerts
                 .iter()
                 .map(|alert| {
