@@ -1709,15 +1709,13 @@ fn advance_incident(
 fn estimate_onset(state: &BrandState, reading: &Reading, config: &DetectorConfig) -> i64 {
     let newest = state.last_closed.unwrap_or(0);
     let mut onset = newest;
-    let mut kept = state.closed_within(reading.window_bins, config.bin_seconds);
-    for age in 0..reading.window_bins.min(state.closed_bins) as i64 {
-        // An empty bin is not above anything: the run ends there.
-        let Some(bin) = kept
-            .next()
-            .filter(|bin| bin.start == newest - age * config.bin_seconds)
-        else {
+    let kept = state.closed_within(reading.window_bins, config.bin_seconds);
+    for (age, bin) in (0..).zip(kept) {
+        // A bin missing here was empty, which is not above anything: the
+        // run ends there.
+        if bin.start != newest - age * config.bin_seconds {
             break;
-        };
+        }
         let expected = state.baseline.expected(bin.start);
         let observed = match reading.kind {
             AlertKind::NegativeSurge => {
