@@ -8,6 +8,11 @@ incident whose first page falls outside every crisis of its brand (onset to
 end + 30 minutes) is one false alarm, however many updates (escalations,
 de-escalations) it sends afterwards. Later pages of an incident that first
 paged during a crisis are updates of a true alarm, not new alarms.
+
+An event is explained when an alert of its brand (any kind or severity)
+names the event's term (`term` in the truth; `#issueN` for brand N in
+truth files written before it) among its top terms between its onset and
+60 minutes after: what the emerging-terms detector and the evidence are for.
 """
 import json
 import statistics
@@ -45,6 +50,15 @@ def main() -> None:
     first_pages = {}
     for index, page in enumerate(sorted(pages, key=lambda p: p["detected_at"])):
         first_pages.setdefault(page.get("id", f"line-{index}"), page)
+    explain_delays = []
+    for event in truth:
+        term = event.get("term") or "#issue" + str(int(event["brand"].rsplit("-", 1)[-1]))
+        onset, limit = parse(event["onset_at"]), parse(event["onset_at"]) + timedelta(minutes=60)
+        named = [parse(a["detected_at"]) for a in alerts
+                 if a["brand"] == event["brand"] and onset <= parse(a["detected_at"]) <= limit
+                 and any(t["term"] == term for t in a.get("evidence", {}).get("top_terms", []))]
+        if named:
+            explain_delays.append((min(named) - onset).total_seconds() / 60)
     false_pages = [p for p in first_pages.values() if id(p) not in matched and not inside_event(p)]
     crises = sum(1 for e in truth if e["crisis"])
     delays.sort()
@@ -59,6 +73,8 @@ def main() -> None:
         "pages": len(pages), "incidents_paged": len(first_pages), "false_pages": len(false_pages), "false_pages_per_brand_week": round(len(false_pages) / max(brand_weeks, 1e-9), 3),
         "false_page_examples": [p["summary"][:120] for p in false_pages[:5]],
         "missed": missed,
+        "events": len(truth), "explained_within_60_min": len(explain_delays),
+        "explain_median_delay_min": statistics.median(explain_delays) if explain_delays else float("nan"),
     }, indent=2))
 
 

@@ -3,8 +3,9 @@
 //! minute at a time so that the stream itself is never held, and reports the
 //! resident memory the detector state added.
 //!
-//!   alerter_memory [BRANDS] [HOURS] [TEXT_POOL]   (default 100000 2, word list)
+//!   alerter_memory [BRANDS] [HOURS] [TEXT_POOL|-] [MAX_TERMS_PER_BRAND]
 //!
+//! (default 100000 2, word list, the detector's default term limit).
 //! With a text pool (`benches/scripts/alerter_text_pool.py`), mentions carry
 //! real texts: a real vocabulary fills each brand's term table, which the
 //! built-in twenty-word list never does.
@@ -38,15 +39,20 @@ fn main() {
         .next()
         .and_then(|text| text.parse().ok())
         .unwrap_or(2);
-    let pool = arguments
-        .next()
-        .map(|path| match TextPool::load(path.as_ref()) {
+    let pool = arguments.next().filter(|path| path != "-").map(|path| {
+        match TextPool::load(path.as_ref()) {
             Ok(pool) => pool,
             Err(error) => {
                 eprintln!("alerter_memory: {error}");
                 std::process::exit(2);
             }
-        });
+        }
+    });
+    let mut config = DetectorConfig::default();
+    if let Some(limit) = arguments.next().and_then(|text| text.parse().ok()) {
+        config.max_terms_per_brand = limit;
+    }
+    let term_limit = config.max_terms_per_brand;
     let brands: Vec<SynthBrand> = (0..brand_count)
         .map(|index| {
             let position = index as f64 / brand_count.max(2) as f64;
@@ -65,7 +71,7 @@ fn main() {
         .unwrap_or_default();
     let before = resident_bytes();
     let started = Instant::now();
-    let mut detector = Detector::new(DetectorConfig::default());
+    let mut detector = Detector::new(config);
     let mut mentions = 0u64;
     for minute in 0..hours * 60 {
         let batch = generate_with_texts(
@@ -84,7 +90,7 @@ fn main() {
     let after = resident_bytes();
     let added = after.saturating_sub(before);
     println!(
-        "{brand_count} brands ({per_hour:.0} mentions/hour in all), {hours} h, {mentions} mentions ({}) in {:.0} s",
+        "{brand_count} brands ({per_hour:.0} mentions/hour in all), {hours} h, {mentions} mentions ({}, at most {term_limit} terms per brand) in {:.0} s",
         if pool.is_some() { "real texts" } else { "word-list texts" },
         started.elapsed().as_secs_f64()
     );
@@ -93,5 +99,9 @@ fn main() {
         added as f64 / (1024.0 * 1024.0),
         added as f64 / 1024.0 / brand_count.max(1) as f64,
         detector.brands_tracked()
+    );
+    println!(
+        "terms shed {}, seen-once notes dropped early {}",
+        detector.stats.terms_shed, detector.stats.term_notes_dropped
     );
 }

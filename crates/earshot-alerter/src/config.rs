@@ -87,6 +87,9 @@ impl Default for Thresholds {
     }
 }
 
+/// See [`DetectorConfig::max_terms_per_brand`]; chosen in BENCHMARKS.md.
+pub const DEFAULT_MAX_TERMS_PER_BRAND: usize = 16_384;
+
 /// Everything the detector needs.
 #[derive(Debug, Clone)]
 pub struct DetectorConfig {
@@ -112,6 +115,11 @@ pub struct DetectorConfig {
     /// keep its state, and cost a bin close a minute, for good; one that
     /// comes back starts cold (its level had decayed to nothing anyway).
     pub forget_idle_bins: u64,
+    /// Terms a brand holds at most (0: no limit), and twice as many
+    /// seen-once notes: past it the least mentioned of late are forgotten,
+    /// which bounds a busy brand's memory whatever its vocabulary. Terms
+    /// only ever make `watch` alerts and evidence, never a page.
+    pub max_terms_per_brand: usize,
     pub default_thresholds: Thresholds,
     pub brand_thresholds: HashMap<String, Thresholds>,
 }
@@ -133,6 +141,7 @@ impl Default for DetectorConfig {
             deescalate_after_bins: 10,
             cooldown_bins: 30,
             forget_idle_bins: 7 * 24 * 60,
+            max_terms_per_brand: DEFAULT_MAX_TERMS_PER_BRAND,
             default_thresholds: Thresholds::default(),
             brand_thresholds: HashMap::new(),
         }
@@ -167,6 +176,8 @@ struct ConfigFile {
     allowed_lateness_seconds: Option<i64>,
     /// Hours without a mention before a brand is forgotten (0: never).
     forget_idle_brands_hours: Option<f64>,
+    /// Terms a brand holds at most (0: no limit).
+    max_terms_per_brand: Option<usize>,
     /// Windows of the emerging-terms detector and of the volume, negative
     /// and toxicity detectors, in minutes.
     term_windows_minutes: Option<Vec<usize>>,
@@ -221,6 +232,9 @@ impl DetectorConfig {
         if let Some(hours) = parsed.forget_idle_brands_hours {
             config.forget_idle_bins =
                 (hours * 3600.0 / config.bin_seconds as f64).ceil().max(0.0) as u64;
+        }
+        if let Some(limit) = parsed.max_terms_per_brand {
+            config.max_terms_per_brand = limit;
         }
         let bin_minutes = (config.bin_seconds / 60).max(1) as usize;
         let to_bins = |minutes: Vec<usize>| -> Vec<usize> {
@@ -287,6 +301,7 @@ mod tests {
             r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
                 "count_windows_minutes": [5, 10, 20, 60], "term_windows_minutes": [15, 60],
                 "forget_idle_brands_hours": 48,
+                "max_terms_per_brand": 512,
                 "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80}}}"#,
         )
         .expect("write");
@@ -295,6 +310,7 @@ mod tests {
         assert_eq!(config.count_windows, [5, 10, 20, 60]);
         assert_eq!(config.windows, [15, 60]);
         assert_eq!(config.forget_idle_bins, 48 * 60);
+        assert_eq!(config.max_terms_per_brand, 512);
         assert_eq!(DetectorConfig::default().forget_idle_bins, 7 * 24 * 60);
         assert_eq!(config.thresholds_for("other").warning_z, 6.0);
         assert_eq!(config.thresholds_for("acme").min_warning_count, 3);

@@ -194,7 +194,8 @@ pub fn backtest(
 struct AlerterMetrics {
     mentions: IntCounter,
     late: IntCounter,
-    terms_unnoted: IntCounter,
+    term_notes_dropped: IntCounter,
+    terms_shed: IntCounter,
     brands_forgotten: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
@@ -214,9 +215,13 @@ impl AlerterMetrics {
                 "alerter_late_mentions_total",
                 "Mentions older than the watermark, not counted in detection.",
             )?,
-            terms_unnoted: IntCounter::new(
-                "alerter_terms_unnoted_total",
-                "First mentions of new terms not noted because their brand held the most seen-once notes it may (a flood of made-up words); such terms are undercounted.",
+            term_notes_dropped: IntCounter::new(
+                "alerter_term_notes_dropped_total",
+                "Seen-once term notes dropped for room before their bin left (a brand at twice max_terms_per_brand notes): those first mentions go uncounted.",
+            )?,
+            terms_shed: IntCounter::new(
+                "alerter_terms_shed_total",
+                "Terms forgotten for room by brands past max_terms_per_brand (the least mentioned of late); one mentioned again starts over.",
             )?,
             brands_forgotten: IntCounter::new(
                 "alerter_brands_forgotten_total",
@@ -242,7 +247,8 @@ impl AlerterMetrics {
         };
         registry.register(Box::new(metrics.mentions.clone()))?;
         registry.register(Box::new(metrics.late.clone()))?;
-        registry.register(Box::new(metrics.terms_unnoted.clone()))?;
+        registry.register(Box::new(metrics.term_notes_dropped.clone()))?;
+        registry.register(Box::new(metrics.terms_shed.clone()))?;
         registry.register(Box::new(metrics.brands_forgotten.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
@@ -369,8 +375,11 @@ impl BatchProcessor for AlertProcessor {
             self.metrics.mentions.inc();
             self.metrics.late.inc_by(after.late - before.late);
             self.metrics
-                .terms_unnoted
-                .inc_by(after.terms_unnoted - before.terms_unnoted);
+                .term_notes_dropped
+                .inc_by(after.term_notes_dropped - before.term_notes_dropped);
+            self.metrics
+                .terms_shed
+                .inc_by(after.terms_shed - before.terms_shed);
             self.metrics
                 .brands_forgotten
                 .inc_by(after.brands_forgotten - before.brands_forgotten);
@@ -529,6 +538,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                     "brand": event.brand,
                     "shape": format!("{:?}", event.shape),
                     "crisis": event.shape.is_crisis(),
+                    "term": event.term,
                     "onset_at": earshot_schema::format_timestamp(&(start + chrono::Duration::minutes(event.start_minute))),
                     "end_at": earshot_schema::format_timestamp(&(start + chrono::Duration::minutes(event.start_minute + event.duration_minutes))),
                 });

@@ -19,7 +19,7 @@ pub(crate) type TermId = u32;
 pub(crate) const MIN_TERM_COUNT: u32 = 3;
 
 /// A term's baseline: mentions per bin (deseasonalised) as of a bin.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct TermRate {
     rate: f64,
     updated: i64,
@@ -106,19 +106,19 @@ pub(crate) enum Sighting {
     /// Its first mention in the kept bins (or again in the same mention):
     /// noted by hash, no entry.
     First,
-    /// A first mention not noted: the brand holds [`MAX_SEEN_ONCE`] notes.
-    Unnoted,
     /// Its second mention: a new entry, and the bin of the first mention,
     /// which the caller places there ([`TermTable::hold_earlier_open`],
     /// [`TermTable::hold_earlier_closed`]).
     Second { id: TermId, first_bin: i64 },
 }
 
-/// Seen-once notes a brand keeps at most (about 4 MiB at a typical load;
-/// a real 10,000-an-hour brand notes some 80,000 an hour). A flood of
-/// made-up words cannot grow a brand without bound: past this, new terms'
-/// first mentions go unnoted (and uncounted) until the oldest bins leave.
+/// Seen-once notes a brand keeps at most with no term limit (about 4 MiB).
 pub(crate) const MAX_SEEN_ONCE: usize = 1 << 18;
+
+/// Seen-once notes a brand keeps at most per term it may hold
+/// ([`TermTable::with_limit`]): the busiest brands of a real day note about
+/// as many terms as they hold.
+const NOTES_PER_TERM: usize = 2;
 
 /// Pushes onto a vector that lives on at the size it grows to (a table's
 /// entries, reused and never shrunk; a closed bin's term places, for the
@@ -165,6 +165,18 @@ impl SeenOnce {
     fn bin_start(&self, near: i64) -> i64 {
         near + i64::from(self.bin_low.wrapping_sub(near as u32) as i32)
     }
+}
+
+/// The baseline of a term shed for room ([`TermTable::shed`]), by its
+/// name's hash, as it was then: a term that comes back gets it back,
+/// rather than reading as new against no baseline (16 bytes, against an
+/// entry's 64 and its bins' places). It does not decay while shed: the
+/// rate decays through bins without a mention, and the shed term's
+/// mentions were not counted (it came back, so it was not gone).
+#[derive(Debug, Clone, Copy)]
+struct ShedRate {
+    hash: u64,
+    rate: f64,
 }
 
 /// A bin's count of one term (one entry per mention while the bin is open).
@@ -286,6 +298,16 @@ pub(crate) struct TermTable {
     /// for being full or about to grow (once per bin at most).
     oldest_live: Option<i64>,
     full_sweep_at: Option<i64>,
+    /// Seen-once notes kept at most (0: [`MAX_SEEN_ONCE`]).
+    note_limit: usize,
+    /// Notes dropped before their bin left (their term's first mention goes
+    /// uncounted) and held terms shed ([`TermTable::shed`]), not yet taken.
+    notes_dropped: u64,
+    terms_shed: u64,
+    /// Baselines of shed terms, at most the term limit: the lowest go first.
+    shed_rates: HashTable<ShedRate>,
+    /// The bins' length, for a restored rate's bin.
+    bin_seconds: i64,
 }
 
 /// A short name hashes as its prefix and length (two words, no loop over
@@ -300,6 +322,20 @@ fn name_hash(hasher: &RandomState, name: &str, prefix: u64) -> u64 {
 }
 
 impl TermTable {
+    /// A table for a brand that holds about `term_limit` terms at most (0:
+    /// no limit; [`TermTable::shed`] keeps to it), and twice as many
+    /// seen-once notes.
+    pub(crate) fn with_limit(term_limit: usize, bin_seconds: i64) -> Self {
+        TermTable {
+            bin_seconds,
+            note_limit: match term_limit {
+                0 => 0,
+                limit => (limit * NOTES_PER_TERM).clamp(16, MAX_SEEN_ONCE),
+            },
+            ..TermTable::default()
+        }
+    }
+
     fn hash(&self, name: &str, prefix: u64) -> u64 {
         name_hash(&self.hasher, name, prefix)
     }
@@ -365,13 +401,20 @@ impl TermTable {
             return Sighting::Known(*id);
         }
         let Ok(seen) = self.seen_once.find_entry(hash, |seen| seen.hash() == hash) else {
-            // At the cap or about to grow: notes of bins no longer kept go
+            // At the limit or about to grow: notes of bins no longer kept go
             // first (growing for them would keep the table at the day's
-            // busiest size plus its stale part, for good).
-            if self.seen_once.len() >= self.seen_once.capacity().min(MAX_SEEN_ONCE) {
+            // busiest size plus its stale part, for good), then, at the
+            // limit, the older half: a term coming back soon (an emerging
+            // one) still finds its note, and a flood of made-up words
+            // cannot lock new terms out.
+            let note_limit = match self.note_limit {
+                0 => MAX_SEEN_ONCE,
+                limit => limit,
+            };
+            if self.seen_once.len() >= self.seen_once.capacity().min(note_limit) {
                 self.drop_stale_notes_once_per_bin();
-                if self.seen_once.len() >= MAX_SEEN_ONCE {
-                    return Sighting::Unnoted;
+                if self.seen_once.len() >= note_limit {
+                    self.drop_older_notes(bin_start);
                 }
             }
             self.seen_once
@@ -389,10 +432,14 @@ impl TermTable {
             return Sighting::First;
         }
         seen.remove();
-        Sighting::Second {
-            id: self.insert(name, prefix, hash),
-            first_bin,
+        let id = self.insert(name, prefix, hash);
+        if let Ok(shed) = self.shed_rates.find_entry(hash, |shed| shed.hash == hash) {
+            self.entries[id as usize].rate = TermRate {
+                rate: shed.remove().0.rate,
+                updated: bin_start.div_euclid(self.bin_seconds.max(1)),
+            };
         }
+        Sighting::Second { id, first_bin }
     }
 
     /// Holds `id` for an open bin's entry of an earlier mention (its
@@ -449,6 +496,40 @@ impl TermTable {
         self.seen_once
             .retain(|seen| seen.bin_start(oldest_live) >= oldest_live);
         self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
+    }
+
+    /// Drops the older half of the notes or more, by whole bins (`newest`
+    /// is a kept bin's start, near all of them).
+    fn drop_older_notes(&mut self, newest: i64) {
+        let mut starts: Vec<i64> = self
+            .seen_once
+            .iter()
+            .map(|seen| seen.bin_start(newest))
+            .collect();
+        if starts.is_empty() {
+            return;
+        }
+        let middle = starts.len() / 2;
+        let (_, cutoff, _) = starts.select_nth_unstable(middle);
+        let cutoff = *cutoff;
+        // The bins before the middle one; if none, the middle one too (all
+        // in one bin: they all go).
+        let keep_middle = starts.iter().any(|start| *start < cutoff);
+        let before = self.seen_once.len();
+        self.seen_once.retain(|seen| {
+            let start = seen.bin_start(newest);
+            start > cutoff || (keep_middle && start == cutoff)
+        });
+        self.notes_dropped += (before - self.seen_once.len()) as u64;
+        self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
+    }
+
+    /// The notes dropped early and the terms shed since the last call.
+    pub(crate) fn take_losses(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.notes_dropped),
+            std::mem::take(&mut self.terms_shed),
+        )
     }
 
     /// Drops the notes of bins no longer kept, at most once per oldest kept
@@ -702,6 +783,85 @@ impl TermTable {
         self.evict_above = self.len() + self.len() / 4 + 16;
     }
 
+    /// Past `limit` live terms (0: no limit), forgets the quarter of
+    /// `limit` least mentioned of late, held or not, and takes them out of
+    /// every bin (`bins`: the term places of the brand's open and closed
+    /// bins). Of late is the most mentions per bin over the term windows
+    /// (`windows`, in bins, by slot), open bins included: a term rising in
+    /// the shortest window outranks a steady one of the hour. Ties go to
+    /// the lower baseline rate, then the name. A term shed and mentioned
+    /// again starts over (a first mention) with no rate: the bound on a
+    /// brand's memory, whatever its volume and vocabulary.
+    pub(crate) fn shed<'bins>(
+        &mut self,
+        limit: usize,
+        windows: &[usize],
+        bin_index: i64,
+        rare_rate: f64,
+        bins: impl Iterator<Item = &'bins mut Vec<BinTerm>>,
+    ) {
+        if limit == 0 || self.len() <= limit {
+            return;
+        }
+        let mut ranked: Vec<(f64, f64, TermId)> = Vec::with_capacity(self.len());
+        for (id, entry) in self.entries.iter().enumerate() {
+            if entry.name_len == 0 {
+                continue;
+            }
+            let of_late = entry
+                .in_windows
+                .iter()
+                .zip(windows)
+                .map(|(count, bins)| f64::from(count + entry.open_entries) / (*bins).max(1) as f64)
+                .fold(0.0, f64::max);
+            ranked.push((of_late, entry.rate.at(bin_index), id as TermId));
+        }
+        let excess = ranked.len() - limit * 3 / 4;
+        let order = |left: &(f64, f64, TermId), right: &(f64, f64, TermId)| {
+            left.0
+                .total_cmp(&right.0)
+                .then(left.1.total_cmp(&right.1))
+                .then_with(|| self.name(left.2).cmp(self.name(right.2)))
+        };
+        if excess < ranked.len() {
+            ranked.select_nth_unstable_by(excess, order);
+        }
+        let stamp = self.next_stamp();
+        for (_, _, id) in &ranked[..excess] {
+            self.entries[*id as usize].seen_stamp = stamp;
+        }
+        let entries = &self.entries;
+        for terms in bins {
+            terms.retain(|term| entries[term.id as usize].seen_stamp != stamp);
+        }
+        for (_, _, id) in &ranked[..excess] {
+            if self.entries[*id as usize].busy_position != u32::MAX {
+                self.unlist_busy(*id);
+            }
+            let entry = &mut self.entries[*id as usize];
+            entry.open_entries = 0;
+            entry.closed_bins = 0;
+            entry.in_windows = [0; MAX_WINDOWS];
+            let rate = entry.rate.at(bin_index);
+            if let Some(hash) = self.forget(*id) {
+                if rate >= rare_rate {
+                    self.shed_rates
+                        .insert_unique(hash, ShedRate { hash, rate }, |shed| shed.hash);
+                }
+            }
+        }
+        if self.shed_rates.len() > limit {
+            // The lower half of the rates goes (amortised: once per half).
+            let mut rates: Vec<f64> = self.shed_rates.iter().map(|shed| shed.rate).collect();
+            let middle = rates.len() / 2;
+            let (_, cutoff, _) = rates.select_nth_unstable_by(middle, f64::total_cmp);
+            let cutoff = *cutoff;
+            self.shed_rates.retain(|shed| shed.rate > cutoff);
+        }
+        self.terms_shed += excess as u64;
+        self.compact_long_names();
+    }
+
     /// Asserts that the holds are what the bins say: `closed_bins` and
     /// `open_entries` per id, recounted from the bins; every window count is
     /// zero past `windows`, and the name index agrees with the entries.
@@ -754,12 +914,11 @@ impl TermTable {
         self.entries[id].name_len == 0
     }
 
-    fn forget(&mut self, id: TermId) {
-        let Some(entry) = self.entries.get(id as usize) else {
-            return;
-        };
+    /// Frees `id`; returns its name's hash if it was live.
+    fn forget(&mut self, id: TermId) -> Option<u64> {
+        let entry = self.entries.get(id as usize)?;
         if entry.name_len == 0 {
-            return;
+            return None;
         }
         let prefix = u64::from_le_bytes(entry.prefix);
         let hash = name_hash(&self.hasher, entry.name(&self.long_names), prefix);
@@ -773,6 +932,7 @@ impl TermTable {
         entry.name_len = 0;
         entry.prefix = [0; 8];
         self.free.push(id);
+        Some(hash)
     }
 
     /// Copies the live long names into a new string once more than half of
@@ -957,59 +1117,88 @@ mod tests {
         assert_eq!(table.len(), 2);
     }
 
-    /// A flood of new words stops being noted at the cap, and notes of bins
-    /// no longer kept make room again.
+    /// Past the limit the least mentioned of late go, the lowest rates
+    /// first among equals; one that comes back gets the rate it had then.
     #[test]
-    fn seen_once_notes_stop_at_the_cap_until_old_bins_leave() {
-        let mut table = TermTable::default();
-        let kept = |start: i64| start >= 60;
-        table.sweep_seen_once(0);
-        for index in 0..MAX_SEEN_ONCE {
-            table.start_mention();
-            let name = format!("w{index}");
-            let sighting = table.sight(&name, prefix_of(&name), 0, kept);
-            assert_eq!(sighting, Sighting::First);
+    fn a_shed_term_that_comes_back_gets_its_rate_back() {
+        let mut table = TermTable::with_limit(4, 60);
+        for (index, rate) in [0.5, 0.4, 0.3, 0.2, 0.1, 0.001].iter().enumerate() {
+            let id = table.intern(&format!("t{index}"));
+            if let Some(entry) = table.entry_mut(id) {
+                entry.rate = TermRate {
+                    rate: *rate,
+                    updated: 0,
+                };
+            }
         }
-        // A regular sweep at the cap frees nothing and puts the next one
-        // past the cap: only the sweep for room can free notes from here.
-        table.sweep_seen_once(0);
-        table.start_mention();
-        assert_eq!(
-            table.sight("overflow", prefix_of("overflow"), 0, kept),
-            Sighting::Unnoted
-        );
-        assert_eq!(table.seen_once_bin("overflow"), None);
-        // Known terms and second mentions are not held back by the cap.
-        table.start_mention();
+        table.shed(4, &[10, 30, 60], 0, 0.01, std::iter::empty());
+        // Six over four: down to three (none mentioned of late).
+        assert_eq!(table.len(), 3);
+        assert!(table.find("t2").is_some() && table.find("t3").is_none());
+        assert_eq!(table.take_losses(), (0, 3));
+        let sight = |table: &mut TermTable, name: &str, bin: i64| {
+            table.start_mention();
+            table.sight(name, prefix_of(name), bin, |_| true)
+        };
+        // t4 comes back 100 bins later, twice: its rate as when shed, as of
+        // now (it was mentioned meanwhile, uncounted).
+        assert_eq!(sight(&mut table, "t4", 6000), Sighting::First);
+        let Sighting::Second { id, .. } = sight(&mut table, "t4", 6000) else {
+            panic!("no entry for t4");
+        };
+        assert_eq!(table.entry(id).map(|entry| entry.rate.at(100)), Some(0.1));
+        // t5's rate was too rare to remember: it starts with none.
+        sight(&mut table, "t5", 6000);
+        let Sighting::Second { id, .. } = sight(&mut table, "t5", 6000) else {
+            panic!("no entry for t5");
+        };
+        assert_eq!(table.entry(id).map(|entry| entry.rate.at(100)), Some(0.0));
+    }
+
+    /// At the note limit the older half of the notes goes (whole bins), so
+    /// that new terms are still noted: a flood of new words cannot lock a
+    /// brand's new terms out, and a term coming back soon finds its note.
+    #[test]
+    fn at_the_note_limit_the_older_notes_make_room() {
+        let mut table = TermTable::with_limit(64, 60);
+        let kept = |_: i64| true;
+        let sight = |table: &mut TermTable, name: &str, bin: i64| {
+            table.start_mention();
+            table.sight(name, prefix_of(name), bin, kept)
+        };
+        for index in 0..64 {
+            assert_eq!(sight(&mut table, &format!("a{index}"), 0), Sighting::First);
+            assert_eq!(sight(&mut table, &format!("b{index}"), 60), Sighting::First);
+        }
+        assert_eq!(table.take_losses(), (0, 0));
+        // 128 notes: the limit. The next new term drops bin 0's.
+        assert_eq!(sight(&mut table, "fresh", 120), Sighting::First);
+        assert_eq!(table.take_losses(), (64, 0));
+        assert_eq!(table.seen_once_bin("a0"), None);
+        assert_eq!(table.seen_once_bin("a63"), None);
+        assert_eq!(table.seen_once_bin("b0"), Some(60));
+        assert_eq!(table.seen_once_bin("fresh"), Some(120));
+        // A kept note still makes an entry at the second mention; a dropped
+        // one starts over.
         assert!(matches!(
-            table.sight("w7", prefix_of("w7"), 0, |_| true),
-            Sighting::Second { first_bin: 0, .. }
+            sight(&mut table, "b5", 120),
+            Sighting::Second { first_bin: 60, .. }
         ));
-        table.start_mention();
-        assert_eq!(
-            table.sight("w7", prefix_of("w7"), 0, kept),
-            Sighting::Known(0)
-        );
-        // Full again.
-        table.start_mention();
-        assert_eq!(
-            table.sight("refill", prefix_of("refill"), 0, kept),
-            Sighting::First
-        );
-        table.start_mention();
-        assert_eq!(
-            table.sight("overflow", prefix_of("overflow"), 0, kept),
-            Sighting::Unnoted
-        );
-        // Bin 0 leaves: its notes go at the next new term.
-        table.sweep_seen_once(60);
-        table.start_mention();
-        assert_eq!(
-            table.sight("overflow", prefix_of("overflow"), 60, kept),
-            Sighting::First
-        );
-        assert_eq!(table.seen_once_bin("w8"), None);
-        assert_eq!(table.seen_once_bin("overflow"), Some(60));
+        assert_eq!(sight(&mut table, "a5", 120), Sighting::First);
+        // All notes in one bin: they all go (a bin is the unit of age).
+        let mut table = TermTable::with_limit(8, 60);
+        for index in 0..16 {
+            assert_eq!(sight(&mut table, &format!("c{index}"), 0), Sighting::First);
+        }
+        assert_eq!(sight(&mut table, "d", 0), Sighting::First);
+        assert_eq!(table.take_losses(), (16, 0));
+        assert_eq!(table.seen_once_bin("d"), Some(0));
+        // No limit: the default table notes far more.
+        let mut table = TermTable::default();
+        for index in 0..1000 {
+            assert_eq!(sight(&mut table, &format!("e{index}"), 0), Sighting::First);
+        }
+        assert_eq!(table.take_losses(), (0, 0));
     }
 
     /// Notes of bins no longer kept make room before the notes grow: the

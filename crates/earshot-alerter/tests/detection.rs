@@ -463,6 +463,76 @@ fn emerging_terms_explain_a_slow_burn() {
 }
 
 #[test]
+fn an_emerging_term_is_heard_then_resolves_and_the_next_one_is_heard_too() {
+    // Every word is new in the first minutes: the brand's first
+    // emerging-terms incident opens then, and must resolve once its terms
+    // are usual, or the crises' terms after it would go unheard.
+    let brands = [brand("acme", 120.0)];
+    let first = 2 * DAY + 9 * 60;
+    let second = 3 * DAY + 15 * 60;
+    let viral = |start_minute, term: &str| SynthEvent {
+        term: term.into(),
+        ..event(
+            "acme",
+            start_minute,
+            40,
+            EventShape::ViralPositive { multiplier: 3.0 },
+        )
+    };
+    let events = [viral(first, "#newlaunch"), viral(second, "#recall")];
+    let alerts = run(&brands, &events, second + 3 * 60, 43);
+    let emerging: Vec<&Alert> = alerts
+        .iter()
+        .filter(|alert| alert.kind == AlertKind::EmergingTerms)
+        .collect();
+    for (onset, term) in [(first, "#newlaunch"), (second, "#recall")] {
+        let onset = start() + Duration::minutes(onset);
+        let heard = emerging
+            .iter()
+            .find(|alert| {
+                alert.status == AlertStatus::Firing
+                    && alert.detected_at >= onset
+                    && alert
+                        .evidence
+                        .top_terms
+                        .first()
+                        .map(|top| top.term.as_str())
+                        == Some(term)
+            })
+            .unwrap_or_else(|| panic!("{term} unheard: {:?}", summaries(&emerging)));
+        assert!(
+            heard.detected_at - onset <= Duration::minutes(15),
+            "{}",
+            heard.summary
+        );
+        assert_eq!(heard.severity, Severity::Watch);
+        // Its incident resolves once the burst has left the longest term
+        // window (60 minutes after its end) and 15 calm bins have passed.
+        let resolved = emerging
+            .iter()
+            .find(|alert| alert.id == heard.id && alert.status == AlertStatus::Resolved)
+            .unwrap_or_else(|| panic!("{term} never resolved: {:?}", summaries(&emerging)));
+        assert!(
+            resolved.detected_at <= onset + Duration::minutes(40 + 60 + 30),
+            "{}",
+            resolved.summary
+        );
+        assert!(
+            resolved.summary.contains("no term above its usual rate in"),
+            "{}",
+            resolved.summary
+        );
+    }
+}
+
+fn summaries<'a>(alerts: &[&'a Alert]) -> Vec<(String, &'a str)> {
+    alerts
+        .iter()
+        .map(|alert| (alert.detected_at.to_rfc3339(), alert.summary.as_str()))
+        .collect()
+}
+
+#[test]
 fn a_calm_week_across_brands_of_all_sizes_pages_nobody() {
     let brands = [
         brand("big", 600.0),
