@@ -1365,17 +1365,19 @@ fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severi
 }
 
 /// What a term's baseline expects in a window of `held` bins that holds
-/// `mentions`: its usual share of the brand's mentions (its rate over the
-/// brand's level, both deseasonalised) times the window's mentions. Read
-/// against the brand's expected volume instead, every word of a brand
-/// whose volume runs ahead of its baseline (the daily rise while the
-/// seasonal factors are still being learned, a viral spike) read as
-/// emerging: 5 incidents per brand-week on the word-list streams.
-fn term_expectation(baseline: &Baseline, rate: f64, mentions: u32, held: usize) -> f64 {
+/// `mentions`, per unit of its rate: a term's rate over the brand's level
+/// (both deseasonalised) is its usual share of the brand's mentions, and
+/// it expects that share of the window's mentions. Read against the
+/// brand's expected volume instead, every word of a brand whose volume
+/// runs ahead of its baseline (the daily rise while the seasonal factors
+/// are still being learned, a viral spike) read as emerging: 5 incidents
+/// per brand-week on the word-list streams. (A factor, not a function of
+/// the rate: the busy-term scan multiplies it into every term's rate.)
+fn expected_per_rate(baseline: &Baseline, mentions: u32, held: usize) -> f64 {
     if baseline.level > 0.0 {
-        rate / baseline.level * f64::from(mentions)
+        f64::from(mentions) / baseline.level
     } else {
-        rate * held as f64
+        held as f64
     }
 }
 
@@ -1396,10 +1398,12 @@ fn readings(
         return best;
     };
     let last_bin_index = last_start / config.bin_seconds;
-    // Per window: bins held.
+    // Per window: bins held, and what a term expects per unit of rate.
     let mut held = [0usize; MAX_WINDOWS];
+    let mut per_rate = [0f64; MAX_WINDOWS];
     for (slot, &window) in windows.terms.iter().enumerate() {
         held[slot] = state.closed_bins.min(window);
+        per_rate[slot] = expected_per_rate(baseline, state.windows[slot].total, held[slot]);
     }
     // The strongest new term per window: (z, count, expected, term). Only
     // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
@@ -1411,7 +1415,7 @@ fn readings(
         let rate = entry.rate.at(last_bin_index);
         for slot in 0..windows.terms.len() {
             let count = in_windows[slot];
-            let expected = term_expectation(baseline, rate, state.windows[slot].total, held[slot]);
+            let expected = rate * per_rate[slot];
             // Most terms run at their usual rate: skip their tails.
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
@@ -1793,7 +1797,11 @@ fn build_alert(
 ) -> Alert {
     let window_counts = reading.counts;
     let last_start = state.last_closed.unwrap_or(0);
-    let term_window_mentions = state.windows[reading.term_window].total;
+    let per_rate = expected_per_rate(
+        &state.baseline,
+        state.windows[reading.term_window].total,
+        reading.term_window_bins,
+    );
     let last_bin_index = last_start / config.bin_seconds;
     let mut terms: Vec<TermEvidence> = state
         .terms
@@ -1802,12 +1810,7 @@ fn build_alert(
         .map(|(id, entry)| TermEvidence {
             term: state.terms.name(id).to_owned(),
             observed: f64::from(entry.in_windows[reading.term_window]),
-            expected: term_expectation(
-                &state.baseline,
-                entry.rate.at(last_bin_index),
-                term_window_mentions,
-                reading.term_window_bins,
-            ),
+            expected: entry.rate.at(last_bin_index) * per_rate,
         })
         .filter(|term| term.observed > 2.0 * (term.expected + 0.5))
         .collect();
