@@ -790,8 +790,9 @@ impl TermTable {
     /// (`windows`, in bins, by slot), open bins included: a term rising in
     /// the shortest window outranks a steady one of the hour. Ties go to
     /// the lower baseline rate, then the name. A term shed and mentioned
-    /// again starts over (a first mention) with no rate: the bound on a
-    /// brand's memory, whatever its volume and vocabulary.
+    /// again starts over (a first mention), its counts gone but its rate
+    /// kept by hash unless too rare (`rare_rate`): the bound on a brand's
+    /// memory, whatever its volume and vocabulary.
     pub(crate) fn shed<'bins>(
         &mut self,
         limit: usize,
