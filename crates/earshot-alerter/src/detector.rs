@@ -57,6 +57,10 @@ const MAX_TERM_ENTRIES_HINT: usize = 16 * 1024;
 const SAMPLE_TEXT_CHARS: usize = 200;
 /// Samples kept per bin for evidence (an alert shows the top 5 of its window).
 const SAMPLES_PER_BIN: usize = 2;
+/// Bins between a brand's tidying passes ([`TermTable::tidy`]: the terms
+/// and notes of a busier hour go even when its table has stopped growing).
+const TIDY_EVERY_BINS: i64 = 60;
+
 /// EWMA weight of a new bin in the baseline level, shares and term rates
 /// (a time constant of about 3 hours of bins).
 pub(crate) const LEVEL_ALPHA: f64 = 0.005;
@@ -752,6 +756,8 @@ pub struct DetectorStats {
     pub term_notes_dropped: u64,
     /// Held terms forgotten for room (a brand past `max_terms_per_brand`).
     pub terms_shed: u64,
+    /// Term tables that gave back the room of a busier hour.
+    pub term_tables_fitted: u64,
 }
 
 /// How [`Detector::reconcile`] changed the open incidents.
@@ -1152,6 +1158,21 @@ impl Detector {
                 stats.terms_shed += terms_shed;
                 if let Some(oldest) = oldest_held {
                     terms.sweep_seen_once(oldest);
+                }
+                // Once an hour, the terms and notes a busier hour left go
+                // even when the table has stopped growing, and their room
+                // with them.
+                if bin_index % TIDY_EVERY_BINS == 0 {
+                    terms.tidy(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
+                }
+                if terms.has_room_to_give_back() {
+                    terms.give_back_room(
+                        open_bins
+                            .values_mut()
+                            .chain(closed.iter_mut())
+                            .filter_map(Bin::terms_mut),
+                    );
+                    stats.term_tables_fitted += 1;
                 }
                 stats.bins_closed += 1;
                 next += config.bin_seconds;
@@ -2126,10 +2147,146 @@ mod tests {
         );
     }
 
-    /// Every term's window counts are its mentions in the window's bins,
-    /// counted by name from the placed mentions: a term seen twice or more
-    /// in the kept bins has an entry with those counts; one seen once may
-    /// instead be noted by hash alone, in its bin.
+    /// A brand's busy hour (a viral day, a day's peak) leaves its term
+    /// table with room for thousands of terms; when its volume falls back,
+    /// the table gives that room back under new ids, and the terms it keeps
+    /// read as before: windows, holds, busy list and counts by name are
+    /// recounted from the bins right after each fitting.
+    #[test]
+    fn a_brand_gives_back_the_room_of_its_busy_hour() {
+        let pool = large_vocabulary_pool(31, 20_000, 2000);
+        let brand = |mentions_per_hour| {
+            [SynthBrand {
+                name: "viral".into(),
+                mentions_per_hour,
+                negative_share: 0.25,
+                toxic_share: 0.03,
+            }]
+        };
+        let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
+        let quiet_from = start + chrono::Duration::hours(1);
+        let mut stream = generate_with_texts(&brand(3000.0), &[], start, 60, 17, Some(&pool));
+        stream.extend(generate_with_texts(
+            &brand(30.0),
+            &[],
+            quiet_from,
+            3 * 60,
+            18,
+            Some(&pool),
+        ));
+        let mut detector = Detector::new(DetectorConfig {
+            max_terms_per_brand: 0,
+            ..DetectorConfig::default()
+        });
+        let bin_seconds = detector.config.bin_seconds;
+        let mut placed: HashMap<(String, i64), Vec<Vec<String>>> = HashMap::new();
+        let mut busiest = (0, 0, 0);
+        let mut fitted_and_checked = 0;
+        for (index, mention) in stream.iter().enumerate() {
+            let fitted = detector.stats.term_tables_fitted;
+            let late = detector.stats.late;
+            detector.ingest(mention);
+            if detector.stats.late == late {
+                let time = mention.mention.created_at.timestamp();
+                placed
+                    .entry(("viral".into(), time - time.rem_euclid(bin_seconds)))
+                    .or_default()
+                    .push(crate::terms::terms_of(&mention.mention.text, "viral"));
+            }
+            let state = &detector.brands["viral"];
+            if mention.mention.created_at < quiet_from {
+                busiest = state.terms.room();
+            }
+            // Right after each fitting, and now and then.
+            if detector.stats.term_tables_fitted > fitted || index % 97 == 0 {
+                check_windows_and_holds(state, &detector.windows, bin_seconds);
+                check_counts_by_name("viral", state, &detector.windows, bin_seconds, &placed);
+                fitted_and_checked += usize::from(detector.stats.term_tables_fitted > fitted);
+            }
+        }
+        let state = &detector.brands["viral"];
+        let (slots, allocated, notes) = state.terms.room();
+        assert!(busiest.0 > 2_000, "busy hour: {busiest:?}");
+        assert!(
+            slots * 4 < busiest.0 && allocated * 4 < busiest.1 && notes * 4 < busiest.2,
+            "quiet hours: {:?} of {busiest:?} ({} live terms)",
+            (slots, allocated, notes),
+            state.terms.len()
+        );
+        assert!(fitted_and_checked > 0, "{:?}", detector.stats);
+    }
+
+    /// The windows' sums and the term table's holds and busy list, recounted
+    /// from the brand's bins.
+    fn check_windows_and_holds(state: &BrandState, windows: &Windows, bin_seconds: i64) {
+        // Only bins with mentions are kept, and none older than the
+        // longest window.
+        let newest = state.last_closed.unwrap_or(0);
+        let longest = windows.longest as i64;
+        assert!(state
+            .closed
+            .iter()
+            .all(|bin| bin.total > 0 && newest - bin.start < longest * bin_seconds));
+        let sums = |window: usize| {
+            let bins = bins_of_window(state, window, bin_seconds).into_iter();
+            bins.fold((0, 0, 0), |(total, negative, toxic), bin| {
+                (
+                    total + bin.total,
+                    negative + bin.negative,
+                    toxic + bin.toxic,
+                )
+            })
+        };
+        for (slot, &window) in windows.counts.iter().enumerate() {
+            let counts = state.count_sums[slot];
+            assert_eq!(
+                (counts.total, counts.negative, counts.toxic),
+                sums(window),
+                "count window {window}"
+            );
+        }
+        for (slot, &window) in windows.terms.iter().enumerate() {
+            let bins = bins_of_window(state, window, bin_seconds);
+            let counts = state.windows[slot];
+            assert_eq!((counts.total, counts.negative, counts.toxic), sums(window));
+            let mut terms: HashMap<TermId, u32> = HashMap::new();
+            for bin in &bins {
+                for term in bin.terms() {
+                    *terms.entry(term.id).or_default() += term.count;
+                }
+            }
+            for (id, entry) in state.terms.window_terms() {
+                assert_eq!(
+                    entry.in_windows[slot],
+                    terms.get(&id).copied().unwrap_or(0),
+                    "{} in window {window}",
+                    state.terms.name(id)
+                );
+            }
+            assert!(terms
+                .keys()
+                .all(|id| state.terms.window_terms().any(|(listed, _)| listed == *id)));
+        }
+        // The term table's holds are the bins' entries: a term is
+        // listed for the windows exactly while a closed bin names
+        // it, and one no bin names can be forgotten.
+        let mut closed_bins: HashMap<TermId, u32> = HashMap::new();
+        for bin in &state.closed {
+            for term in bin.terms() {
+                *closed_bins.entry(term.id).or_default() += 1;
+            }
+        }
+        let mut open_entries: HashMap<TermId, u32> = HashMap::new();
+        for bin in state.open_bins.values() {
+            for term in bin.terms() {
+                *open_entries.entry(term.id).or_default() += 1;
+            }
+        }
+        state
+            .terms
+            .check_holds(&closed_bins, &open_entries, windows.terms.len());
+    }
+
     /// The kept closed bins of the `window` bins up to the newest closed,
     /// by start time (empty bins are not kept).
     fn bins_of_window(state: &BrandState, window: usize, bin_seconds: i64) -> Vec<&Bin> {
@@ -2141,6 +2298,10 @@ mod tests {
             .collect()
     }
 
+    /// Every term's window counts are its mentions in the window's bins,
+    /// counted by name from the placed mentions: a term seen twice or more
+    /// in the kept bins has an entry with those counts; one seen once may
+    /// instead be noted by hash alone, in its bin.
     fn check_counts_by_name(
         brand: &str,
         state: &BrandState,
@@ -2249,72 +2410,7 @@ mod tests {
                     check_counts_by_name(brand, state, &detector.windows, bin_seconds, &placed);
                 }
                 most_terms = most_terms.max(state.terms.len());
-                // Only bins with mentions are kept, and none older than the
-                // longest window.
-                let newest = state.last_closed.unwrap_or(0);
-                let longest = detector.windows.longest as i64;
-                assert!(state
-                    .closed
-                    .iter()
-                    .all(|bin| bin.total > 0 && newest - bin.start < longest * bin_seconds));
-                let sums = |window: usize| {
-                    let bins = bins_of_window(state, window, bin_seconds).into_iter();
-                    bins.fold((0, 0, 0), |(total, negative, toxic), bin| {
-                        (
-                            total + bin.total,
-                            negative + bin.negative,
-                            toxic + bin.toxic,
-                        )
-                    })
-                };
-                for (slot, &window) in detector.windows.counts.iter().enumerate() {
-                    let counts = state.count_sums[slot];
-                    assert_eq!(
-                        (counts.total, counts.negative, counts.toxic),
-                        sums(window),
-                        "count window {window}"
-                    );
-                }
-                for (slot, &window) in detector.windows.terms.iter().enumerate() {
-                    let bins = bins_of_window(state, window, bin_seconds);
-                    let counts = state.windows[slot];
-                    assert_eq!((counts.total, counts.negative, counts.toxic), sums(window));
-                    let mut terms: HashMap<TermId, u32> = HashMap::new();
-                    for bin in &bins {
-                        for term in bin.terms() {
-                            *terms.entry(term.id).or_default() += term.count;
-                        }
-                    }
-                    for (id, entry) in state.terms.window_terms() {
-                        assert_eq!(
-                            entry.in_windows[slot],
-                            terms.get(&id).copied().unwrap_or(0),
-                            "{} in window {window}",
-                            state.terms.name(id)
-                        );
-                    }
-                    assert!(terms
-                        .keys()
-                        .all(|id| state.terms.window_terms().any(|(listed, _)| listed == *id)));
-                }
-                // The term table's holds are the bins' entries: a term is
-                // listed for the windows exactly while a closed bin names
-                // it, and one no bin names can be forgotten.
-                let mut closed_bins: HashMap<TermId, u32> = HashMap::new();
-                for bin in &state.closed {
-                    for term in bin.terms() {
-                        *closed_bins.entry(term.id).or_default() += 1;
-                    }
-                }
-                let mut open_entries: HashMap<TermId, u32> = HashMap::new();
-                for bin in state.open_bins.values() {
-                    for term in bin.terms() {
-                        *open_entries.entry(term.id).or_default() += 1;
-                    }
-                }
-                state
-                    .terms
-                    .check_holds(&closed_bins, &open_entries, detector.windows.terms.len());
+                check_windows_and_holds(state, &detector.windows, bin_seconds);
                 checked += 1;
             }
         }

@@ -197,6 +197,7 @@ struct AlerterMetrics {
     term_notes_dropped: IntCounter,
     terms_shed: IntCounter,
     brands_forgotten: IntCounter,
+    term_tables_fitted: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
     alerts: IntCounterVec,
@@ -227,6 +228,10 @@ impl AlerterMetrics {
                 "alerter_brands_forgotten_total",
                 "Brands forgotten after forget_idle_brands_hours (a week by default) without a mention, with nothing open.",
             )?,
+            term_tables_fitted: IntCounter::new(
+                "alerter_term_tables_fitted_total",
+                "Brand term tables that gave back the room of a busier hour (under half their entries, or a quarter of their notes, in use).",
+            )?,
             alerts: IntCounterVec::new(
                 Opts::new(
                     "alerter_alerts_emitted_total",
@@ -250,6 +255,7 @@ impl AlerterMetrics {
         registry.register(Box::new(metrics.term_notes_dropped.clone()))?;
         registry.register(Box::new(metrics.terms_shed.clone()))?;
         registry.register(Box::new(metrics.brands_forgotten.clone()))?;
+        registry.register(Box::new(metrics.term_tables_fitted.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
         registry.register(Box::new(metrics.rebuild_mentions.clone()))?;
@@ -383,6 +389,9 @@ impl BatchProcessor for AlertProcessor {
             self.metrics
                 .brands_forgotten
                 .inc_by(after.brands_forgotten - before.brands_forgotten);
+            self.metrics
+                .term_tables_fitted
+                .inc_by(after.term_tables_fitted - before.term_tables_fitted);
             let records = alerts
                 .iter()
                 .map(|alert| {

@@ -120,6 +120,11 @@ pub(crate) const MAX_SEEN_ONCE: usize = 1 << 18;
 /// as many terms as they hold.
 const NOTES_PER_TERM: usize = 2;
 
+/// Room a table keeps beyond twice (entries) or four times (hash tables)
+/// its use before it gives the rest back ([`TermTable::give_back_room`]):
+/// a quiet brand's tables are not reshaped for a few slots.
+const FIT_SLACK: usize = 64;
+
 /// Pushes onto a vector that lives on at the size it grows to (a table's
 /// entries, reused and never shrunk; a closed bin's term places, for the
 /// rest of its hour): it grows by an eighth, not by doubling, so that about
@@ -583,6 +588,16 @@ impl TermTable {
         self.long_names.len()
     }
 
+    /// Room held: entry slots (live and free) and allocated, and note slots.
+    #[cfg(test)]
+    pub(crate) fn room(&self) -> (usize, usize, usize) {
+        (
+            self.entries.len(),
+            self.entries.capacity(),
+            self.seen_once.capacity(),
+        )
+    }
+
     /// Live terms (named ids).
     pub(crate) fn len(&self) -> usize {
         self.entries.len() - self.free.len()
@@ -750,9 +765,22 @@ impl TermTable {
     /// three quarters of `limit`. Runs when the table has grown by a
     /// quarter since the last time (amortises its scan).
     pub(crate) fn evict(&mut self, bin_index: i64, limit: usize, rare_rate: f64) {
-        if self.len() <= self.evict_above {
-            return;
+        if self.len() > self.evict_above {
+            self.evict_now(bin_index, limit, rare_rate);
         }
+    }
+
+    /// [`Self::evict`] whether or not the table has grown, and the notes of
+    /// bins no longer kept dropped whether or not they have: a brand whose
+    /// volume fell after a busy hour stops adding terms and notes, and
+    /// would keep that hour's thousands of unheld terms and stale notes
+    /// (and their room) for good.
+    pub(crate) fn tidy(&mut self, bin_index: i64, limit: usize, rare_rate: f64) {
+        self.evict_now(bin_index, limit, rare_rate);
+        self.drop_stale_notes();
+    }
+
+    fn evict_now(&mut self, bin_index: i64, limit: usize, rare_rate: f64) {
         let mut unheld: Vec<(f64, TermId)> = Vec::new();
         for id in 0..self.entries.len() {
             let entry = &self.entries[id];
@@ -863,6 +891,69 @@ impl TermTable {
         self.compact_long_names();
     }
 
+    /// Whether a busier hour left most of the table's room unused: under
+    /// half its entries live, or its notes or shed rates filling under a
+    /// quarter of their tables. (Checked at every bin close: comparisons
+    /// only.)
+    pub(crate) fn has_room_to_give_back(&self) -> bool {
+        self.entries.len() > 2 * self.len() + FIT_SLACK
+            || self.seen_once.capacity() > 4 * self.seen_once.len() + FIT_SLACK
+            || self.shed_rates.capacity() > 4 * self.shed_rates.len() + FIT_SLACK
+    }
+
+    /// Gives back the room a busier hour left ([`Self::has_room_to_give_back`]):
+    /// live terms take the lowest ids, in the order they had (`bins`: the
+    /// term places of the brand's open and closed bins, renamed too), the
+    /// entries shrink to them, and the notes and shed rates to theirs.
+    /// Tables and vectors otherwise keep the size of their busiest moment
+    /// for good: a day's peak hour, or a brand's one viral day, would set a
+    /// brand's memory until it is forgotten. Ids are all that change: bins
+    /// order terms by first mention and ties go by name, not by id.
+    pub(crate) fn give_back_room<'bins>(
+        &mut self,
+        bins: impl Iterator<Item = &'bins mut Vec<BinTerm>>,
+    ) {
+        if self.entries.len() > 2 * self.len() + FIT_SLACK {
+            let mut renamed = vec![TermId::MAX; self.entries.len()];
+            let mut live = Vec::with_capacity(self.len() + self.len() / 8 + 4);
+            for (id, entry) in self.entries.drain(..).enumerate() {
+                if entry.name_len != 0 {
+                    renamed[id] = live.len() as TermId;
+                    live.push(entry);
+                }
+            }
+            self.entries = live;
+            self.free = Vec::new();
+            let rename = |id: &mut TermId| *id = renamed[*id as usize];
+            self.by_name.iter_mut().for_each(rename);
+            self.busy.iter_mut().for_each(rename);
+            self.busy.shrink_to_fit();
+            for terms in bins {
+                for term in terms.iter_mut() {
+                    rename(&mut term.id);
+                }
+            }
+            let (entries, long_names, hasher) = (&self.entries, &self.long_names, &self.hasher);
+            self.by_name.shrink_to(entries.len(), |id| {
+                let entry = &entries[*id as usize];
+                name_hash(
+                    hasher,
+                    entry.name(long_names),
+                    u64::from_le_bytes(entry.prefix),
+                )
+            });
+            if self.forgotten_bytes > 0 || self.long_names.capacity() > 2 * self.long_names.len() {
+                self.rewrite_long_names();
+            }
+        }
+        if self.seen_once.capacity() > 4 * self.seen_once.len() + FIT_SLACK {
+            self.seen_once.shrink_to(0, SeenOnce::hash);
+        }
+        if self.shed_rates.capacity() > 4 * self.shed_rates.len() + FIT_SLACK {
+            self.shed_rates.shrink_to(0, |shed| shed.hash);
+        }
+    }
+
     /// Asserts that the holds are what the bins say: `closed_bins` and
     /// `open_entries` per id, recounted from the bins; every window count is
     /// zero past `windows`, and the name index agrees with the entries.
@@ -942,6 +1033,11 @@ impl TermTable {
         if self.forgotten_bytes < 1024 || self.forgotten_bytes * 2 < self.long_names.len() {
             return;
         }
+        self.rewrite_long_names();
+    }
+
+    /// Copies the live long names into a new string that fits them.
+    fn rewrite_long_names(&mut self) {
         let mut kept = String::with_capacity(self.long_names.len() - self.forgotten_bytes);
         for entry in &mut self.entries {
             if entry.name_len > 8 {
