@@ -58,7 +58,8 @@ const SAMPLE_TEXT_CHARS: usize = 200;
 /// Samples kept per bin for evidence (an alert shows the top 5 of its window).
 const SAMPLES_PER_BIN: usize = 2;
 /// Bins between a brand's tidying passes ([`TermTable::tidy`]: the terms
-/// and notes of a busier hour go even when its table has stopped growing).
+/// and notes of a busier hour go even when its table has stopped growing);
+/// an hour of the default one-minute bins.
 const TIDY_EVERY_BINS: i64 = 60;
 
 /// EWMA weight of a new bin in the baseline level, shares and term rates
