@@ -125,6 +125,11 @@ const NOTES_PER_TERM: usize = 2;
 /// a quiet brand's tables are not reshaped for a few slots.
 const FIT_SLACK: usize = 64;
 
+/// A hash table filling under a quarter of its room.
+fn mostly_unused(len: usize, capacity: usize) -> bool {
+    capacity > 4 * len + FIT_SLACK
+}
+
 /// Pushes onto a vector that lives on at the size it grows to (a table's
 /// entries, reused and never shrunk; a closed bin's term places, for the
 /// rest of its hour): it grows by an eighth, not by doubling, so that about
@@ -896,9 +901,14 @@ impl TermTable {
     /// quarter of their tables. (Checked at every bin close: comparisons
     /// only.)
     pub(crate) fn has_room_to_give_back(&self) -> bool {
+        self.entries_mostly_free()
+            || mostly_unused(self.seen_once.len(), self.seen_once.capacity())
+            || mostly_unused(self.shed_rates.len(), self.shed_rates.capacity())
+    }
+
+    /// Under half the entry slots live.
+    fn entries_mostly_free(&self) -> bool {
         self.entries.len() > 2 * self.len() + FIT_SLACK
-            || self.seen_once.capacity() > 4 * self.seen_once.len() + FIT_SLACK
-            || self.shed_rates.capacity() > 4 * self.shed_rates.len() + FIT_SLACK
     }
 
     /// Gives back the room a busier hour left ([`Self::has_room_to_give_back`]):
@@ -913,7 +923,7 @@ impl TermTable {
         &mut self,
         bins: impl Iterator<Item = &'bins mut Vec<BinTerm>>,
     ) {
-        if self.entries.len() > 2 * self.len() + FIT_SLACK {
+        if self.entries_mostly_free() {
             let mut renamed = vec![TermId::MAX; self.entries.len()];
             let mut live = Vec::with_capacity(self.len() + self.len() / 8 + 4);
             for (id, entry) in self.entries.drain(..).enumerate() {
@@ -946,10 +956,10 @@ impl TermTable {
                 self.rewrite_long_names();
             }
         }
-        if self.seen_once.capacity() > 4 * self.seen_once.len() + FIT_SLACK {
+        if mostly_unused(self.seen_once.len(), self.seen_once.capacity()) {
             self.seen_once.shrink_to(0, SeenOnce::hash);
         }
-        if self.shed_rates.capacity() > 4 * self.shed_rates.len() + FIT_SLACK {
+        if mostly_unused(self.shed_rates.len(), self.shed_rates.capacity()) {
             self.shed_rates.shrink_to(0, |shed| shed.hash);
         }
     }
