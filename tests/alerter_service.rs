@@ -54,22 +54,32 @@ async fn pages_for_the_crisis_brand_only() {
     let service = tokio::spawn(earshot_alerter::run(cli, shutdown.clone()));
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
     let client = reqwest::Client::new();
+    let counter = |body: &str, name: &str| {
+        body.lines()
+            .find(|line| line.starts_with(name))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse::<usize>().ok())
+            .unwrap_or(0)
+    };
     let mut consumed_all = false;
     for _ in 0..240 {
         let body = match client.get(&metrics_url).send().await {
             Ok(response) => response.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
-        let consumed = body
-            .lines()
-            .find(|line| line.starts_with("earshot_alerter_mentions_total"))
-            .and_then(|line| line.rsplit(' ').next())
-            .and_then(|value| value.parse::<usize>().ok())
-            .unwrap_or(0);
+        let consumed = counter(&body, "earshot_alerter_mentions_total");
         if consumed >= stream.len() {
             assert!(
                 body.contains("earshot_alerter_late_mentions_total{service=\"alerter\"} 0"),
                 "mentions counted late:\n{body}"
+            );
+            // Four partitions rebuilt at start, then each partition's
+            // hourly tidies over nine hours of stream: the heap was handed
+            // back after the tidies too, not only after the rebuilds.
+            let heap_trims = counter(&body, "earshot_alerter_heap_trims_total");
+            assert!(
+                heap_trims > 4,
+                "heap handed back {heap_trims} times:\n{body}"
             );
             consumed_all = true;
             break;

@@ -759,6 +759,10 @@ pub struct DetectorStats {
     pub terms_shed: u64,
     /// Term tables that gave back the room of a busier hour.
     pub term_tables_fitted: u64,
+    /// Watermark advances that ran the hourly tidy for at least one brand:
+    /// when a service may hand the room given back to the system (see
+    /// `heap`).
+    pub hourly_tidies: u64,
 }
 
 /// How [`Detector::reconcile`] changed the open incidents.
@@ -1097,6 +1101,7 @@ impl Detector {
         let windows = &self.windows;
         let stats = &mut self.stats;
         let merge_positions = &mut self.merge_positions;
+        let mut tidied = false;
         for (brand, state) in &mut self.brands {
             let mut next = match state.last_closed {
                 Some(last) => last + config.bin_seconds,
@@ -1165,6 +1170,7 @@ impl Detector {
                 // with them.
                 if bin_index % TIDY_EVERY_BINS == 0 {
                     terms.tidy(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
+                    tidied = true;
                 }
                 if terms.has_room_to_give_back() {
                     terms.give_back_room(
@@ -1202,6 +1208,7 @@ impl Detector {
             }
             state.sources.prune(64);
         }
+        self.stats.hourly_tidies += u64::from(tidied);
         self.forget_idle_brands(watermark);
         // Brands come in the map's (seeded, random) order: the same stream
         // gives the same alerts in the same order on every run. Stable, so
@@ -2605,6 +2612,39 @@ mod tests {
         let (len, capacity) = entries(&detector);
         assert_eq!(len, 65);
         assert!(capacity <= len + len / 8 + 4, "{capacity} for {len}");
+    }
+
+    /// The service hands the heap back after each advance that tidied:
+    /// counted once per advance however many brands it tidied.
+    #[test]
+    fn an_advance_that_tidies_is_counted_once() {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        // On the hour: the bin starting here is the first of its hour.
+        let start: i64 = 1_793_577_600;
+        assert_eq!((start / bin_seconds) % TIDY_EVERY_BINS, 0);
+        for (index, brand) in ["acme", "globex", "initech"].into_iter().enumerate() {
+            let time = DateTime::from_timestamp(start + 10, 0).expect("time");
+            let text = "late delivery again".to_string();
+            detector.ingest(&crate::synth::scored(
+                index.to_string(),
+                brand,
+                text,
+                time,
+                true,
+                false,
+                false,
+            ));
+        }
+        assert_eq!(detector.stats.hourly_tidies, 0);
+        detector.advance_watermark(start + 30 * bin_seconds);
+        assert_eq!(detector.stats.hourly_tidies, 1);
+        detector.advance_watermark(start + 59 * bin_seconds);
+        assert_eq!(detector.stats.hourly_tidies, 1);
+        detector.advance_watermark(start + 61 * bin_seconds);
+        assert_eq!(detector.stats.hourly_tidies, 2);
+        detector.advance_watermark(start + 3 * 60 * bin_seconds);
+        assert_eq!(detector.stats.hourly_tidies, 3);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod detector;
+pub mod heap;
 mod lines;
 pub mod notify;
 pub mod rebuild;
@@ -198,6 +199,7 @@ struct AlerterMetrics {
     terms_shed: IntCounter,
     brands_forgotten: IntCounter,
     term_tables_fitted: IntCounter,
+    heap_trims: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
     alerts: IntCounterVec,
@@ -232,6 +234,10 @@ impl AlerterMetrics {
                 "alerter_term_tables_fitted_total",
                 "Brand term tables that gave back the room of a busier hour (under half their entries, or a quarter of their notes, in use).",
             )?,
+            heap_trims: IntCounter::new(
+                "alerter_heap_trims_total",
+                "Times the free heap was handed back to the system (after each hourly tidy of the term tables, and after a rebuild).",
+            )?,
             alerts: IntCounterVec::new(
                 Opts::new(
                     "alerter_alerts_emitted_total",
@@ -256,6 +262,7 @@ impl AlerterMetrics {
         registry.register(Box::new(metrics.terms_shed.clone()))?;
         registry.register(Box::new(metrics.brands_forgotten.clone()))?;
         registry.register(Box::new(metrics.term_tables_fitted.clone()))?;
+        registry.register(Box::new(metrics.heap_trims.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
         registry.register(Box::new(metrics.rebuild_mentions.clone()))?;
@@ -344,6 +351,9 @@ impl AlertProcessor {
 impl BatchProcessor for AlertProcessor {
     async fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<Outcome>, String> {
         let mut outcomes = Vec::with_capacity(batch.len());
+        // The room the hourly tidy (or a replaced detector) freed goes back
+        // to the system once the batch is through.
+        let mut trim_due = false;
         for record in batch {
             let key = (record.topic.clone(), record.partition);
             let continues = self
@@ -352,6 +362,7 @@ impl BatchProcessor for AlertProcessor {
                 .is_some_and(|current| current.next_offset == record.offset);
             if !continues {
                 let detector = self.rebuild(record).await?;
+                trim_due = true;
                 self.detectors.insert(
                     key.clone(),
                     PartitionDetector {
@@ -392,6 +403,7 @@ impl BatchProcessor for AlertProcessor {
             self.metrics
                 .term_tables_fitted
                 .inc_by(after.term_tables_fitted - before.term_tables_fitted);
+            trim_due |= after.hourly_tidies > before.hourly_tidies;
             let records = alerts
                 .iter()
                 .map(|alert| {
@@ -425,6 +437,16 @@ impl BatchProcessor for AlertProcessor {
             .sum();
         self.metrics.brands.set(brands as i64);
         self.metrics.open_incidents.set(incidents as i64);
+        if trim_due {
+            let started = Instant::now();
+            let released = heap::give_back_free_pages();
+            self.metrics.heap_trims.inc();
+            tracing::debug!(
+                released,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "free heap handed back"
+            );
+        }
         Ok(outcomes)
     }
 }
