@@ -81,6 +81,9 @@ async fn pages_for_the_crisis_brand_only() {
                 heap_trims > 4,
                 "heap handed back {heap_trims} times:\n{body}"
             );
+            // The state measured then: the term entries of six brands.
+            let entries = counter(&body, "earshot_alerter_state_bytes{part=\"term_entries\"");
+            assert!(entries > 6 * 64, "term entries {entries} bytes:\n{body}");
             consumed_all = true;
             break;
         }

@@ -116,6 +116,19 @@ fn main() {
         "terms shed {}, seen-once notes dropped early {}",
         detector.stats.terms_shed, detector.stats.term_notes_dropped
     );
+    let state = detector.state_bytes();
+    let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
+    let parts: Vec<String> = state
+        .parts()
+        .iter()
+        .map(|(part, bytes)| format!("{part} {:.1}", mib(*bytes)))
+        .collect();
+    println!(
+        "asked of the allocator: {:.0} MiB ({:.1} KiB per brand): {} (MiB)",
+        mib(state.total()),
+        state.total() as f64 / 1024.0 / brand_count.max(1) as f64,
+        parts.join(", ")
+    );
     println!(
         "heap handed back {trims} times ({:.0} ms in all, {:.1} ms each)",
         trim_seconds * 1000.0,

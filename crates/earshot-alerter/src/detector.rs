@@ -26,7 +26,7 @@ use earshot_schema::{
 use crate::config::{DetectorConfig, Thresholds};
 use crate::tails;
 use crate::term_table::{
-    push_with_little_room, BinTerm, Sighting, TermId, TermTable, MIN_TERM_COUNT,
+    hash_table_bytes, push_with_little_room, BinTerm, Sighting, TermId, TermTable, MIN_TERM_COUNT,
 };
 use crate::terms::for_each_term;
 
@@ -765,6 +765,62 @@ pub struct DetectorStats {
     pub hourly_tidies: u64,
 }
 
+/// Heap bytes of the detector's state by part ([`Detector::state_bytes`]):
+/// from capacities, so what was asked of the allocator, not what it keeps
+/// (resident memory is more: the allocator's own room and fragmentation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateBytes {
+    /// Term entries (64 bytes per held term and per unheld one remembered).
+    pub term_entries: usize,
+    /// Term name indexes and long names.
+    pub term_names: usize,
+    /// Seen-once term notes.
+    pub term_notes: usize,
+    /// Busy lists and shed terms' rates.
+    pub term_other: usize,
+    /// Kept bins' term places.
+    pub bin_terms: usize,
+    /// Kept bins' sample mentions.
+    pub samples: usize,
+    /// Kept and open bins themselves, with their sources.
+    pub bins: usize,
+    /// The brand map, brand states, names and source names.
+    pub brands: usize,
+}
+
+impl StateBytes {
+    /// Each part with its name, as the `part` label of
+    /// `earshot_alerter_state_bytes`.
+    pub fn parts(&self) -> [(&'static str, usize); 8] {
+        [
+            ("term_entries", self.term_entries),
+            ("term_names", self.term_names),
+            ("term_notes", self.term_notes),
+            ("term_other", self.term_other),
+            ("bin_terms", self.bin_terms),
+            ("samples", self.samples),
+            ("bins", self.bins),
+            ("brands", self.brands),
+        ]
+    }
+
+    pub fn total(&self) -> usize {
+        self.parts().iter().map(|(_, bytes)| bytes).sum()
+    }
+
+    /// Adds another detector's (one per partition in the service).
+    pub fn add(&mut self, other: &StateBytes) {
+        self.term_entries += other.term_entries;
+        self.term_names += other.term_names;
+        self.term_notes += other.term_notes;
+        self.term_other += other.term_other;
+        self.bin_terms += other.bin_terms;
+        self.samples += other.samples;
+        self.bins += other.bins;
+        self.brands += other.brands;
+    }
+}
+
 /// How [`Detector::reconcile`] changed the open incidents.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReconcileReport {
@@ -891,6 +947,54 @@ impl Detector {
     /// Number of brands with state.
     pub fn brands_tracked(&self) -> usize {
         self.brands.len()
+    }
+
+    /// Heap bytes of the state by part: a walk over every brand and bin,
+    /// for once-an-hour gauges and benchmarks, not for every mention.
+    pub fn state_bytes(&self) -> StateBytes {
+        use std::mem::size_of;
+        let mut bytes = StateBytes {
+            brands: hash_table_bytes::<(String, Box<BrandState>)>(self.brands.capacity()),
+            ..StateBytes::default()
+        };
+        let add_bin = |bytes: &mut StateBytes, bin: &Bin| {
+            let Some(detail) = &bin.detail else {
+                return;
+            };
+            bytes.bins +=
+                size_of::<BinDetail>() + detail.sources.capacity() * size_of::<(Arc<str>, u32)>();
+            bytes.bin_terms += detail.terms.capacity() * size_of::<BinTerm>();
+            bytes.samples += detail.samples.capacity() * size_of::<BinSample>()
+                + detail
+                    .samples
+                    .iter()
+                    .map(|sample| sample.strings.len())
+                    .sum::<usize>();
+        };
+        for (name, state) in &self.brands {
+            let table = state.terms.heap_bytes();
+            bytes.term_entries += table.entries;
+            bytes.term_names += table.names;
+            bytes.term_notes += table.notes;
+            bytes.term_other += table.other;
+            bytes.brands += name.capacity()
+                + size_of::<BrandState>()
+                + state.brand_lower.capacity()
+                + hash_table_bytes::<(Arc<str>, ())>(state.sources.names.capacity())
+                + state
+                    .sources
+                    .names
+                    .keys()
+                    .map(|source| source.len() + 2 * size_of::<usize>())
+                    .sum::<usize>();
+            // A B-tree's nodes hold up to eleven keys and values each.
+            bytes.bins += state.closed.capacity() * size_of::<Bin>()
+                + state.open_bins.len() * (size_of::<i64>() + size_of::<Bin>());
+            for bin in state.open_bins.values().chain(&state.closed) {
+                add_bin(&mut bytes, bin);
+            }
+        }
+        bytes
     }
 
     /// Open incidents across brands.
@@ -2189,6 +2293,7 @@ mod tests {
         let bin_seconds = detector.config.bin_seconds;
         let mut placed: HashMap<(String, i64), Vec<Vec<String>>> = HashMap::new();
         let mut busiest = (0, 0, 0);
+        let mut busiest_bytes = StateBytes::default();
         let mut fitted_and_checked = 0;
         for (index, mention) in stream.iter().enumerate() {
             let fitted = detector.stats.term_tables_fitted;
@@ -2204,6 +2309,7 @@ mod tests {
             let state = &detector.brands["viral"];
             if mention.mention.created_at < quiet_from {
                 busiest = state.terms.room();
+                busiest_bytes = detector.state_bytes();
             }
             // Right after each fitting, and now and then.
             if detector.stats.term_tables_fitted > fitted || index % 97 == 0 {
@@ -2222,6 +2328,14 @@ mod tests {
             state.terms.len()
         );
         assert!(fitted_and_checked > 0, "{:?}", detector.stats);
+        // The gauges say so too.
+        let bytes = detector.state_bytes();
+        assert!(
+            bytes.term_entries * 4 < busiest_bytes.term_entries
+                && bytes.term_notes * 4 < busiest_bytes.term_notes
+                && bytes.total() * 2 < busiest_bytes.total(),
+            "quiet hours: {bytes:?}, busy hour: {busiest_bytes:?}"
+        );
     }
 
     /// The windows' sums and the term table's holds and busy list, recounted

@@ -25,7 +25,7 @@ use earshot_kafka::{
 };
 use earshot_schema::{topics, Alert, ScoredMentionView, ValidationLimits};
 use earshot_service::{CancellationToken, LogArgs};
-use prometheus::{IntCounter, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 pub use config::{DetectorConfig, Thresholds};
 pub use detector::Detector;
@@ -205,6 +205,7 @@ struct AlerterMetrics {
     alerts: IntCounterVec,
     brands: IntGauge,
     open_incidents: IntGauge,
+    state_bytes: IntGaugeVec,
 }
 
 impl AlerterMetrics {
@@ -255,6 +256,13 @@ impl AlerterMetrics {
             )?,
             brands: IntGauge::new("alerter_brands_tracked", "Brands with detector state.")?,
             open_incidents: IntGauge::new("alerter_open_incidents", "Incidents currently open.")?,
+            state_bytes: IntGaugeVec::new(
+                Opts::new(
+                    "alerter_state_bytes",
+                    "Heap bytes of the detectors' state by part, as asked of the allocator (resident memory is more), updated after each hourly tidy and rebuild.",
+                ),
+                &["part"],
+            )?,
         };
         registry.register(Box::new(metrics.mentions.clone()))?;
         registry.register(Box::new(metrics.late.clone()))?;
@@ -268,6 +276,7 @@ impl AlerterMetrics {
         registry.register(Box::new(metrics.rebuild_mentions.clone()))?;
         registry.register(Box::new(metrics.brands.clone()))?;
         registry.register(Box::new(metrics.open_incidents.clone()))?;
+        registry.register(Box::new(metrics.state_bytes.clone()))?;
         Ok(metrics)
     }
 }
@@ -441,10 +450,21 @@ impl BatchProcessor for AlertProcessor {
             let started = Instant::now();
             let released = heap::give_back_free_pages();
             self.metrics.heap_trims.inc();
+            let mut state = detector::StateBytes::default();
+            for current in self.detectors.values() {
+                state.add(&current.detector.state_bytes());
+            }
+            for (part, bytes) in state.parts() {
+                self.metrics
+                    .state_bytes
+                    .with_label_values(&[part])
+                    .set(bytes as i64);
+            }
             tracing::debug!(
                 released,
+                state_bytes = state.total(),
                 elapsed_ms = started.elapsed().as_millis() as u64,
-                "free heap handed back"
+                "free heap handed back, state measured"
             );
         }
         Ok(outcomes)

@@ -142,6 +142,33 @@ pub(crate) fn push_with_little_room<T>(items: &mut Vec<T>, item: T) {
     items.push(item);
 }
 
+/// Heap bytes a hash table of `capacity` items of `T` holds: hashbrown's
+/// buckets (a power of two, filled to 7/8 at most) and a control byte each.
+pub(crate) fn hash_table_bytes<T>(capacity: usize) -> usize {
+    if capacity == 0 {
+        return 0;
+    }
+    let buckets = if capacity < 8 {
+        (capacity + 1).next_power_of_two()
+    } else {
+        (capacity * 8 / 7).next_power_of_two()
+    };
+    buckets * (std::mem::size_of::<T>() + 1)
+}
+
+/// Heap bytes a term table holds, by part ([`TermTable::heap_bytes`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct TableBytes {
+    /// Entry slots (live and free) and the free list.
+    pub entries: usize,
+    /// The name index and the long names.
+    pub names: usize,
+    /// Seen-once notes.
+    pub notes: usize,
+    /// The busy list and shed terms' rates.
+    pub other: usize,
+}
+
 /// A term mentioned once in the kept bins: its name's hash (keyed, 64
 /// bits: two names of one brand's hour sharing it is about a 1e-11 chance,
 /// and would count one mention for the other) and the bin of the mention.
@@ -601,6 +628,21 @@ impl TermTable {
             self.entries.capacity(),
             self.seen_once.capacity(),
         )
+    }
+
+    /// Heap bytes held, by part, from capacities (what was asked of the
+    /// allocator, not what it spends on it).
+    pub(crate) fn heap_bytes(&self) -> TableBytes {
+        use std::mem::size_of;
+        TableBytes {
+            entries: self.entries.capacity() * size_of::<TermEntry>()
+                + self.free.capacity() * size_of::<TermId>(),
+            names: hash_table_bytes::<TermId>(self.by_name.capacity()) + self.long_names.capacity(),
+            notes: hash_table_bytes::<SeenOnce>(self.seen_once.capacity())
+                + self.noted.capacity() * size_of::<u64>(),
+            other: self.busy.capacity() * size_of::<TermId>()
+                + hash_table_bytes::<ShedRate>(self.shed_rates.capacity()),
+        }
     }
 
     /// Live terms (named ids).
