@@ -26,7 +26,8 @@ use earshot_schema::{
 use crate::config::{DetectorConfig, Thresholds};
 use crate::tails;
 use crate::term_table::{
-    hash_table_bytes, push_with_little_room, BinTerm, Sighting, TermId, TermTable, MIN_TERM_COUNT,
+    hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermId, TermTable,
+    MIN_TERM_COUNT,
 };
 use crate::terms::for_each_term;
 
@@ -1272,12 +1273,16 @@ impl Detector {
                 // Once an hour, the terms and notes a busier hour left go
                 // even when the table has stopped growing, and their room
                 // with them.
-                if bin_index % TIDY_EVERY_BINS == 0 {
+                let fit = if bin_index % TIDY_EVERY_BINS == 0 {
                     terms.tidy(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
                     tidied = true;
-                }
-                if terms.has_room_to_give_back() {
+                    Fit::Hourly
+                } else {
+                    Fit::MostlyFree
+                };
+                if terms.has_room_to_give_back(fit) {
                     terms.give_back_room(
+                        fit,
                         open_bins
                             .values_mut()
                             .chain(closed.iter_mut())

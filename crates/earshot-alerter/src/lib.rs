@@ -233,7 +233,7 @@ impl AlerterMetrics {
             )?,
             term_tables_fitted: IntCounter::new(
                 "alerter_term_tables_fitted_total",
-                "Brand term tables that gave back the room of a busier hour (under half their entries, or a quarter of their notes, in use).",
+                "Brand term tables that gave back the room of a busier hour (a fifth of their entries free at the hourly tidy, half at any bin close, or a quarter of their notes in use).",
             )?,
             heap_trims: IntCounter::new(
                 "alerter_heap_trims_total",
