@@ -2151,7 +2151,7 @@ mod tests {
     /// list, are forgotten as too rare, and long names are compacted.
     #[test]
     fn incremental_window_sums_hold_with_a_large_vocabulary() {
-        check_incremental_sums(Some(&large_vocabulary_pool(23, 4000, 300)), 0);
+        check_incremental_sums(Some(&TextPool::made_up(23, 4000, 300)), 0);
     }
 
     /// The same at a term limit far below the brands' vocabulary: terms are
@@ -2159,51 +2159,7 @@ mod tests {
     /// the holds and the busy list stay exact for the terms kept.
     #[test]
     fn incremental_window_sums_hold_when_terms_are_shed() {
-        check_incremental_sums(Some(&large_vocabulary_pool(23, 4000, 300)), 64);
-    }
-
-    /// `texts` texts of each label but toxic (a third as many) from a
-    /// vocabulary of `words` words, long and short, most of them rare (as
-    /// in real texts).
-    fn large_vocabulary_pool(seed: u64, words: usize, texts: usize) -> TextPool {
-        use rand::{Rng, SeedableRng};
-        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-        let vocabulary: Vec<String> = (0..words)
-            .map(|index| {
-                let length = rng.gen_range(3..16);
-                let word: String = (0..length)
-                    .map(|_| char::from(rng.gen_range(b'a'..=b'z')))
-                    .collect();
-                // Every tenth word capitalised or with punctuation (the
-                // tokenizer's other path).
-                if index % 10 == 0 {
-                    format!("{}!", word.to_uppercase())
-                } else {
-                    word
-                }
-            })
-            .collect();
-        let mut texts_of = |count: usize| -> Vec<String> {
-            (0..count)
-                .map(|_| {
-                    let length = rng.gen_range(6..14);
-                    (0..length)
-                        .map(|_| {
-                            // Skewed: low ranks are common words.
-                            let rank = (rng.gen::<f64>().powi(3) * words as f64) as usize;
-                            vocabulary[rank.min(words - 1)].as_str()
-                        })
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .collect()
-        };
-        TextPool {
-            negative: texts_of(texts),
-            neutral: texts_of(texts),
-            positive: texts_of(texts),
-            toxic: texts_of(texts / 3),
-        }
+        check_incremental_sums(Some(&TextPool::made_up(23, 4000, 300)), 64);
     }
 
     /// A busy brand tests a thousand terms at every bin close: the
@@ -2212,7 +2168,7 @@ mod tests {
     /// every few hours (measured: 5 a day per brand on real texts).
     #[test]
     fn a_large_vocabulary_does_not_make_emerging_terms_chatty() {
-        let pool = large_vocabulary_pool(29, 30_000, 3000);
+        let pool = TextPool::made_up(29, 30_000, 3000);
         let brands = [SynthBrand {
             name: "busy".into(),
             mentions_per_hour: 1500.0,
@@ -2271,7 +2227,7 @@ mod tests {
     /// recounted from the bins right after each fitting.
     #[test]
     fn a_brand_gives_back_the_room_of_its_busy_hour() {
-        let pool = large_vocabulary_pool(31, 20_000, 2000);
+        let pool = TextPool::made_up(31, 20_000, 2000);
         let brand = |mentions_per_hour| {
             [SynthBrand {
                 name: "viral".into(),

