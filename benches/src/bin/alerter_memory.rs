@@ -116,7 +116,9 @@ fn main() {
         "terms shed {}, seen-once notes dropped early {}",
         detector.stats.terms_shed, detector.stats.term_notes_dropped
     );
+    let measure_started = Instant::now();
     let state = detector.state_bytes();
+    let measure_ms = measure_started.elapsed().as_secs_f64() * 1000.0;
     let mib = |bytes: usize| bytes as f64 / (1024.0 * 1024.0);
     let parts: Vec<String> = state
         .parts()
@@ -124,7 +126,7 @@ fn main() {
         .map(|(part, bytes)| format!("{part} {:.1}", mib(*bytes)))
         .collect();
     println!(
-        "asked of the allocator: {:.0} MiB ({:.1} KiB per brand): {} (MiB)",
+        "asked of the allocator: {:.0} MiB ({:.1} KiB per brand): {} (MiB; measured in {measure_ms:.0} ms)",
         mib(state.total()),
         state.total() as f64 / 1024.0 / brand_count.max(1) as f64,
         parts.join(", ")
