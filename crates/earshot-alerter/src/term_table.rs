@@ -953,8 +953,8 @@ impl TermTable {
         self.compact_long_names();
     }
 
-    /// Whether a busier hour left most of the table's room unused: under
-    /// half its entries live, or its notes or shed rates filling under a
+    /// Whether a busier hour left the table's room unused: its entries
+    /// free as `fit` says, or its notes or shed rates filling under a
     /// quarter of their tables. (Checked at every bin close: comparisons
     /// only.)
     pub(crate) fn has_room_to_give_back(&self, fit: Fit) -> bool {
