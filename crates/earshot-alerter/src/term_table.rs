@@ -373,6 +373,15 @@ fn name_hash(hasher: &RandomState, name: &str, prefix: u64) -> u64 {
     }
 }
 
+/// The hash an entry's name is indexed under in `TermTable::by_name`.
+fn entry_hash(hasher: &RandomState, long_names: &str, entry: &TermEntry) -> u64 {
+    name_hash(
+        hasher,
+        entry.name(long_names),
+        u64::from_le_bytes(entry.prefix),
+    )
+}
+
 impl TermTable {
     /// A table for a brand that holds about `term_limit` terms at most (0:
     /// no limit; [`TermTable::shed`] keeps to it), and twice as many
@@ -422,9 +431,7 @@ impl TermTable {
         };
         let (entries, long_names, hasher) = (&self.entries, &self.long_names, &self.hasher);
         self.by_name.insert_unique(hash, id, |id| {
-            let entry = &entries[*id as usize];
-            let prefix = u64::from_le_bytes(entry.prefix);
-            name_hash(hasher, entry.name(long_names), prefix)
+            entry_hash(hasher, long_names, &entries[*id as usize])
         });
         id
     }
@@ -1008,12 +1015,7 @@ impl TermTable {
             }
             let (entries, long_names, hasher) = (&self.entries, &self.long_names, &self.hasher);
             self.by_name.shrink_to(entries.len(), |id| {
-                let entry = &entries[*id as usize];
-                name_hash(
-                    hasher,
-                    entry.name(long_names),
-                    u64::from_le_bytes(entry.prefix),
-                )
+                entry_hash(hasher, long_names, &entries[*id as usize])
             });
             if self.forgotten_bytes > 0 || self.long_names.capacity() > 2 * self.long_names.len() {
                 self.rewrite_long_names();
@@ -1085,8 +1087,7 @@ impl TermTable {
         if entry.name_len == 0 {
             return None;
         }
-        let prefix = u64::from_le_bytes(entry.prefix);
-        let hash = name_hash(&self.hasher, entry.name(&self.long_names), prefix);
+        let hash = entry_hash(&self.hasher, &self.long_names, entry);
         if entry.name_len > 8 {
             self.forgotten_bytes += entry.name_len as usize;
         }
