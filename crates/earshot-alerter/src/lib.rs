@@ -289,6 +289,8 @@ struct PartitionDetector {
     /// over its brands and bins: 0.4 s for 100k brands, so not redone for
     /// the partitions that did not tidy).
     state_bytes: detector::StateBytes,
+    /// Tidied or rebuilt in this batch: its state is measured again, and
+    /// the heap handed back, once the batch is through.
     measure_due: bool,
 }
 
@@ -365,9 +367,6 @@ impl AlertProcessor {
 impl BatchProcessor for AlertProcessor {
     async fn process(&mut self, batch: &[InputRecord]) -> Result<Vec<Outcome>, String> {
         let mut outcomes = Vec::with_capacity(batch.len());
-        // The room the hourly tidy (or a replaced detector) freed goes back
-        // to the system once the batch is through.
-        let mut trim_due = false;
         for record in batch {
             let key = (record.topic.clone(), record.partition);
             let continues = self
@@ -376,7 +375,6 @@ impl BatchProcessor for AlertProcessor {
                 .is_some_and(|current| current.next_offset == record.offset);
             if !continues {
                 let detector = self.rebuild(record).await?;
-                trim_due = true;
                 self.detectors.insert(
                     key.clone(),
                     PartitionDetector {
@@ -419,10 +417,7 @@ impl BatchProcessor for AlertProcessor {
             self.metrics
                 .term_tables_fitted
                 .inc_by(after.term_tables_fitted - before.term_tables_fitted);
-            if after.hourly_tidies > before.hourly_tidies {
-                current.measure_due = true;
-                trim_due = true;
-            }
+            current.measure_due |= after.hourly_tidies > before.hourly_tidies;
             let records = alerts
                 .iter()
                 .map(|alert| {
@@ -456,7 +451,9 @@ impl BatchProcessor for AlertProcessor {
             .sum();
         self.metrics.brands.set(brands as i64);
         self.metrics.open_incidents.set(incidents as i64);
-        if trim_due {
+        // The room the hourly tidy (or a replaced detector) freed goes back
+        // to the system once the batch is through.
+        if self.detectors.values().any(|current| current.measure_due) {
             let started = Instant::now();
             let released = heap::give_back_free_pages();
             self.metrics.heap_trims.inc();
