@@ -988,7 +988,8 @@ impl Detector {
                     .keys()
                     .map(|source| source.len() + 2 * size_of::<usize>())
                     .sum::<usize>();
-            // A B-tree's nodes hold up to eleven keys and values each.
+            // Open bins count their keys and values only: a brand has a few,
+            // and their B-tree nodes' spare room is left out.
             bytes.bins += state.closed.capacity() * size_of::<Bin>()
                 + state.open_bins.len() * (size_of::<i64>() + size_of::<Bin>());
             for bin in state.open_bins.values().chain(&state.closed) {

@@ -1137,6 +1137,15 @@ mod tests {
         ids.iter().map(|id| BinTerm { id: *id, count: 1 }).collect()
     }
 
+    /// Interns `name` with its rate set to `rate` as of bin 0.
+    fn intern_at_rate(table: &mut TermTable, name: &str, rate: f64) -> TermId {
+        let id = table.intern(name);
+        if let Some(entry) = table.entry_mut(id) {
+            entry.rate = TermRate { rate, updated: 0 };
+        }
+        id
+    }
+
     proptest::proptest! {
         /// Names get the same id exactly when they are the same, around the
         /// eight bytes compared as a number (shared prefixes, zero bytes,
@@ -1294,13 +1303,7 @@ mod tests {
     fn a_shed_term_that_comes_back_gets_its_rate_back() {
         let mut table = TermTable::with_limit(4, 60);
         for (index, rate) in [0.5, 0.4, 0.3, 0.2, 0.1, 0.001].iter().enumerate() {
-            let id = table.intern(&format!("t{index}"));
-            if let Some(entry) = table.entry_mut(id) {
-                entry.rate = TermRate {
-                    rate: *rate,
-                    updated: 0,
-                };
-            }
+            intern_at_rate(&mut table, &format!("t{index}"), *rate);
         }
         table.shed(4, &[10, 30, 60], 0, 0.01, std::iter::empty());
         // Six over four: down to three (none mentioned of late).
@@ -1456,19 +1459,10 @@ mod tests {
         let mut table = TermTable::default();
         let name = |index: usize| format!("longer-name-{index:04}-{}", "é".repeat(index % 3));
         for index in 0..200 {
-            let id = table.intern(&name(index));
-            if let Some(entry) = table.entry_mut(id) {
-                let rate = if index % 2 == 0 { 1.0 } else { 0.0 };
-                entry.rate = TermRate { rate, updated: 0 };
-            }
+            let rate = if index % 2 == 0 { 1.0 } else { 0.0 };
+            intern_at_rate(&mut table, &name(index), rate);
         }
-        let short = table.intern("short");
-        if let Some(entry) = table.entry_mut(short) {
-            entry.rate = TermRate {
-                rate: 1.0,
-                updated: 0,
-            };
-        }
+        intern_at_rate(&mut table, "short", 1.0);
         let before = table.long_names.len();
         table.evict(0, 400, 0.5);
         assert!(table.long_names.len() < before, "compacted");
@@ -1494,20 +1488,13 @@ mod tests {
     #[test]
     fn terms_too_rare_to_matter_are_forgotten_below_the_limit_unless_held() {
         let mut table = TermTable::default();
-        let set_rate = |table: &mut TermTable, name: &str, rate: f64| {
-            let id = table.intern(name);
-            if let Some(entry) = table.entry_mut(id) {
-                entry.rate = TermRate { rate, updated: 0 };
-            }
-            id
-        };
-        let rare_held = set_rate(&mut table, "rareheld", 0.001);
+        let rare_held = intern_at_rate(&mut table, "rareheld", 0.001);
         table.start_mention();
         table.hold_once(rare_held);
-        set_rate(&mut table, "rare", 0.001);
-        set_rate(&mut table, "common", 0.5);
+        intern_at_rate(&mut table, "rare", 0.001);
+        intern_at_rate(&mut table, "common", 0.5);
         // Decayed below the bar since its last update: rare by now.
-        set_rate(&mut table, "faded", 0.0045);
+        intern_at_rate(&mut table, "faded", 0.0045);
         table.evict(300, 400, 0.004);
         assert!(table.find("rareheld").is_some());
         assert!(table.find("common").is_some());
@@ -1522,13 +1509,7 @@ mod tests {
     fn the_hourly_tidy_fits_a_table_with_a_fifth_free() {
         let mut table = TermTable::default();
         for index in 0..1000 {
-            let id = table.intern(&format!("term{index:04}"));
-            if let Some(entry) = table.entry_mut(id) {
-                entry.rate = TermRate {
-                    rate: f64::from(index),
-                    updated: 0,
-                };
-            }
+            intern_at_rate(&mut table, &format!("term{index:04}"), f64::from(index));
         }
         let forget = |table: &mut TermTable, range: std::ops::Range<usize>| {
             for index in range {
@@ -1573,13 +1554,7 @@ mod tests {
         table.start_mention();
         table.hold_once(held);
         for index in 0..12 {
-            let id = table.intern(&format!("term{index:02}"));
-            if let Some(entry) = table.entry_mut(id) {
-                entry.rate = TermRate {
-                    rate: f64::from(index),
-                    updated: 0,
-                };
-            }
+            intern_at_rate(&mut table, &format!("term{index:02}"), f64::from(index));
         }
         assert_eq!(table.len(), 13);
         table.evict(0, limit, 0.0);
