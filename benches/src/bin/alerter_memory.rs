@@ -131,6 +131,43 @@ fn main() {
         state.total() as f64 / 1024.0 / brand_count.max(1) as f64,
         parts.join(", ")
     );
+    // Where it goes by volume: the few busy brands or the many quiet ones.
+    let classes = [5.0, 20.0, 100.0, 300.0, f64::INFINITY];
+    let mut by_class = vec![(0usize, earshot_alerter::StateBytes::default()); classes.len()];
+    for (name, bytes) in detector.state_bytes_by_brand() {
+        let per_hour = name
+            .strip_prefix("brand-")
+            .and_then(|index| index.parse::<usize>().ok())
+            .and_then(|index| brands.get(index))
+            .map_or(0.0, |brand| brand.mentions_per_hour);
+        let class = classes
+            .iter()
+            .position(|most| per_hour < *most)
+            .unwrap_or(classes.len() - 1);
+        by_class[class].0 += 1;
+        by_class[class].1.add(&bytes);
+    }
+    let mut below = 0.0;
+    for (most, (count, bytes)) in classes.iter().zip(&by_class) {
+        let parts: Vec<String> = bytes
+            .parts()
+            .iter()
+            .filter(|(_, bytes)| *bytes > 0)
+            .map(|(part, part_bytes)| {
+                format!(
+                    "{part} {:.1}",
+                    *part_bytes as f64 / 1024.0 / (*count).max(1) as f64
+                )
+            })
+            .collect();
+        println!(
+            "  {below:.0}-{most:.0} mentions/hour: {count} brands, {:.1} MiB ({:.1} KiB per brand: {})",
+            mib(bytes.total()),
+            bytes.total() as f64 / 1024.0 / (*count).max(1) as f64,
+            parts.join(", ")
+        );
+        below = *most;
+    }
     println!(
         "heap handed back {trims} times ({:.0} ms in all, {:.1} ms each)",
         trim_seconds * 1000.0,

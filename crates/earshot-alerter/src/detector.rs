@@ -58,6 +58,11 @@ const MAX_TERM_ENTRIES_HINT: usize = 16 * 1024;
 const SAMPLE_TEXT_CHARS: usize = 200;
 /// Samples kept per bin for evidence (an alert shows the top 5 of its window).
 const SAMPLES_PER_BIN: usize = 2;
+/// Samples an alert's evidence shows: the most alarming of its window.
+const EVIDENCE_SAMPLES: usize = 5;
+/// Samples kept in closed bins between two passes that drop those outranked
+/// ([`BrandState::drop_outranked_samples`]).
+const SAMPLES_BETWEEN_PRUNING: usize = 8;
 /// Bins between a brand's tidying passes ([`TermTable::tidy`]: the terms
 /// and notes of a busier hour go even when its table has stopped growing);
 /// an hour of the default one-minute bins.
@@ -294,6 +299,33 @@ impl Bin {
         detail
             .samples
             .insert(at, BinSample::new(mention, source, alarm));
+    }
+}
+
+/// The [`EVIDENCE_SAMPLES`] highest alarms seen, highest first.
+#[derive(Debug, Clone, Copy, Default)]
+struct TopAlarms {
+    alarms: [f32; EVIDENCE_SAMPLES],
+    len: usize,
+}
+
+impl TopAlarms {
+    /// How many of them are as alarming as `alarm` or more.
+    fn outranking(&self, alarm: f32) -> usize {
+        self.alarms[..self.len]
+            .iter()
+            .take_while(|top| top.total_cmp(&alarm).is_ge())
+            .count()
+    }
+
+    fn insert(&mut self, alarm: f32) {
+        let at = self.outranking(alarm);
+        if at == EVIDENCE_SAMPLES {
+            return;
+        }
+        self.len = (self.len + 1).min(EVIDENCE_SAMPLES);
+        self.alarms.copy_within(at..self.len - 1, at + 1);
+        self.alarms[at] = alarm;
     }
 }
 
@@ -621,6 +653,8 @@ struct BrandState {
     last_active: i64,
     /// Term entries to reserve in a new bin: about the last bin's.
     term_entries_hint: usize,
+    /// Samples in the bins closed since outranked ones were last dropped.
+    samples_unpruned: usize,
     incidents: [Option<Incident>; 4],
     cooldowns: [Option<Cooldown>; 4],
 }
@@ -641,6 +675,7 @@ impl BrandState {
             count_sums: [WindowCounts::default(); MAX_COUNT_WINDOWS],
             last_closed: None,
             term_entries_hint: 0,
+            samples_unpruned: 0,
             incidents: Default::default(),
             cooldowns: [None; 4],
         }
@@ -665,7 +700,14 @@ impl BrandState {
             }
             self.terms
                 .enter_windows(bin.terms(), windows.terms.len(), windows.longest_term);
+            self.samples_unpruned += bin.samples().count();
             self.closed.push_back(bin);
+            // A walk over the kept bins for every busy bin closed was a
+            // tenth of the backtest's time; a few samples' room is less.
+            if self.samples_unpruned >= SAMPLES_BETWEEN_PRUNING {
+                self.drop_outranked_samples();
+                self.samples_unpruned = 0;
+            }
         }
         // The bin `window` bins old has just left that window.
         let closed = &self.closed;
@@ -697,6 +739,68 @@ impl BrandState {
         {
             if let Some(gone) = self.closed.pop_front() {
                 self.terms.release_closed(gone.terms());
+            }
+        }
+    }
+
+    /// The [`EVIDENCE_SAMPLES`] most alarming samples of the newest
+    /// `window_bins` closed bins an alert of `kind` shows: negative ones for
+    /// a negative surge, toxic ones for a toxicity surge, else any; ties
+    /// newest first.
+    fn evidence_samples(
+        &self,
+        window_bins: usize,
+        bin_seconds: i64,
+        kind: AlertKind,
+    ) -> Vec<&BinSample> {
+        let mut samples: Vec<&BinSample> = self
+            .closed_within(window_bins, bin_seconds)
+            .flat_map(Bin::samples)
+            .filter(|sample| match kind {
+                AlertKind::NegativeSurge => sample.negative,
+                AlertKind::ToxicitySurge => sample.toxic,
+                _ => true,
+            })
+            .collect();
+        samples.sort_by(|left, right| right.alarm.total_cmp(&left.alarm));
+        samples.truncate(EVIDENCE_SAMPLES);
+        samples
+    }
+
+    /// Drops the kept samples that no alert's evidence can show again.
+    /// Evidence is the [`EVIDENCE_SAMPLES`] most alarming samples of a
+    /// window's closed bins, of every sample, the negative ones or the toxic
+    /// ones (by the alert's kind), and a window ends at the newest closed
+    /// bin: one that holds a bin holds every newer one. A sample outranked
+    /// in each of its classes by that many in newer bins (as alarming or
+    /// more: newer bins are listed first, and the sort keeps ties in order)
+    /// is in no window's evidence. What is left is about the records of a
+    /// random sequence (tens of samples, not two for each of 60 busy bins);
+    /// the alerts are the same, bit for bit.
+    fn drop_outranked_samples(&mut self) {
+        // Every sample, the negative ones, the toxic ones.
+        let mut newer = [TopAlarms::default(); 3];
+        let classes = |sample: &BinSample| [true, sample.negative, sample.toxic];
+        for bin in self.closed.iter_mut().rev() {
+            let Some(detail) = &mut bin.detail else {
+                continue;
+            };
+            let before = detail.samples.len();
+            detail.samples.retain(|sample| {
+                classes(sample)
+                    .iter()
+                    .zip(&newer)
+                    .any(|(member, top)| *member && top.outranking(sample.alarm) < EVIDENCE_SAMPLES)
+            });
+            if detail.samples.len() < before {
+                detail.samples.shrink_to_fit();
+            }
+            for sample in &detail.samples {
+                for (member, top) in classes(sample).iter().zip(&mut newer) {
+                    if *member {
+                        top.insert(sample.alarm);
+                    }
+                }
             }
         }
     }
@@ -896,6 +1000,50 @@ impl Windows {
     }
 }
 
+/// One brand's heap bytes by part ([`Detector::state_bytes_by_brand`]).
+fn brand_state_bytes(name: &String, state: &BrandState) -> StateBytes {
+    use std::mem::size_of;
+    let table = state.terms.heap_bytes();
+    let mut bytes = StateBytes {
+        term_entries: table.entries,
+        term_names: table.names,
+        term_notes: table.notes,
+        term_other: table.other,
+        brands: name.capacity()
+            + size_of::<BrandState>()
+            + state.brand_lower.capacity()
+            + hash_table_bytes::<(Arc<str>, ())>(state.sources.names.capacity())
+            + state
+                .sources
+                .names
+                .keys()
+                .map(|source| source.len() + 2 * size_of::<usize>())
+                .sum::<usize>(),
+        // Open bins count their keys and values only: a brand has a few,
+        // and their B-tree nodes' spare room is left out.
+        bins: state.closed.capacity() * size_of::<Bin>()
+            + state.open_bins.len() * (size_of::<i64>() + size_of::<Bin>()),
+        ..StateBytes::default()
+    };
+    for detail in state
+        .open_bins
+        .values()
+        .chain(&state.closed)
+        .filter_map(|bin| bin.detail.as_ref())
+    {
+        bytes.bins +=
+            size_of::<BinDetail>() + detail.sources.capacity() * size_of::<(Arc<str>, u32)>();
+        bytes.bin_terms += detail.terms.capacity() * size_of::<BinTerm>();
+        bytes.samples += detail.samples.capacity() * size_of::<BinSample>()
+            + detail
+                .samples
+                .iter()
+                .map(|sample| sample.strings.len())
+                .sum::<usize>();
+    }
+    bytes
+}
+
 /// The per-brand detector over a whole stream.
 pub struct Detector {
     config: DetectorConfig,
@@ -953,52 +1101,23 @@ impl Detector {
     /// Heap bytes of the state by part: a walk over every brand and bin,
     /// for once-an-hour gauges and benchmarks, not for every mention.
     pub fn state_bytes(&self) -> StateBytes {
-        use std::mem::size_of;
         let mut bytes = StateBytes {
             brands: hash_table_bytes::<(String, Box<BrandState>)>(self.brands.capacity()),
             ..StateBytes::default()
         };
-        let add_bin = |bytes: &mut StateBytes, bin: &Bin| {
-            let Some(detail) = &bin.detail else {
-                return;
-            };
-            bytes.bins +=
-                size_of::<BinDetail>() + detail.sources.capacity() * size_of::<(Arc<str>, u32)>();
-            bytes.bin_terms += detail.terms.capacity() * size_of::<BinTerm>();
-            bytes.samples += detail.samples.capacity() * size_of::<BinSample>()
-                + detail
-                    .samples
-                    .iter()
-                    .map(|sample| sample.strings.len())
-                    .sum::<usize>();
-        };
-        for (name, state) in &self.brands {
-            let table = state.terms.heap_bytes();
-            bytes.term_entries += table.entries;
-            bytes.term_names += table.names;
-            bytes.term_notes += table.notes;
-            bytes.term_other += table.other;
-            bytes.brands += name.capacity()
-                + size_of::<BrandState>()
-                + state.brand_lower.capacity()
-                + hash_table_bytes::<(Arc<str>, ())>(state.sources.names.capacity())
-                + state
-                    .sources
-                    .names
-                    .keys()
-                    .map(|source| source.len() + 2 * size_of::<usize>())
-                    .sum::<usize>();
-            // Open bins count their keys and values only: a brand has a few,
-            // and their B-tree nodes' spare room is left out.
-            bytes.bins += state.closed.capacity() * size_of::<Bin>()
-                + state.open_bins.len() * (size_of::<i64>() + size_of::<Bin>());
-            for bin in state.open_bins.values().chain(&state.closed) {
-                add_bin(&mut bytes, bin);
-            }
+        for (_, brand_bytes) in self.state_bytes_by_brand() {
+            bytes.add(&brand_bytes);
         }
         bytes
     }
 
+    /// Each brand's heap bytes by part (the brand map's own table left
+    /// out): where the state goes by a brand's volume.
+    pub fn state_bytes_by_brand(&self) -> impl Iterator<Item = (&str, StateBytes)> {
+        self.brands
+            .iter()
+            .map(|(name, state)| (name.as_str(), brand_state_bytes(name, state)))
+    }
     /// Open incidents across brands.
     pub fn open_incidents(&self) -> usize {
         self.brands
@@ -1967,16 +2086,7 @@ fn build_alert(
             .then_with(|| left.term.cmp(&right.term))
     });
     terms.truncate(5);
-    let mut samples: Vec<&BinSample> = state
-        .closed_within(reading.window_bins, config.bin_seconds)
-        .flat_map(Bin::samples)
-        .filter(|sample| match reading.kind {
-            AlertKind::NegativeSurge => sample.negative,
-            AlertKind::ToxicitySurge => sample.toxic,
-            _ => true,
-        })
-        .collect();
-    samples.sort_by(|left, right| right.alarm.total_cmp(&left.alarm));
+    let samples = state.evidence_samples(reading.window_bins, config.bin_seconds, reading.kind);
     let mut sources: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for bin in state.closed_within(reading.window_bins, config.bin_seconds) {
         for (source, count) in bin.sources() {
@@ -2043,11 +2153,7 @@ fn build_alert(
         },
         evidence: AlertEvidence {
             top_terms: terms,
-            samples: samples
-                .into_iter()
-                .take(5)
-                .map(|sample| sample.to_sample())
-                .collect(),
+            samples: samples.into_iter().map(BinSample::to_sample).collect(),
             sources,
         },
         summary,
@@ -2601,6 +2707,98 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(kept, expected);
         }
+    }
+
+    /// Dropping the samples newer ones outrank changes no alert's evidence:
+    /// at every bin close, for every window and kind, the samples shown are
+    /// those of every bin's own most alarming two (ties in scores
+    /// included); and most of those are gone.
+    #[test]
+    fn samples_outranked_by_newer_ones_are_never_evidence() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        let start: i64 = 1_793_577_600;
+        // Each bin's own samples as it keeps them, most alarming first, ties
+        // in arrival order.
+        type Own = (f32, String, bool, bool); // alarm, id, negative, toxic
+        let mut every_bin: Vec<(i64, Vec<Own>)> = Vec::new();
+        let mut index = 0;
+        for bin in 0..240 {
+            let bin_start = start + bin * bin_seconds;
+            let mut own: Vec<Own> = Vec::new();
+            for _ in 0..rng.gen_range(usize::from(bin == 0)..7) {
+                index += 1;
+                let negative = rng.gen_bool(0.3);
+                let toxic = rng.gen_bool(0.2);
+                let mut scored = crate::synth::scored(
+                    format!("m{index}"),
+                    "acme",
+                    "a mention".into(),
+                    DateTime::from_timestamp(bin_start + rng.gen_range(0..bin_seconds), 0)
+                        .expect("time"),
+                    negative,
+                    toxic,
+                    false,
+                );
+                // Few distinct scores: ties are common.
+                scored.sentiment.score = f32::from(rng.gen_range(0..5u8)) / 2.0 - 1.0;
+                scored.toxicity.score = f32::from(rng.gen_range(0..4u8)) / 3.0;
+                let alarm = -scored.sentiment.score + 2.0 * scored.toxicity.score;
+                let at = own.partition_point(|(kept, ..)| kept.total_cmp(&alarm).is_ge());
+                own.insert(at, (alarm, format!("m{index}"), negative, toxic));
+                own.truncate(SAMPLES_PER_BIN);
+                detector.ingest(&scored);
+            }
+            if !own.is_empty() {
+                every_bin.push((bin_start, own));
+            }
+            detector.advance_watermark(bin_start + bin_seconds);
+            let state = detector.brands.get("acme").expect("acme");
+            let newest = state.last_closed.expect("a closed bin");
+            for window in [1, 3, 10, 30, 60] {
+                let span = window.min(state.closed_bins) as i64 * bin_seconds;
+                for kind in [
+                    AlertKind::VolumeSpike,
+                    AlertKind::NegativeSurge,
+                    AlertKind::ToxicitySurge,
+                ] {
+                    let shown: Vec<String> = state
+                        .evidence_samples(window, bin_seconds, kind)
+                        .iter()
+                        .map(|sample| sample.to_sample().id)
+                        .collect();
+                    let mut expected: Vec<&Own> = every_bin
+                        .iter()
+                        .rev()
+                        .take_while(|(bin_start, _)| newest - bin_start < span)
+                        .flat_map(|(_, own)| own)
+                        .filter(|(_, _, negative, toxic)| match kind {
+                            AlertKind::NegativeSurge => *negative,
+                            AlertKind::ToxicitySurge => *toxic,
+                            _ => true,
+                        })
+                        .collect();
+                    expected.sort_by(|left, right| right.0.total_cmp(&left.0));
+                    let expected: Vec<String> = expected
+                        .iter()
+                        .take(EVIDENCE_SAMPLES)
+                        .map(|(_, id, ..)| id.clone())
+                        .collect();
+                    assert_eq!(shown, expected, "bin {bin}, window {window}, {kind:?}");
+                }
+            }
+        }
+        let state = detector.brands.get("acme").expect("acme");
+        let kept: usize = state.closed.iter().map(|bin| bin.samples().count()).sum();
+        let newest = state.last_closed.expect("a closed bin");
+        let before: usize = every_bin
+            .iter()
+            .filter(|(bin_start, _)| newest - bin_start < 60 * bin_seconds)
+            .map(|(_, own)| own.len())
+            .sum();
+        assert!(kept * 2 < before, "{kept} of {before} samples kept");
     }
 
     /// A term seen once gets an entry when it comes back, with the window

@@ -28,7 +28,7 @@ use earshot_service::{CancellationToken, LogArgs};
 use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry};
 
 pub use config::{DetectorConfig, Thresholds};
-pub use detector::Detector;
+pub use detector::{Detector, StateBytes};
 
 #[derive(Debug, clap::Parser)]
 #[command(
