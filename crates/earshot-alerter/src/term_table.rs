@@ -184,38 +184,47 @@ pub(crate) struct TableBytes {
     pub other: usize,
 }
 
-/// A term mentioned once in the kept bins: its name's hash (keyed, 64
-/// bits: two names of one brand's hour sharing it is about a 1e-11 chance,
-/// and would count one mention for the other) and the bin of the mention.
-/// 12 bytes, not 16: the hash in halves (4-byte alignment) and the bin's
-/// start in seconds modulo 2^32, read back near the bin of a later mention
-/// or the oldest kept bin: exact within 68 years either side. A note read
-/// wrong (older than that) still names no kept bin, as that would take an
-/// age of 136 years, over the span of accepted event times (1970-2100 by
-/// default): it is stale.
+/// A term mentioned once in the kept bins, in 8 bytes (a brand's notes were
+/// its second largest part at a busy hour, at 12): its name's keyed hash
+/// but the lowest 16 bits, and the bin's index modulo 2^16 in their place.
+/// Two names of one busy brand's hour sharing 48 bits is about a 1e-7
+/// chance (a mention counted for another term's first). The bin is read
+/// back against the newest note's ([`TermTable::note_span`], exact while
+/// the notes span under 2^16 bins, which the table keeps to under 2^15).
 #[derive(Debug, Clone, Copy)]
-struct SeenOnce {
-    hash_low: u32,
-    hash_high: u32,
-    bin_low: u32,
-}
+struct SeenOnce(u64);
+
+/// The bits of a note that hold its bin.
+const NOTE_BIN_MASK: u64 = (1 << 16) - 1;
+/// Notes span fewer bins than this, oldest to newest (22 days of one-minute
+/// bins): notes of bins that old are stale whatever the windows.
+const MAX_NOTE_SPAN_BINS: i64 = 1 << 15;
 
 impl SeenOnce {
-    fn new(hash: u64, bin_start: i64) -> Self {
-        SeenOnce {
-            hash_low: hash as u32,
-            hash_high: (hash >> 32) as u32,
-            bin_low: bin_start as u32,
-        }
+    fn new(hash: u64, bin_index: i64) -> Self {
+        SeenOnce(hash & !NOTE_BIN_MASK | bin_index as u64 & NOTE_BIN_MASK)
     }
 
-    fn hash(&self) -> u64 {
-        u64::from(self.hash_high) << 32 | u64::from(self.hash_low)
+    fn is_of(&self, hash: u64) -> bool {
+        (self.0 ^ hash) & !NOTE_BIN_MASK == 0
     }
 
-    /// The bin's start, `near` a time within 68 years of it.
-    fn bin_start(&self, near: i64) -> i64 {
-        near + i64::from(self.bin_low.wrapping_sub(near as u32) as i32)
+    /// Where hashbrown places a note of `hash`: the kept bits with their
+    /// upper half folded into the lower, as it takes buckets from the low
+    /// bits (the bin's here) and its control bytes from the top ones.
+    fn placement_of(hash: u64) -> u64 {
+        let kept = hash & !NOTE_BIN_MASK;
+        kept ^ (kept >> 32)
+    }
+
+    fn placement(&self) -> u64 {
+        SeenOnce::placement_of(self.0)
+    }
+
+    /// The bin's index, given the newest note's: exact when it is under
+    /// 2^16 bins older.
+    fn bin_index(&self, newest: i64) -> i64 {
+        newest - ((newest as u64).wrapping_sub(self.0) & NOTE_BIN_MASK) as i64
     }
 }
 
@@ -343,6 +352,9 @@ pub(crate) struct TermTable {
     /// noted there (a mention naming a term twice is one mention).
     seen_once: HashTable<SeenOnce>,
     noted: Vec<u64>,
+    /// The oldest and newest bin indexes the notes may hold (bounds: a note
+    /// taken out leaves them), none while there are none.
+    note_span: Option<(i64, i64)>,
     /// Seen-once records at which the next sweep of stale ones runs.
     sweep_above: usize,
     /// The oldest kept bin as of the last sweep (none before a bin closes:
@@ -459,7 +471,12 @@ impl TermTable {
         }) {
             return Sighting::Known(*id);
         }
-        let Ok(seen) = self.seen_once.find_entry(hash, |seen| seen.hash() == hash) else {
+        let bin_index = self.bin_index(bin_start);
+        let newest_note = self.note_span.map_or(bin_index, |(_, newest)| newest);
+        let Ok(seen) = self
+            .seen_once
+            .find_entry(SeenOnce::placement_of(hash), |seen| seen.is_of(hash))
+        else {
             // At the limit or about to grow: notes of bins no longer kept go
             // first (growing for them would keep the table at the day's
             // busiest size plus its stale part, for good), then, at the
@@ -473,20 +490,30 @@ impl TermTable {
             if self.seen_once.len() >= self.seen_once.capacity().min(note_limit) {
                 self.drop_stale_notes_once_per_bin();
                 if self.seen_once.len() >= note_limit {
-                    self.drop_older_notes(bin_start);
+                    self.drop_older_notes();
                 }
             }
-            self.seen_once
-                .insert_unique(hash, SeenOnce::new(hash, bin_start), SeenOnce::hash);
+            self.note(hash, bin_index);
             self.noted.push(hash);
             return Sighting::First;
         };
-        let first_bin = seen.get().bin_start(bin_start);
+        let first_bin = seen.get().bin_index(newest_note) * self.bin_seconds.max(1);
         if first_bin == bin_start && self.noted.contains(&hash) {
             return Sighting::First;
         }
         if !is_live(first_bin) {
-            *seen.into_mut() = SeenOnce::new(hash, bin_start);
+            // Noted anew in place (a note's place is its hash's), unless
+            // the span would grow too long.
+            let in_span = self.note_span.is_some_and(|(oldest, newest)| {
+                newest - bin_index < MAX_NOTE_SPAN_BINS && bin_index - oldest < MAX_NOTE_SPAN_BINS
+            });
+            if in_span {
+                *seen.into_mut() = SeenOnce::new(hash, bin_index);
+                self.widen_note_span(bin_index);
+            } else {
+                seen.remove();
+                self.note(hash, bin_index);
+            }
             self.noted.push(hash);
             return Sighting::First;
         }
@@ -541,7 +568,12 @@ impl TermTable {
     /// kept), once they have grown by a quarter since the last sweep.
     pub(crate) fn sweep_seen_once(&mut self, oldest_live: i64) {
         self.oldest_live = Some(oldest_live);
-        if self.seen_once.len() > self.sweep_above {
+        // Also when the oldest notes near the longest span: a quiet brand's
+        // few notes may stay under the next sweep's size for weeks.
+        let old_notes = self.note_span.is_some_and(|(oldest, _)| {
+            self.bin_index(oldest_live) - oldest >= MAX_NOTE_SPAN_BINS / 2
+        });
+        if self.seen_once.len() > self.sweep_above || old_notes {
             self.drop_stale_notes();
         }
     }
@@ -552,18 +584,79 @@ impl TermTable {
         let Some(oldest_live) = self.oldest_live else {
             return;
         };
-        self.seen_once
-            .retain(|seen| seen.bin_start(oldest_live) >= oldest_live);
+        let oldest_live = self.bin_index(oldest_live);
+        self.drop_notes_before(oldest_live);
         self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
     }
 
-    /// Drops the older half of the notes or more, by whole bins (`newest`
-    /// is a kept bin's start, near all of them).
-    fn drop_older_notes(&mut self, newest: i64) {
+    /// A bin's index (a table's bins are whole; a table with no bin length
+    /// counts seconds).
+    fn bin_index(&self, bin_start: i64) -> i64 {
+        bin_start.div_euclid(self.bin_seconds.max(1))
+    }
+
+    /// Drops the notes of bins before the one of index `oldest_kept`.
+    fn drop_notes_before(&mut self, oldest_kept: i64) {
+        let Some((oldest, newest)) = self.note_span else {
+            return;
+        };
+        if oldest >= oldest_kept {
+            return;
+        }
+        self.seen_once
+            .retain(|seen| seen.bin_index(newest) >= oldest_kept);
+        self.note_span =
+            (!self.seen_once.is_empty() && newest >= oldest_kept).then_some((oldest_kept, newest));
+    }
+
+    /// Keeps the notes' span under [`MAX_NOTE_SPAN_BINS`] with a note of
+    /// bin `bin_index` in it, and says whether it can be kept: notes half
+    /// that span older go (stale: no window is that long; the sweeps
+    /// usually took them long before), and a note that much older than the
+    /// newest is not kept (a lateness of weeks), counted as dropped early.
+    fn make_note_room(&mut self, bin_index: i64) -> bool {
+        let Some((oldest, newest)) = self.note_span else {
+            self.note_span = Some((bin_index, bin_index));
+            return true;
+        };
+        if newest - bin_index >= MAX_NOTE_SPAN_BINS {
+            self.notes_dropped += 1;
+            return false;
+        }
+        if bin_index - oldest >= MAX_NOTE_SPAN_BINS {
+            self.drop_notes_before(bin_index - MAX_NOTE_SPAN_BINS / 2);
+        }
+        self.widen_note_span(bin_index);
+        true
+    }
+
+    fn widen_note_span(&mut self, bin_index: i64) {
+        self.note_span = Some(match self.note_span {
+            Some((oldest, newest)) => (oldest.min(bin_index), newest.max(bin_index)),
+            None => (bin_index, bin_index),
+        });
+    }
+
+    /// Notes a term first mentioned in the bin of index `bin_index`.
+    fn note(&mut self, hash: u64, bin_index: i64) {
+        if self.make_note_room(bin_index) {
+            self.seen_once.insert_unique(
+                SeenOnce::placement_of(hash),
+                SeenOnce::new(hash, bin_index),
+                SeenOnce::placement,
+            );
+        }
+    }
+
+    /// Drops the older half of the notes or more, by whole bins.
+    fn drop_older_notes(&mut self) {
+        let Some((_, newest)) = self.note_span else {
+            return;
+        };
         let mut starts: Vec<i64> = self
             .seen_once
             .iter()
-            .map(|seen| seen.bin_start(newest))
+            .map(|seen| seen.bin_index(newest))
             .collect();
         if starts.is_empty() {
             return;
@@ -576,9 +669,10 @@ impl TermTable {
         let keep_middle = starts.iter().any(|start| *start < cutoff);
         let before = self.seen_once.len();
         self.seen_once.retain(|seen| {
-            let start = seen.bin_start(newest);
+            let start = seen.bin_index(newest);
             start > cutoff || (keep_middle && start == cutoff)
         });
+        self.note_span = (!self.seen_once.is_empty()).then_some((cutoff, newest));
         self.notes_dropped += (before - self.seen_once.len()) as u64;
         self.sweep_above = self.seen_once.len() + self.seen_once.len() / 4 + 16;
     }
@@ -605,9 +699,10 @@ impl TermTable {
     #[cfg(test)]
     pub(crate) fn seen_once_bin(&self, name: &str) -> Option<i64> {
         let hash = self.hash(name, prefix_of(name));
+        let (_, newest) = self.note_span?;
         self.seen_once
-            .find(hash, |seen| seen.hash() == hash)
-            .map(|seen| seen.bin_start(self.oldest_live.unwrap_or_default()))
+            .find(SeenOnce::placement_of(hash), |seen| seen.is_of(hash))
+            .map(|seen| seen.bin_index(newest) * self.bin_seconds.max(1))
     }
 
     /// The id of `name`, if the brand knows it.
@@ -1022,7 +1117,7 @@ impl TermTable {
             }
         }
         if mostly_unused(self.seen_once.len(), self.seen_once.capacity()) {
-            self.seen_once.shrink_to(0, SeenOnce::hash);
+            self.seen_once.shrink_to(0, SeenOnce::placement);
         }
         if mostly_unused(self.shed_rates.len(), self.shed_rates.capacity()) {
             self.shed_rates.shrink_to(0, |shed| shed.hash);
@@ -1416,30 +1511,81 @@ mod tests {
         assert_eq!(table.seen_once.len(), fresh + 201);
     }
 
-    /// A note is 12 bytes and gives back its hash and bin, also across the
-    /// 2^32-second wraps (2106, and 2038 for a signed reading).
+    /// A note is 8 bytes, is found by its hash's upper 48 bits only, and
+    /// gives back its bin's index against any newer one under 2^16 bins
+    /// away, also across the wraps of the stored 16 bits and below zero.
     #[test]
     fn a_seen_once_note_reads_back_its_hash_and_bin() {
-        assert_eq!(std::mem::size_of::<SeenOnce>(), 12);
-        let day = 86_400;
-        for bin_start in [
+        assert_eq!(std::mem::size_of::<SeenOnce>(), 8);
+        for bin_index in [
+            -70_000,
+            -1,
             0,
-            60,
-            1_793_577_600,
-            (1 << 31) - 60,
-            1 << 31,
-            (1 << 32) - 60,
-            1 << 32,
-            5_000_000_000,
+            1,
+            65_535,
+            65_536,
+            29_892_960,
+            (1 << 32) - 1,
+            i64::from(u32::MAX) * 60,
         ] {
             for hash in [0, 1, u64::MAX, 0x8000_0000_ffff_0001] {
-                let note = SeenOnce::new(hash, bin_start);
-                assert_eq!(note.hash(), hash);
-                for near in [bin_start - 3 * day, bin_start, bin_start + 3 * day] {
-                    assert_eq!(note.bin_start(near), bin_start, "{bin_start} near {near}");
+                let note = SeenOnce::new(hash, bin_index);
+                assert!(note.is_of(hash));
+                assert!(note.is_of(hash ^ 0xffff), "the low 16 bits are not kept");
+                assert!(!note.is_of(hash ^ 0x1_0000));
+                assert!(!note.is_of(hash ^ (1 << 63)));
+                assert_eq!(note.placement(), SeenOnce::placement_of(hash));
+                for newer in [0, 1, 59, 32_767, 65_535] {
+                    let newest = bin_index + newer;
+                    assert_eq!(
+                        note.bin_index(newest),
+                        bin_index,
+                        "{bin_index} from {newest}"
+                    );
                 }
+                assert_ne!(note.bin_index(bin_index + 65_536), bin_index);
             }
         }
+    }
+
+    /// Notes are kept within a span they read back exactly in: a note a
+    /// span newer than the oldest drops the old ones (stale), one a span
+    /// older than the newest is not kept, and a sweep drops notes half a
+    /// span old even when too few to sweep for size.
+    #[test]
+    fn notes_stay_within_the_span_they_read_back_in() {
+        let mut table = TermTable::with_limit(0, 60);
+        let no_bin_kept = |_: i64| false;
+        let sight = |table: &mut TermTable, name: &str, bin_index: i64| {
+            table.start_mention();
+            table.sight(name, prefix_of(name), bin_index * 60, no_bin_kept)
+        };
+        assert_eq!(sight(&mut table, "first", 100), Sighting::First);
+        assert_eq!(sight(&mut table, "second", 101), Sighting::First);
+        assert_eq!(table.seen_once_bin("first"), Some(100 * 60));
+        // A span later: the old notes go, not misread as recent.
+        let later = 100 + MAX_NOTE_SPAN_BINS;
+        assert_eq!(sight(&mut table, "third", later), Sighting::First);
+        assert_eq!(table.seen_once_bin("first"), None);
+        assert_eq!(table.seen_once_bin("second"), None);
+        assert_eq!(table.seen_once_bin("third"), Some(later * 60));
+        assert_eq!(table.take_losses(), (0, 0), "stale notes are not losses");
+        // A span earlier than the newest: not kept, and counted.
+        assert_eq!(
+            sight(&mut table, "early", later - MAX_NOTE_SPAN_BINS),
+            Sighting::First
+        );
+        assert_eq!(table.seen_once_bin("early"), None);
+        assert_eq!(table.take_losses(), (1, 0));
+        // A quiet table's sweep takes notes half a span old: stale ones stay
+        // until the notes grow by a quarter (and 16) since the last sweep.
+        table.sweep_seen_once(later * 60);
+        table.sweep_seen_once((later + 1) * 60);
+        assert_eq!(table.seen_once_bin("third"), Some(later * 60), "too few");
+        table.sweep_seen_once((later + MAX_NOTE_SPAN_BINS / 2 - 1) * 60);
+        assert_eq!(table.seen_once_bin("third"), Some(later * 60));
+        table.sweep_seen_once((later + MAX_NOTE_SPAN_BINS / 2) * 60);
+        assert_eq!(table.seen_once_bin("third"), None);
     }
 
     /// Entries are reused, never shrunk: they grow by an eighth, so that
