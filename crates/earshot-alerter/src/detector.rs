@@ -86,6 +86,10 @@ pub const MAX_WINDOWS: usize = 4;
 /// Count windows a detector evaluates at most.
 pub const MAX_COUNT_WINDOWS: usize = 12;
 
+/// Bins a window spans at most: a term entry counts the kept bins naming it
+/// in 16 bits.
+pub const MAX_WINDOW_BINS: usize = u16::MAX as usize;
+
 /// One event-time bin of a brand. Counts are inline; the details (sources,
 /// terms, samples) are boxed and absent for an empty bin, because most bins
 /// of most brands are empty (a brand with a few mentions an hour) and a
@@ -875,7 +879,7 @@ pub struct DetectorStats {
 /// (resident memory is more: the allocator's own room and fragmentation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateBytes {
-    /// Term entries (64 bytes per held term and per unheld one remembered).
+    /// Term entries (56 bytes per held term and per unheld one remembered).
     pub term_entries: usize,
     /// Term name indexes and long names.
     pub term_names: usize,
@@ -960,12 +964,13 @@ impl Windows {
     /// Windows of no bins are ignored, as are term windows beyond the first
     /// [`MAX_WINDOWS`] and the longest count windows beyond
     /// [`MAX_COUNT_WINDOWS`]; no term windows means one of 60 bins, no
-    /// count windows the term windows.
+    /// count windows the term windows. A window is at most
+    /// [`MAX_WINDOW_BINS`] (45 days of one-minute bins).
     fn new(config: &DetectorConfig) -> Self {
         let mut terms: Vec<usize> = config
             .windows
             .iter()
-            .copied()
+            .map(|window| (*window).min(MAX_WINDOW_BINS))
             .filter(|window| *window > 0)
             .take(MAX_WINDOWS)
             .collect();
@@ -975,7 +980,7 @@ impl Windows {
         let mut counts: Vec<usize> = config
             .count_windows
             .iter()
-            .copied()
+            .map(|window| (*window).min(MAX_WINDOW_BINS))
             .filter(|window| *window > 0)
             .collect();
         if counts.is_empty() {
@@ -2707,6 +2712,21 @@ mod tests {
                 .collect();
             proptest::prop_assert_eq!(kept, expected);
         }
+    }
+
+    /// A window longer than a term entry can count its bins in is cut to
+    /// the longest it can.
+    #[test]
+    fn windows_are_at_most_what_an_entry_counts() {
+        let config = DetectorConfig {
+            windows: vec![10, 100_000],
+            count_windows: vec![70_000, 30],
+            ..DetectorConfig::default()
+        };
+        let windows = Windows::new(&config);
+        assert_eq!(windows.terms, [10, MAX_WINDOW_BINS]);
+        assert_eq!(windows.counts, [30, MAX_WINDOW_BINS]);
+        assert_eq!(windows.longest, MAX_WINDOW_BINS);
     }
 
     /// Dropping the samples newer ones outrank changes no alert's evidence:

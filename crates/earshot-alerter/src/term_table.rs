@@ -11,6 +11,7 @@ use ahash::RandomState;
 use hashbrown::HashTable;
 
 use crate::detector::{LEVEL_ALPHA, MAX_WINDOWS};
+use crate::terms::MAX_TERM_BYTES;
 
 pub(crate) type TermId = u32;
 
@@ -18,11 +19,15 @@ pub(crate) type TermId = u32;
 /// emerging term or as evidence).
 pub(crate) const MIN_TERM_COUNT: u32 = 3;
 
-/// A term's baseline: mentions per bin (deseasonalised) as of a bin.
+/// A term's baseline: mentions per bin (deseasonalised) as of a bin. 12
+/// bytes, aligned to 4 (its entry then packs into 56): the bin's index
+/// modulo 2^32, its age read by a wrapping difference, exact for ages under
+/// 2^31 bins (4,000 years of one-minute bins; ages are clamped far below).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[repr(packed(4))]
 pub(crate) struct TermRate {
     rate: f64,
-    updated: i64,
+    updated: i32,
 }
 
 /// Ages past this many bins decay as if this old (about 69 days).
@@ -81,20 +86,27 @@ fn decay(age: u32) -> f64 {
 }
 
 impl TermRate {
+    /// `rate` as of the bin of index `bin_index`.
+    pub(crate) fn new(rate: f64, bin_index: i64) -> Self {
+        TermRate {
+            rate,
+            updated: bin_index as i32,
+        }
+    }
+
     pub(crate) fn at(&self, bin_index: i64) -> f64 {
-        match (bin_index - self.updated).clamp(0, MAX_DECAY_AGE) {
-            0 => self.rate,
-            age => self.rate * decay(age as u32),
+        let (rate, updated) = (self.rate, self.updated);
+        let age = i64::from((bin_index as i32).wrapping_sub(updated));
+        match age.clamp(0, MAX_DECAY_AGE) {
+            0 => rate,
+            age => rate * decay(age as u32),
         }
     }
 
     /// Folds in a bin's (deseasonalised) count with weight `alpha`.
     pub(crate) fn learn(&mut self, observed: f64, alpha: f64, bin_index: i64) {
         let rate = self.at(bin_index);
-        *self = TermRate {
-            rate: rate + alpha * (observed - rate),
-            updated: bin_index,
-        };
+        *self = TermRate::new(rate + alpha * (observed - rate), bin_index);
     }
 }
 
@@ -247,14 +259,18 @@ pub(crate) struct BinTerm {
     pub count: u32,
 }
 
-/// 64 bytes (a term's merge position in a closing bin is scratch outside
-/// it): every term mentioned twice in a brand's kept hour has one.
-/// Aligning it to a cache line measured slower, not faster.
+/// 56 bytes (a term's merge position in a closing bin is scratch outside
+/// it): every term mentioned twice in a brand's kept hour has one, and
+/// entries were the largest part of a busy hour's state. Aligning it to a
+/// cache line measured slower, not faster.
 #[derive(Debug, Clone)]
 pub(crate) struct TermEntry {
     /// The name's length in bytes; 0 while the id is free (no term is
-    /// empty: terms have 3+ characters).
-    name_len: u32,
+    /// empty: terms have 3 to [`MAX_TERM_BYTES`]).
+    name_len: u16,
+    /// Closed bins naming it (at most the kept ones: windows are at most
+    /// `u16::MAX` bins).
+    closed_bins: u16,
     /// Where a name over eight bytes starts in `TermTable::long_names`.
     name_at: u32,
     /// The name's first eight bytes, zero-padded ([`prefix_of`]): the
@@ -267,8 +283,6 @@ pub(crate) struct TermEntry {
     pub in_windows: [u32; MAX_WINDOWS],
     /// Entries of open bins naming it (one per mention).
     open_entries: u32,
-    /// Closed bins naming it.
-    closed_bins: u32,
     /// Where the id is in `TermTable::busy` (`u32::MAX` when not there).
     busy_position: u32,
     /// The mention or merge that last saw it ([`TermTable::next_stamp`]).
@@ -277,8 +291,9 @@ pub(crate) struct TermEntry {
 
 impl TermEntry {
     fn new(name: &str, name_at: u32) -> Self {
+        debug_assert!(name.len() <= MAX_TERM_BYTES);
         TermEntry {
-            name_len: name.len() as u32,
+            name_len: name.len() as u16,
             name_at,
             prefix: prefix_of(name).to_le_bytes(),
             rate: TermRate::default(),
@@ -520,10 +535,8 @@ impl TermTable {
         seen.remove();
         let id = self.insert(name, prefix, hash);
         if let Ok(shed) = self.shed_rates.find_entry(hash, |shed| shed.hash == hash) {
-            self.entries[id as usize].rate = TermRate {
-                rate: shed.remove().0.rate,
-                updated: bin_start.div_euclid(self.bin_seconds.max(1)),
-            };
+            self.entries[id as usize].rate =
+                TermRate::new(shed.remove().0.rate, self.bin_index(bin_start));
         }
         Sighting::Second { id, first_bin }
     }
@@ -1138,7 +1151,7 @@ impl TermTable {
             let id = id as TermId;
             let name = entry.name(&self.long_names);
             assert_eq!(
-                entry.closed_bins,
+                u32::from(entry.closed_bins),
                 closed_bins.get(&id).copied().unwrap_or(0),
                 "{name}"
             );
@@ -1236,7 +1249,7 @@ mod tests {
     fn intern_at_rate(table: &mut TermTable, name: &str, rate: f64) -> TermId {
         let id = table.intern(name);
         if let Some(entry) = table.entry_mut(id) {
-            entry.rate = TermRate { rate, updated: 0 };
+            entry.rate = TermRate::new(rate, 0);
         }
         id
     }
@@ -1279,15 +1292,16 @@ mod tests {
     }
 
     #[test]
-    fn a_term_entry_is_64_bytes() {
-        assert_eq!(std::mem::size_of::<TermEntry>(), 64);
+    fn a_term_entry_is_56_bytes() {
+        assert_eq!(std::mem::size_of::<TermRate>(), 12);
+        assert_eq!(std::mem::size_of::<TermEntry>(), 56);
     }
 
     #[test]
     fn rates_decay_as_powi_computes_bit_for_bit() {
         for rate in [0.0, 1e-9, 0.37, 3.0, 1234.5] {
             for age in (0..=MAX_DECAY_AGE as i32).chain([MAX_DECAY_AGE as i32 + 7]) {
-                let term = TermRate { rate, updated: 10 };
+                let term = TermRate::new(rate, 10);
                 let clamped = age.min(MAX_DECAY_AGE as i32);
                 let expected = rate * (1.0 - LEVEL_ALPHA).powi(clamped);
                 let got = term.at(10 + i64::from(age));

@@ -191,6 +191,10 @@ fn ascii_plain(word: u64) -> u64 {
 /// Words read of a text at most (a pasted essay adds nothing but work).
 const MAX_WORDS: usize = 60;
 
+/// A longer word is no term (pasted data, not language): term entries keep
+/// a name's length in 16 bits.
+pub(crate) const MAX_TERM_BYTES: usize = 1024;
+
 /// `char::is_whitespace` among ASCII bytes: space, and tab to carriage
 /// return (vertical tab and form feed included).
 fn is_ascii_space(byte: u8) -> bool {
@@ -211,7 +215,7 @@ fn term_of_word(
     if let Some(prefix) = plain {
         // Most words: no handle, hashtag, `www.` or punctuation to look
         // for, and ASCII, so the length counts the characters.
-        if raw.len() >= 3
+        if (3..=MAX_TERM_BYTES).contains(&raw.len())
             && !raw.starts_with("http")
             && !raw.bytes().all(|byte| byte.is_ascii_digit())
             && !is_stopword_prefix(raw.len(), prefix)
@@ -231,7 +235,7 @@ fn term_of_word(
     } else {
         bare.chars().count() < 3
     };
-    if short || bare.bytes().all(|byte| byte.is_ascii_digit()) {
+    if short || word.len() > MAX_TERM_BYTES || bare.bytes().all(|byte| byte.is_ascii_digit()) {
         return;
     }
     if !is_stopword(bare) && !is_brand(bare, brand_lower) {
@@ -324,6 +328,30 @@ mod tests {
         #[test]
         fn stopwords_are_exactly_the_listed_words(word in "[a-z']{0,9}") {
             prop_assert_eq!(is_stopword(&word), STOPWORDS.contains(&word.as_str()));
+        }
+    }
+
+    /// A word over [`MAX_TERM_BYTES`] is no term, on the plain path, the
+    /// general one and the non-ASCII one alike; one of that length is.
+    #[test]
+    fn a_word_longer_than_a_term_is_none() {
+        for letter in ["a", "A", "é"] {
+            let longest = letter.repeat(MAX_TERM_BYTES / letter.len());
+            let longer = format!("{longest}{}", "a".repeat(letter.len()));
+            let mut terms = Vec::new();
+            for_each_term(
+                &format!("{longest} ok word {longer}"),
+                "acme",
+                &mut String::new(),
+                |term, _| {
+                    terms.push(term.to_owned());
+                },
+            );
+            assert_eq!(
+                terms,
+                [longest.to_lowercase(), "word".to_owned()],
+                "{letter}"
+            );
         }
     }
 
