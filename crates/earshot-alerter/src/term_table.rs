@@ -24,7 +24,7 @@ pub(crate) const MIN_TERM_COUNT: u32 = 3;
 /// modulo 2^32, its age read by a wrapping difference, exact for ages under
 /// 2^31 bins (4,000 years of one-minute bins; ages are clamped far below).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-#[repr(packed(4))]
+#[repr(C, packed(4))]
 pub(crate) struct TermRate {
     rate: f64,
     updated: i32,
