@@ -15,21 +15,9 @@
 use std::time::Instant;
 
 use chrono::{TimeZone, Utc};
+use earshot_alerter::heap::resident_bytes;
 use earshot_alerter::synth::{generate_with_texts, SynthBrand, TextPool};
 use earshot_alerter::{Detector, DetectorConfig};
-
-fn resident_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with("VmRSS:"))
-                .and_then(|line| line.split_whitespace().nth(1))
-                .and_then(|kilobytes| kilobytes.parse::<u64>().ok())
-        })
-        .map_or(0, |kilobytes| kilobytes * 1024)
-}
 
 fn main() {
     let mut arguments = std::env::args().skip(1);

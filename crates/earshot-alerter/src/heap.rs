@@ -24,3 +24,15 @@ pub fn give_back_free_pages() -> bool {
         false
     }
 }
+
+/// The process's resident memory in bytes (`VmRSS`), for benchmarks and
+/// tests; 0 where `/proc` does not say.
+pub fn resident_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kilobytes| kilobytes.parse::<u64>().ok())
+        .map_or(0, |kilobytes| kilobytes * 1024)
+}

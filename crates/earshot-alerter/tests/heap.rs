@@ -2,15 +2,7 @@
 //! allocations sit among them (its own process: resident memory is read).
 #![cfg(all(target_os = "linux", target_env = "gnu"))]
 
-fn resident_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kilobytes| kilobytes.parse::<u64>().ok())
-        .map_or(0, |kilobytes| kilobytes * 1024)
-}
+use earshot_alerter::heap::resident_bytes;
 
 #[test]
 fn freed_pages_among_live_allocations_go_back() {
