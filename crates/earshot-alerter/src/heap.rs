@@ -1,4 +1,5 @@
-//! Handing the room the detector gave back to the system.
+//! Handing the room the detector gave back to the system, and reading
+//! what the process holds.
 //!
 //! Once an hour the detector drops the terms and notes of busier hours and
 //! shrinks its tables (`TermTable::give_back_room`), but glibc keeps what
