@@ -60,6 +60,13 @@ const SAMPLE_TEXT_CHARS: usize = 200;
 const SAMPLES_PER_BIN: usize = 2;
 /// Samples an alert's evidence shows: the most alarming of its window.
 const EVIDENCE_SAMPLES: usize = 5;
+/// One alert kind of each class of samples evidence is drawn from (every
+/// sample, the negative ones, the toxic ones; [`BinSample::is_evidence_for`]).
+const EVIDENCE_CLASSES: [AlertKind; 3] = [
+    AlertKind::VolumeSpike,
+    AlertKind::NegativeSurge,
+    AlertKind::ToxicitySurge,
+];
 /// Samples kept in closed bins between two passes that drop those outranked
 /// ([`BrandState::drop_outranked_samples`]).
 const SAMPLES_BETWEEN_PRUNING: usize = 8;
@@ -163,6 +170,16 @@ impl BinSample {
             strings: strings.into_boxed_str(),
             id_end,
             url_end,
+        }
+    }
+
+    /// Whether an alert of `kind` may show it: a negative surge shows
+    /// negative samples, a toxicity surge toxic ones, the others any.
+    fn is_evidence_for(&self, kind: AlertKind) -> bool {
+        match kind {
+            AlertKind::NegativeSurge => self.negative,
+            AlertKind::ToxicitySurge => self.toxic,
+            AlertKind::VolumeSpike | AlertKind::EmergingTerms => true,
         }
     }
 
@@ -760,11 +777,7 @@ impl BrandState {
         let mut samples: Vec<&BinSample> = self
             .closed_within(window_bins, bin_seconds)
             .flat_map(Bin::samples)
-            .filter(|sample| match kind {
-                AlertKind::NegativeSurge => sample.negative,
-                AlertKind::ToxicitySurge => sample.toxic,
-                _ => true,
-            })
+            .filter(|sample| sample.is_evidence_for(kind))
             .collect();
         samples.sort_by(|left, right| right.alarm.total_cmp(&left.alarm));
         samples.truncate(EVIDENCE_SAMPLES);
@@ -782,9 +795,9 @@ impl BrandState {
     /// random sequence (tens of samples, not two for each of 60 busy bins);
     /// the alerts are the same, bit for bit.
     fn drop_outranked_samples(&mut self) {
-        // Every sample, the negative ones, the toxic ones.
-        let mut newer = [TopAlarms::default(); 3];
-        let classes = |sample: &BinSample| [true, sample.negative, sample.toxic];
+        let mut newer = [TopAlarms::default(); EVIDENCE_CLASSES.len()];
+        let classes =
+            |sample: &BinSample| EVIDENCE_CLASSES.map(|kind| sample.is_evidence_for(kind));
         for bin in self.closed.iter_mut().rev() {
             let Some(detail) = &mut bin.detail else {
                 continue;
@@ -1123,6 +1136,7 @@ impl Detector {
             .iter()
             .map(|(name, state)| (name.as_str(), brand_state_bytes(name, state)))
     }
+
     /// Open incidents across brands.
     pub fn open_incidents(&self) -> usize {
         self.brands
