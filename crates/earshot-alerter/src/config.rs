@@ -14,6 +14,10 @@ pub struct Thresholds {
     pub watch_z: f64,
     pub warning_z: f64,
     pub critical_z: f64,
+    /// A negative or toxicity surge at this z or more, with
+    /// `min_warning_count` mentions, pages as `warning` while an emerging
+    /// term is at `watch`: the two agreeing are evidence enough.
+    pub corroborated_z: f64,
     /// Below this z for `resolve_after_bins` bins, an incident resolves.
     pub resolve_z: f64,
     /// Fewest mentions backing a `watch` / `warning` / `critical` (low-volume brands).
@@ -47,6 +51,7 @@ impl Thresholds {
                 watch_z: 2.5,
                 warning_z: 3.5,
                 critical_z: 5.5,
+                corroborated_z: 2.25,
                 min_warning_count: 4,
                 min_critical_count: 12,
                 min_share_lift: 0.12,
@@ -56,6 +61,7 @@ impl Thresholds {
                 watch_z: 4.0,
                 warning_z: 6.0,
                 critical_z: 9.0,
+                corroborated_z: 4.0,
                 min_warning_count: 12,
                 min_critical_count: 30,
                 min_share_lift: 0.2,
@@ -72,6 +78,10 @@ impl Default for Thresholds {
             watch_z: 3.0,
             warning_z: 4.0,
             critical_z: 7.0,
+            // Chosen on the tuning seeds 11-14: 2.0 paged no crisis more
+            // than 2.5 and added 8 false pages in 320 brand-weeks; 3.0 gave
+            // back half the minutes. See BENCHMARKS.md.
+            corroborated_z: 2.5,
             resolve_z: 2.0,
             min_watch_count: 4,
             // Brigades add a toxic post a minute: waiting for 8 held their
@@ -117,8 +127,9 @@ pub struct DetectorConfig {
     pub forget_idle_bins: u64,
     /// Terms a brand holds at most (0: no limit), and twice as many
     /// seen-once notes: past it the least mentioned of late are forgotten,
-    /// which bounds a busy brand's memory whatever its vocabulary. Terms
-    /// only ever make `watch` alerts and evidence, never a page.
+    /// which bounds a busy brand's memory whatever its vocabulary. A term
+    /// never pages alone: it makes `watch` alerts and evidence, and backs
+    /// a negative or toxicity surge (`Thresholds::corroborated_z`).
     pub max_terms_per_brand: usize,
     pub default_thresholds: Thresholds,
     pub brand_thresholds: HashMap<String, Thresholds>,
@@ -302,7 +313,7 @@ mod tests {
                 "count_windows_minutes": [5, 10, 20, 60], "term_windows_minutes": [15, 60],
                 "forget_idle_brands_hours": 48,
                 "max_terms_per_brand": 512,
-                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80}}}"#,
+                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80, "corroborated_z": 3.25}}}"#,
         )
         .expect("write");
         let config = DetectorConfig::load("balanced", Some(&path)).expect("config");
@@ -321,6 +332,13 @@ mod tests {
         assert_eq!(config.thresholds_for("acme").min_share_ratio, 1.5);
         assert_eq!(config.thresholds_for("tiny").min_toxic_excess, 80.0);
         assert_eq!(config.thresholds_for("acme").min_toxic_excess, 30.0);
+        assert_eq!(config.thresholds_for("tiny").corroborated_z, 3.25);
+        assert_eq!(config.thresholds_for("acme").corroborated_z, 2.25);
+        assert_eq!(config.thresholds_for("other").corroborated_z, 4.0);
+        assert_eq!(
+            DetectorConfig::default().thresholds_for("x").corroborated_z,
+            2.5
+        );
         // Top-level fields change every brand without a preset of its own.
         assert_eq!(config.thresholds_for("other").critical_z, 8.5);
         assert_eq!(config.thresholds_for("tiny").critical_z, 8.5);
