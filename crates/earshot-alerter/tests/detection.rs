@@ -64,6 +64,15 @@ fn first_page(alerts: &[Alert], kind: AlertKind) -> Option<&Alert> {
     paging(alerts).into_iter().find(|alert| alert.kind == kind)
 }
 
+/// The term an alert's evidence leads with.
+fn leading_term(alert: &Alert) -> Option<&str> {
+    alert
+        .evidence
+        .top_terms
+        .first()
+        .map(|term| term.term.as_str())
+}
+
 #[test]
 fn a_sudden_negative_crisis_pages_within_minutes_escalates_and_resolves() {
     let onset = 2 * DAY + 18 * 60;
@@ -457,10 +466,7 @@ fn emerging_terms_explain_a_slow_burn() {
     );
     // The page explains itself: the crisis hashtag leads its emerging terms.
     assert_eq!(
-        page.evidence
-            .top_terms
-            .first()
-            .map(|term| term.term.as_str()),
+        leading_term(page),
         Some("#refundnow"),
         "{:?}",
         page.evidence.top_terms
@@ -497,12 +503,7 @@ fn an_emerging_term_is_heard_then_resolves_and_the_next_one_is_heard_too() {
             .find(|alert| {
                 alert.status == AlertStatus::Firing
                     && alert.detected_at >= onset
-                    && alert
-                        .evidence
-                        .top_terms
-                        .first()
-                        .map(|top| top.term.as_str())
-                        == Some(term)
+                    && leading_term(alert) == Some(term)
             })
             .unwrap_or_else(|| panic!("{term} unheard: {:?}", summaries(&emerging)));
         assert!(
@@ -656,14 +657,7 @@ fn a_negative_turn_backed_by_an_emerging_term_pages_sooner() {
             "seed {seed}: {}",
             page.summary
         );
-        assert_eq!(
-            page.evidence
-                .top_terms
-                .first()
-                .map(|term| term.term.as_str()),
-            Some("#refundnow"),
-            "seed {seed}"
-        );
+        assert_eq!(leading_term(page), Some("#refundnow"), "seed {seed}");
         let untagged_delay = delay_of(&untagged);
         assert!(
             untagged_delay.is_none_or(|minutes| minutes >= delay.num_minutes() + 15),
