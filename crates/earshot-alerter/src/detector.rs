@@ -638,9 +638,9 @@ struct Reading {
     term_window: usize,
     term_window_bins: usize,
     top_term: Option<TermId>,
-    /// A negative or toxicity reading paged because an emerging term
-    /// backs it (see [`corroborate`]): the term's (count, expected).
-    corroborated_by: Option<(f64, f64)>,
+    /// A negative or toxicity reading that pages because its `top_term`,
+    /// an emerging term at `watch`, backs it (see [`corroborate`]).
+    corroborated: bool,
 }
 
 fn kind_slot(kind: AlertKind) -> usize {
@@ -1729,7 +1729,7 @@ fn readings(
             term_window: 0,
             term_window_bins: held[0],
             top_term: None,
-            corroborated_by: None,
+            corroborated: false,
         });
     }
     // A new term informs and explains (it is evidence in every alert);
@@ -1758,7 +1758,7 @@ fn readings(
                 term_window: slot,
                 term_window_bins: held[slot],
                 top_term: Some(term),
-                corroborated_by: None,
+                corroborated: false,
             },
             warmed_up,
         );
@@ -1807,7 +1807,7 @@ fn readings(
 /// minutes sooner) for 5 more false pages in 320 brand-weeks; see
 /// BENCHMARKS.md.
 fn corroborate(best: &mut [Option<Reading>; 4], thresholds: &Thresholds) {
-    let Some(term) = best[kind_slot(AlertKind::EmergingTerms)]
+    let Some((top_term, term_window, term_window_bins)) = best[kind_slot(AlertKind::EmergingTerms)]
         .as_ref()
         .filter(|reading| reading.severity.is_some() && reading.top_term.is_some())
         .map(|reading| {
@@ -1815,7 +1815,6 @@ fn corroborate(best: &mut [Option<Reading>; 4], thresholds: &Thresholds) {
                 reading.top_term,
                 reading.term_window,
                 reading.term_window_bins,
-                (reading.observed, reading.expected),
             )
         })
     else {
@@ -1832,13 +1831,12 @@ fn corroborate(best: &mut [Option<Reading>; 4], thresholds: &Thresholds) {
             && reading.observed >= f64::from(thresholds.min_warning_count)
         {
             reading.severity = Some(Severity::Warning);
-            // The term leads the evidence: it is half of why this pages.
-            (
-                reading.top_term,
-                reading.term_window,
-                reading.term_window_bins,
-            ) = (term.0, term.1, term.2);
-            reading.corroborated_by = Some(term.3);
+            // The term leads the evidence (and the summary names it): it
+            // is half of why this pages.
+            reading.top_term = top_term;
+            reading.term_window = term_window;
+            reading.term_window_bins = term_window_bins;
+            reading.corroborated = true;
         }
     }
 }
@@ -1945,7 +1943,7 @@ fn count_readings(
         term_window: 0,
         term_window_bins: 0,
         top_term: None,
-        corroborated_by: None,
+        corroborated: false,
     };
     [
         reading(
@@ -2198,10 +2196,12 @@ fn build_alert(
         .take(3)
         .map(|term| term.term.as_str())
         .collect();
-    let corroboration = match (reading.corroborated_by, reading.top_term) {
-        (Some((count, expected)), Some(term)) => format!(
-            ", with \"{}\" {count} times vs {expected:.1} expected",
-            state.terms.name(term)
+    // The leading term's evidence is the term reading's own count and
+    // expectation: the same window, rate and mentions.
+    let corroboration = match terms.first() {
+        Some(term) if reading.corroborated && Some(term.term.as_str()) == leading => format!(
+            ", with \"{}\" {} times vs {:.1} expected",
+            term.term, term.observed, term.expected
         ),
         _ => String::new(),
     };

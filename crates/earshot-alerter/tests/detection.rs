@@ -608,9 +608,8 @@ fn a_negative_turn_backed_by_an_emerging_term_pages_sooner() {
     let onset = 2 * DAY + 12 * 60;
     let onset_time = start() + Duration::minutes(onset);
     let brands = [brand("acme", 60.0)];
-    // The generator draws the same mentions with or without a term: only
-    // the hashtag differs between the two streams.
-    // (An empty term adds nothing to a text.)
+    // The generator draws the same mentions with or without a term (an
+    // empty one adds nothing to a text): only the hashtag differs.
     let collapse = |term: &str| {
         [SynthEvent {
             term: term.into(),
