@@ -24,8 +24,9 @@ use earshot_schema::{
 };
 
 use crate::config::{DetectorConfig, Thresholds};
+use crate::global_terms::GlobalTermShares;
 use crate::tails;
-use crate::term_table::{
+use crate::term_table::{TermMood, 
     hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermId, TermTable,
     MIN_TERM_COUNT,
 };
@@ -123,8 +124,9 @@ struct BinDetail {
     terms: Vec<BinTerm>,
     /// The most negative or toxic mentions, most alarming first.
     samples: Vec<BinSample>,
-    /// The seasonal factor and weight its terms learned with, once closed
-    /// and learned (a term seen once here learns them when it comes back).
+    /// The seasonal factor and weight the baseline learned it with, once
+    /// closed: its terms learn with them when it leaves the longest term
+    /// window.
     term_learning: Option<(f64, f64)>,
 }
 
@@ -461,10 +463,8 @@ impl Baseline {
     fn learn(
         &mut self,
         bin: &mut Bin,
-        bin_index: i64,
         dispersion: f64,
         anomalous: &Anomalies,
-        terms: &mut TermTable,
     ) {
         let expected = self.expected(bin.start);
         let ceiling = expected + 3.0 * (expected + expected * expected / dispersion).sqrt() + 1.0;
@@ -489,7 +489,8 @@ impl Baseline {
             }
         };
         let factor = self.seasonal_factor(bin.start).max(0.05);
-        // What a term seen once here learns when it comes back (`place_first_mention`).
+        // What its terms learn when it leaves the longest term window
+        // (`BrandState::push_closed`).
         if let Some(detail) = &mut bin.detail {
             detail.term_learning = Some((factor, alpha));
         }
@@ -530,14 +531,6 @@ impl Baseline {
             self.negative_share +=
                 negative_weight * (f64::from(bin.negative) / total - self.negative_share);
             self.toxic_share += toxic_weight * (f64::from(bin.toxic) / total - self.toxic_share);
-        }
-        for term in bin.terms() {
-            let term_alpha = slowed(anomalous.terms.contains(&term.id));
-            // Deseasonalised like the level: evening chatter is not an emerging term.
-            let deseasonalised = f64::from(term.count) / factor;
-            if let Some(entry) = terms.entry_mut(term.id) {
-                entry.rate.learn(deseasonalised, term_alpha, bin_index);
-            }
         }
         self.bins_observed += 1;
     }
@@ -589,7 +582,6 @@ struct Anomalies {
     volume: bool,
     negative: bool,
     toxic: bool,
-    terms: Vec<TermId>,
 }
 
 #[derive(Debug, Clone)]
@@ -707,7 +699,7 @@ impl BrandState {
 
     /// Adds the newest closed bin to every window and takes out the bins
     /// that leave them; drops bins older than the longest window.
-    fn push_closed(&mut self, bin: Bin, windows: &Windows) {
+    fn push_closed(&mut self, bin: Bin, windows: &Windows, global: &mut GlobalTermShares) {
         let bin_seconds = windows.bin_seconds;
         let newest = bin.start;
         self.last_closed = Some(newest);
@@ -754,6 +746,10 @@ impl BrandState {
             self.windows[slot].remove(leaving);
             self.terms
                 .leave_window(leaving.terms(), slot, windows.longest_term);
+            if slot == windows.longest_term {
+                learn_term_rates(&mut self.terms, leaving, bin_seconds);
+                global.learn_bin(&self.terms, leaving.total, leaving.terms());
+            }
         }
         let oldest_kept = newest - (windows.longest as i64 - 1) * bin_seconds;
         while self
@@ -855,8 +851,15 @@ impl BrandState {
     }
 
     /// Forgets every closed bin (after a gap longer than any window).
-    fn clear_closed(&mut self) {
+    fn clear_closed(&mut self, windows: &Windows) {
+        // Bins still in the longest term window have not taught their terms.
+        let learned_before = self.last_closed.map_or(i64::MIN, |newest| {
+            newest - windows.terms[windows.longest_term] as i64 * windows.bin_seconds
+        });
         for gone in self.closed.drain(..) {
+            if gone.start > learned_before {
+                learn_term_rates(&mut self.terms, &gone, windows.bin_seconds);
+            }
             self.terms.clear_windows(gone.terms());
             self.terms.release_closed(gone.terms());
         }
@@ -895,13 +898,13 @@ pub struct DetectorStats {
 /// (resident memory is more: the allocator's own room and fragmentation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateBytes {
-    /// Term entries (56 bytes per held term and per unheld one remembered).
+    /// Term entries (60 bytes per held term and per unheld one remembered).
     pub term_entries: usize,
     /// Term name indexes and long names.
     pub term_names: usize,
     /// Seen-once term notes.
     pub term_notes: usize,
-    /// Busy lists and shed terms' rates.
+    /// Busy lists, shed terms' rates and the terms' shares across brands.
     pub term_other: usize,
     /// Kept bins' term places.
     pub bin_terms: usize,
@@ -1019,6 +1022,13 @@ impl Windows {
             rare_term_rate,
         }
     }
+
+    /// The bin term rates are read as of when the newest closed bin starts
+    /// at `last_start`: the one that has just left the longest term window
+    /// (the newest its terms have learned from, [`learn_term_rates`]).
+    fn term_rate_bin_index(&self, last_start: i64) -> i64 {
+        last_start / self.bin_seconds - self.terms[self.longest_term] as i64
+    }
 }
 
 /// One brand's heap bytes by part ([`Detector::state_bytes_by_brand`]).
@@ -1082,6 +1092,7 @@ pub struct Detector {
     merge_positions: Vec<u32>,
     /// The watermark at which idle brands were last looked for.
     idle_checked_at: Option<i64>,
+    global_terms: GlobalTermShares,
     pub stats: DetectorStats,
 }
 
@@ -1110,6 +1121,7 @@ impl Detector {
             mention_terms: Vec::new(),
             merge_positions: Vec::new(),
             idle_checked_at: None,
+            global_terms: GlobalTermShares::default(),
             stats: DetectorStats::default(),
         }
     }
@@ -1124,6 +1136,7 @@ impl Detector {
     pub fn state_bytes(&self) -> StateBytes {
         let mut bytes = StateBytes {
             brands: hash_table_bytes::<(String, Box<BrandState>)>(self.brands.capacity()),
+            term_other: self.global_terms.heap_bytes(),
             ..StateBytes::default()
         };
         for (_, brand_bytes) in self.state_bytes_by_brand() {
@@ -1264,6 +1277,8 @@ impl Detector {
             ..
         } = &mut **state;
         brand_terms.start_mention();
+        let negative = mention.sentiment == SentimentLabel::Negative;
+        let toxic = mention.toxic;
         for_each_term(
             &mention.text,
             brand_lower,
@@ -1286,10 +1301,11 @@ impl Detector {
                             id,
                             first_bin,
                         );
+                        brand_terms.start_mood(id, negative, toxic);
                         id
                     }
                 };
-                if brand_terms.hold_once(id) {
+                if brand_terms.hold_once(id, negative, toxic) {
                     terms.push(id);
                 }
             },
@@ -1298,6 +1314,26 @@ impl Detector {
             .entry(bin_start)
             .or_insert_with(|| Bin::empty(bin_start))
             .add(mention, terms.drain(..), sources, *term_entries_hint);
+    }
+}
+
+/// Folds a bin that has just left the longest term window into its terms'
+/// rates, deseasonalised and weighted as the baseline learned it: a rate
+/// never counts the windows it is read against, or a quiet brand's new
+/// hashtag absorbed its own burst before it could read as emerging.
+fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64) {
+    let Some((factor, alpha)) = bin.detail.as_ref().and_then(|detail| detail.term_learning)
+    else {
+        return;
+    };
+    let bin_index = bin.start / bin_seconds;
+    for term in bin.terms() {
+        if let Some(entry) = terms.entry_mut(term.id) {
+            // Deseasonalised like the level: evening chatter is not an emerging term.
+            entry
+                .rate
+                .learn(f64::from(term.count) / factor, alpha, bin_index);
+        }
     }
 }
 
@@ -1333,8 +1369,10 @@ fn place_first_mention(
     // Shrunk to fit at close: doubling it for returning terms left a third
     // of closed bins' term places unused for the rest of their hour.
     push_with_little_room(&mut detail.terms, first);
+    // A bin past the longest term window has taught its terms already.
     let learned = detail
         .term_learning
+        .filter(|_| age >= windows.terms[windows.longest_term])
         .map(|(factor, alpha)| (1.0 / factor, alpha, first_bin / bin_seconds));
     terms.hold_earlier_closed(id, age, &windows.terms, learned);
 }
@@ -1348,6 +1386,7 @@ impl Detector {
         let windows = &self.windows;
         let stats = &mut self.stats;
         let merge_positions = &mut self.merge_positions;
+        let global_terms = &mut self.global_terms;
         let mut tidied = false;
         for (brand, state) in &mut self.brands {
             let mut next = match state.last_closed {
@@ -1362,7 +1401,7 @@ impl Detector {
             let gap_bins = (watermark - next) / config.bin_seconds;
             if gap_bins > 2 * 24 * 60 {
                 next = watermark - 2 * 24 * 60 * config.bin_seconds;
-                state.clear_closed();
+                state.clear_closed(windows);
             }
             while next + config.bin_seconds <= watermark {
                 let mut bin = state
@@ -1373,10 +1412,10 @@ impl Detector {
                 // The next bin likely holds about as many (a little room
                 // spares a doubling; bounded so a spike does not pin memory).
                 state.term_entries_hint = (entries + entries / 8).min(MAX_TERM_ENTRIES_HINT);
-                state.push_closed(bin, windows);
+                state.push_closed(bin, windows, global_terms);
                 let decision_time = next + config.bin_seconds;
                 let (bin_alerts, anomalies) =
-                    evaluate(brand, state, config, windows, decision_time);
+                    evaluate(brand, state, config, windows, decision_time, global_terms);
                 alerts.extend(bin_alerts);
                 let bin_index = next / config.bin_seconds;
                 let oldest_held = state.oldest_held_start(config.bin_seconds);
@@ -1394,7 +1433,7 @@ impl Detector {
                     Some(bin) if bin.start == next => bin,
                     _ => &mut empty,
                 };
-                baseline.learn(newest, bin_index, thresholds.dispersion, &anomalies, terms);
+                baseline.learn(newest, thresholds.dispersion, &anomalies);
                 terms.evict(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
                 terms.shed(
                     config.max_terms_per_brand,
@@ -1460,6 +1499,9 @@ impl Detector {
             state.sources.prune(64);
         }
         self.stats.hourly_tidies += u64::from(tidied);
+        if tidied {
+            self.global_terms.hourly();
+        }
         self.forget_idle_brands(watermark);
         // Brands come in the map's (seeded, random) order: the same stream
         // gives the same alerts in the same order on every run. Stable, so
@@ -1672,6 +1714,7 @@ fn readings(
     state: &BrandState,
     config: &DetectorConfig,
     windows: &Windows,
+    global: &GlobalTermShares,
 ) -> [Option<Reading>; 4] {
     let baseline = &state.baseline;
     let thresholds = &state.thresholds;
@@ -1680,7 +1723,7 @@ fn readings(
     let Some(last_start) = state.last_closed else {
         return best;
     };
-    let last_bin_index = last_start / config.bin_seconds;
+    let rate_bin_index = windows.term_rate_bin_index(last_start);
     // Per window: bins held, and what a term expects per unit of rate.
     let mut held = [0usize; MAX_WINDOWS];
     let mut per_rate = [0f64; MAX_WINDOWS];
@@ -1691,15 +1734,26 @@ fn readings(
     // The strongest new term per window: (z, count, expected, term). Only
     // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
     let mut top_terms: [Option<TermReading<'_>>; MAX_WINDOWS] = Default::default();
+    let mut backers = Backers::default();
     let mut terms_tested = 0;
-    for (id, entry) in state.terms.busy_terms() {
+    // Term rates learn a window late: until a brand's terms have learned
+    // from a window's worth of bins, every term reads as new.
+    let terms_ready = baseline.bins_observed >= 2 * windows.terms[windows.longest_term] as u64;
+    for (id, entry) in state.terms.busy_terms().filter(|_| terms_ready) {
         terms_tested += 1;
         let in_windows = &entry.in_windows;
-        let rate = entry.rate.at(last_bin_index);
+        let rate = entry.rate.at(rate_bin_index);
         for slot in 0..windows.terms.len() {
             let count = in_windows[slot];
-            let expected = rate * per_rate[slot];
-            // Most terms run at their usual rate: skip their tails.
+            let mut expected = rate * per_rate[slot];
+            // Most terms run at their usual rate: skip their tails (and the
+            // global share's lookup).
+            if f64::from(count) < 3.0 * (expected + 1.0) {
+                continue;
+            }
+            expected = expected.max(
+                global.share(state.terms.name(id)) * f64::from(state.windows[slot].total),
+            );
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
             }
@@ -1712,6 +1766,18 @@ fn readings(
             {
                 top_terms[slot] = Some((z, count, expected, id, name));
             }
+            backers.consider(
+                entry.mood,
+                Backer {
+                    z,
+                    count,
+                    term: id,
+                    name,
+                    term_window: slot,
+                    term_window_bins: held[slot],
+                },
+                baseline,
+            );
         }
     }
     // No term at all qualifying is a calm reading, not none: an open
@@ -1792,7 +1858,8 @@ fn readings(
         }
     }
     if warmed_up {
-        corroborate(&mut best, thresholds);
+        backers.terms_tested = terms_tested;
+        corroborate(&mut best, thresholds, &backers);
     }
     best
 }
@@ -1806,37 +1873,90 @@ fn readings(
 /// it already paged 0.5-4 minutes sooner at the median (p90 up to 20
 /// minutes sooner) for 5 more false pages in 320 brand-weeks; see
 /// BENCHMARKS.md.
-fn corroborate(best: &mut [Option<Reading>; 4], thresholds: &Thresholds) {
-    let Some((top_term, term_window, term_window_bins)) = best[kind_slot(AlertKind::EmergingTerms)]
-        .as_ref()
-        .filter(|reading| reading.severity.is_some() && reading.top_term.is_some())
-        .map(|reading| {
-            (
-                reading.top_term,
-                reading.term_window,
-                reading.term_window_bins,
-            )
-        })
-    else {
-        return;
-    };
-    for kind in [AlertKind::NegativeSurge, AlertKind::ToxicitySurge] {
-        let Some(reading) = best[kind_slot(kind)].as_mut() else {
+fn corroborate(best: &mut [Option<Reading>; 4], thresholds: &Thresholds, backers: &Backers<'_>) {
+    for (kind, backer) in [
+        (AlertKind::NegativeSurge, &backers.negative),
+        (AlertKind::ToxicitySurge, &backers.toxic),
+    ] {
+        let (Some(reading), Some(backer)) = (best[kind_slot(kind)].as_mut(), backer) else {
             continue;
         };
-        if reading
-            .severity
-            .is_none_or(|severity| severity < Severity::Warning)
+        let term_z = tails::family_z(backer.z, backers.terms_tested);
+        if severity_for(term_z, backer.count, thresholds).is_some()
+            && reading
+                .severity
+                .is_none_or(|severity| severity < Severity::Warning)
             && reading.z >= thresholds.corroborated_z
             && reading.observed >= f64::from(thresholds.min_warning_count)
         {
             reading.severity = Some(Severity::Warning);
             // The term leads the evidence (and the summary names it): it
             // is half of why this pages.
-            reading.top_term = top_term;
-            reading.term_window = term_window;
-            reading.term_window_bins = term_window_bins;
+            reading.top_term = Some(backer.term);
+            reading.term_window = backer.term_window;
+            reading.term_window_bins = backer.term_window_bins;
             reading.corroborated = true;
+        }
+    }
+}
+
+/// How many times the brand's own negative (or toxic) share a term's
+/// recent mentions must be to back a surge of that kind ([`corroborate`]),
+/// or halfway to all of them where that is less. A busy brand's chance
+/// clusters of words (a topic, a retweeted text) are as negative as the
+/// brand; a crisis's subject is in its posts. Relative, not absolute: a
+/// brigade's tag also rides on the brand's other complaints, so it is
+/// far from all toxic, but far more than the brand's usual 5%. Chosen on
+/// the tuning seeds (BENCHMARKS.md): 2.0 paged no sooner.
+const BACKER_SHARE_LIFT: f64 = 1.5;
+
+/// The share of a term's recent mentions a surge's kind needs to back it.
+fn backer_share_needed(brand_share: f64) -> f64 {
+    (BACKER_SHARE_LIFT * brand_share).min((1.0 + brand_share) / 2.0)
+}
+
+/// A term that could back a surge: its strongest window's reading.
+struct Backer<'a> {
+    z: f64,
+    count: u32,
+    term: TermId,
+    name: &'a str,
+    term_window: usize,
+    term_window_bins: usize,
+}
+
+/// The strongest term whose mentions are negative, and toxic, well beyond
+/// the brand's own shares, and how many terms were read (the family their
+/// z is corrected for).
+#[derive(Default)]
+struct Backers<'a> {
+    negative: Option<Backer<'a>>,
+    toxic: Option<Backer<'a>>,
+    terms_tested: usize,
+}
+
+impl<'a> Backers<'a> {
+    fn consider(&mut self, mood: TermMood, candidate: Backer<'a>, baseline: &Baseline) {
+        for (share, slot, needed) in [
+            (
+                mood.negative_share(),
+                &mut self.negative,
+                backer_share_needed(baseline.negative_share()),
+            ),
+            (
+                mood.toxic_share(),
+                &mut self.toxic,
+                backer_share_needed(baseline.toxic_share()),
+            ),
+        ] {
+            // Ties go to the first name, whatever the map's order.
+            if share >= needed
+                && slot.as_ref().is_none_or(|best| {
+                    candidate.z > best.z || (candidate.z == best.z && candidate.name < best.name)
+                })
+            {
+                *slot = Some(Backer { ..candidate });
+            }
         }
     }
 }
@@ -1977,11 +2097,12 @@ fn evaluate(
     config: &DetectorConfig,
     windows: &Windows,
     decision_time: i64,
+    global: &GlobalTermShares,
 ) -> (Vec<Alert>, Anomalies) {
     let mut alerts = Vec::new();
     let mut anomalies = Anomalies::default();
     let thresholds = state.thresholds;
-    for reading in readings(state, config, windows).into_iter().flatten() {
+    for reading in readings(state, config, windows, global).into_iter().flatten() {
         let kind = reading.kind;
         let slot = kind_slot(kind);
         if reading.z >= thresholds.watch_z {
@@ -1989,7 +2110,8 @@ fn evaluate(
                 AlertKind::VolumeSpike => anomalies.volume = true,
                 AlertKind::NegativeSurge => anomalies.negative = true,
                 AlertKind::ToxicitySurge => anomalies.toxic = true,
-                AlertKind::EmergingTerms => anomalies.terms.extend(reading.top_term),
+                // Term rates learn a window late instead (`learn_term_rates`).
+                AlertKind::EmergingTerms => {}
             }
         }
         let (incident, status) = match (state.incidents[slot].take(), reading.severity) {
@@ -2031,7 +2153,8 @@ fn evaluate(
                 &reading,
                 status,
                 decision_time,
-                config,
+                windows,
+                global,
             ));
         }
         if status == Some(AlertStatus::Resolved) {
@@ -2127,7 +2250,8 @@ fn build_alert(
     reading: &Reading,
     status: AlertStatus,
     decision_time: i64,
-    config: &DetectorConfig,
+    windows: &Windows,
+    global: &GlobalTermShares,
 ) -> Alert {
     let window_counts = reading.counts;
     let last_start = state.last_closed.unwrap_or(0);
@@ -2136,15 +2260,21 @@ fn build_alert(
         state.windows[reading.term_window].total,
         reading.term_window_bins,
     );
-    let last_bin_index = last_start / config.bin_seconds;
+    let rate_bin_index = windows.term_rate_bin_index(last_start);
+    let window_total = f64::from(state.windows[reading.term_window].total);
     let mut terms: Vec<TermEvidence> = state
         .terms
         .busy_terms()
         .filter(|(_, entry)| entry.in_windows[reading.term_window] >= MIN_TERM_COUNT)
-        .map(|(id, entry)| TermEvidence {
-            term: state.terms.name(id).to_owned(),
-            observed: f64::from(entry.in_windows[reading.term_window]),
-            expected: entry.rate.at(last_bin_index) * per_rate,
+        .map(|(id, entry)| {
+            let name = state.terms.name(id);
+            TermEvidence {
+                term: name.to_owned(),
+                observed: f64::from(entry.in_windows[reading.term_window]),
+                // As `readings` reads it.
+                expected: (entry.rate.at(rate_bin_index) * per_rate)
+                    .max(global.share(name) * window_total),
+            }
         })
         .filter(|term| term.observed > 2.0 * (term.expected + 0.5))
         .collect();
@@ -2159,14 +2289,14 @@ fn build_alert(
             .then_with(|| left.term.cmp(&right.term))
     });
     terms.truncate(5);
-    let samples = state.evidence_samples(reading.window_bins, config.bin_seconds, reading.kind);
+    let samples = state.evidence_samples(reading.window_bins, windows.bin_seconds, reading.kind);
     let mut sources: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
-    for bin in state.closed_within(reading.window_bins, config.bin_seconds) {
+    for bin in state.closed_within(reading.window_bins, windows.bin_seconds) {
         for (source, count) in bin.sources() {
             *sources.entry(source.to_string()).or_default() += u64::from(*count);
         }
     }
-    let window_seconds = reading.window_bins as u64 * config.bin_seconds as u64;
+    let window_seconds = reading.window_bins as u64 * windows.bin_seconds as u64;
     let total = f64::from(window_counts.total);
     let negative_share = (total > 0.0).then(|| f64::from(window_counts.negative) / total);
     let toxicity_share = (total > 0.0).then(|| f64::from(window_counts.toxic) / total);
@@ -2899,11 +3029,12 @@ mod tests {
     }
 
     /// A term seen once gets an entry when it comes back, with the window
-    /// counts and rate an entry from its first mention would have had (the
-    /// rate of a term seen once in a bin is half that of one seen twice
-    /// there, bit for bit); until then it has none.
+    /// counts an entry from its first mention would have had; until then
+    /// it has none. Rates learn nothing while a bin is in the longest term
+    /// window, and then its first mention too (the rate of a term seen once
+    /// in a bin is half that of one seen twice there, bit for bit).
     #[test]
-    fn a_term_seen_once_learns_its_first_mention_when_it_comes_back() {
+    fn a_term_seen_once_learns_its_first_mention_when_its_bin_leaves_the_window() {
         let mut detector = Detector::new(DetectorConfig::default());
         let bin_seconds = detector.config.bin_seconds;
         let start: i64 = 1_793_577_600;
@@ -2943,12 +3074,22 @@ mod tests {
         assert_eq!(quagga.in_windows[..3], [1, 1, 1]);
         assert_eq!(zebra.in_windows[..3], [2, 2, 2]);
         let first_bin = (start + first) / bin_seconds;
+        assert_eq!((quagga.rate.at(first_bin), zebra.rate.at(first_bin)), (0.0, 0.0));
+        assert!(state.terms.find("okapi").is_none());
+        // The first bin has left the hour (bins up to first + 60 closed).
+        detector.advance_watermark(start + first + 61 * bin_seconds);
+        let state = detector.brands.get("acme").expect("brand");
+        let entry = |name: &str| {
+            let id = state.terms.find(name).expect(name);
+            state.terms.entry(id).expect(name).clone()
+        };
+        let (quagga, zebra) = (entry("quagga"), entry("zebra"));
+        assert_eq!(quagga.in_windows[..3], [0, 0, 1]);
         assert!(quagga.rate.at(first_bin) > 0.0);
         assert_eq!(
             (2.0 * quagga.rate.at(first_bin)).to_bits(),
             zebra.rate.at(first_bin).to_bits()
         );
-        assert!(state.terms.find("okapi").is_none());
     }
 
     /// A closed bin's entries, shrunk to fit at close, grow by an eighth
@@ -3138,10 +3279,10 @@ mod tests {
         let refund = terms.intern("refund");
         let delay = terms.intern("delay");
         terms.start_mention();
-        assert!(terms.hold_once(refund) && terms.hold_once(delay));
+        assert!(terms.hold_once(refund, false, false) && terms.hold_once(delay, false, false));
         bin.add(&mention.view(), [refund, delay], &mut sources, 0);
         terms.start_mention();
-        assert!(terms.hold_once(refund));
+        assert!(terms.hold_once(refund, false, false));
         bin.add(&mention.view(), [refund], &mut sources, 1);
         assert_eq!(
             bin.close(&mut terms, &mut Vec::new()),
@@ -3159,3 +3300,4 @@ mod tests {
         assert_eq!((bin.total, bin.negative), (2, 2));
     }
 }
+

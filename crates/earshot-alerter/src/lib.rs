@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod detector;
+mod global_terms;
 pub mod heap;
 mod lines;
 pub mod notify;

@@ -140,7 +140,7 @@ const FIT_SLACK: usize = 64;
 
 /// When a table's entry slots are worth renaming into fewer
 /// ([`TermTable::give_back_room`]). Freed ids are reused by new terms, but
-/// a table whose volume fell keeps its busier hour's free slots (56 bytes
+/// a table whose volume fell keeps its busier hour's free slots (60 bytes
 /// each): after a real day, 37% of 10k brands' slots were free while only
 /// tables under half used were fitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -259,8 +259,8 @@ pub(crate) struct BinTerm {
     pub count: u32,
 }
 
-/// 56 bytes (a term's merge position in a closing bin is scratch outside
-/// it): every term mentioned twice in a brand's kept hour has one, and
+/// 60 bytes (a term's merge position in a closing bin is scratch outside
+/// it; its mood took the last 4): every term mentioned twice in a brand's kept hour has one, and
 /// entries were the largest part of a busy hour's state. Aligning it to a
 /// cache line measured slower, not faster.
 #[derive(Debug, Clone)]
@@ -287,6 +287,48 @@ pub(crate) struct TermEntry {
     busy_position: u32,
     /// The mention or merge that last saw it ([`TermTable::next_stamp`]).
     seen_stamp: u32,
+    /// What its recent mentions were ([`TermTable::hold_once`]): a term
+    /// corroborates a surge of the kind its own mentions are.
+    pub mood: TermMood,
+}
+
+/// The shares of a term's recent mentions (about its last four, each
+/// weighing a quarter of the rest) that were negative and toxic, in 255ths:
+/// two bytes, so that every entry can carry them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct TermMood {
+    negative: u8,
+    toxic: u8,
+}
+
+impl TermMood {
+    /// A new term's, from its first mention held.
+    fn of(negative: bool, toxic: bool) -> Self {
+        TermMood {
+            negative: if negative { u8::MAX } else { 0 },
+            toxic: if toxic { u8::MAX } else { 0 },
+        }
+    }
+
+    /// Moves a quarter of the way towards the mention's.
+    fn follow(&mut self, negative: bool, toxic: bool) {
+        fn towards(share: u8, hit: bool) -> u8 {
+            let target = if hit { i32::from(u8::MAX) } else { 0 };
+            let share = i32::from(share);
+            // Within 0..=255: a quarter of the way between two such values.
+            (share + (target - share) / 4) as u8
+        }
+        self.negative = towards(self.negative, negative);
+        self.toxic = towards(self.toxic, toxic);
+    }
+
+    pub(crate) fn negative_share(self) -> f64 {
+        f64::from(self.negative) / f64::from(u8::MAX)
+    }
+
+    pub(crate) fn toxic_share(self) -> f64 {
+        f64::from(self.toxic) / f64::from(u8::MAX)
+    }
 }
 
 impl TermEntry {
@@ -302,6 +344,7 @@ impl TermEntry {
             closed_bins: 0,
             busy_position: u32::MAX,
             seen_stamp: 0,
+            mood: TermMood::default(),
         }
     }
 
@@ -387,6 +430,9 @@ pub(crate) struct TermTable {
     shed_rates: HashTable<ShedRate>,
     /// The bins' length, for a restored rate's bin.
     bin_seconds: i64,
+    /// The highest rate of a term forgotten for room (decaying as rates
+    /// do): what a new term starts at, as it may be one of them back.
+    forgotten_rate: TermRate,
 }
 
 /// A short name hashes as its prefix and length (two words, no loop over
@@ -444,7 +490,11 @@ impl TermTable {
         if name.len() > 8 {
             self.long_names.push_str(name);
         }
-        let entry = TermEntry::new(name, name_at);
+        let mut entry = TermEntry::new(name, name_at);
+        // A term not in the table is new or was forgotten for room at no
+        // more than this rate: read as the latter, a busy brand's rare
+        // words coming back are not news (a crisis's burst is far above).
+        entry.rate = self.forgotten_rate;
         debug_assert_eq!(u64::from_le_bytes(entry.prefix), prefix);
         let id = match self.free.pop() {
             Some(id) => {
@@ -813,15 +863,24 @@ impl TermTable {
 
     /// Holds `id` for an open bin's entry unless the current mention already
     /// does; says whether it did.
-    pub(crate) fn hold_once(&mut self, id: TermId) -> bool {
+    pub(crate) fn hold_once(&mut self, id: TermId, negative: bool, toxic: bool) -> bool {
         let stamp = self.mention_stamp;
         match self.entries.get_mut(id as usize) {
             Some(entry) if entry.seen_stamp != stamp => {
                 entry.seen_stamp = stamp;
                 entry.open_entries += 1;
+                entry.mood.follow(negative, toxic);
                 true
             }
             _ => false,
+        }
+    }
+
+    /// A new entry's mood, from the mention that gave it its id (its first
+    /// mention was noted by hash only).
+    pub(crate) fn start_mood(&mut self, id: TermId, negative: bool, toxic: bool) {
+        if let Some(entry) = self.entries.get_mut(id as usize) {
+            entry.mood = TermMood::of(negative, toxic);
         }
     }
 
@@ -980,6 +1039,9 @@ impl TermTable {
                     .then_with(|| self.name(left.1).cmp(self.name(right.1)))
             });
             let excess = unheld.len() - keep;
+            if let Some((frontier, _)) = unheld.get(excess.wrapping_sub(1)) {
+                self.raise_forgotten_rate(*frontier, bin_index);
+            }
             for (_, id) in unheld.into_iter().take(excess) {
                 self.forget(id);
             }
@@ -1062,6 +1124,7 @@ impl TermTable {
             let middle = rates.len() / 2;
             let (_, cutoff, _) = rates.select_nth_unstable_by(middle, f64::total_cmp);
             let cutoff = *cutoff;
+            self.raise_forgotten_rate(cutoff, bin_index);
             self.shed_rates.retain(|shed| shed.rate > cutoff);
         }
         self.terms_shed += excess as u64;
@@ -1185,6 +1248,13 @@ impl TermTable {
         }
     }
 
+    /// Notes that terms up to `rate` (as of `bin_index`) were forgotten.
+    fn raise_forgotten_rate(&mut self, rate: f64, bin_index: i64) {
+        if rate > self.forgotten_rate.at(bin_index) {
+            self.forgotten_rate = TermRate::new(rate, bin_index);
+        }
+    }
+
     fn is_free(&self, id: usize) -> bool {
         self.entries[id].name_len == 0
     }
@@ -1294,7 +1364,7 @@ mod tests {
     #[test]
     fn a_term_entry_is_56_bytes() {
         assert_eq!(std::mem::size_of::<TermRate>(), 12);
-        assert_eq!(std::mem::size_of::<TermEntry>(), 56);
+        assert_eq!(std::mem::size_of::<TermEntry>(), 60);
     }
 
     #[test]
@@ -1321,7 +1391,7 @@ mod tests {
         for mention in [&[refund, delay, refund][..], &[refund], &[refund]] {
             table.start_mention();
             for id in mention {
-                if table.hold_once(*id) {
+                if table.hold_once(*id, false, false) {
                     bin.push(BinTerm { id: *id, count: 1 });
                 }
             }
@@ -1348,7 +1418,7 @@ mod tests {
         // A second bin with the same term: one more closed bin, one listing.
         let mut second = entries(&[delay]);
         table.start_mention();
-        assert!(table.hold_once(delay));
+        assert!(table.hold_once(delay, false, false));
         table.close_bin(&mut second, &mut Vec::new());
         assert_eq!(table.entry(delay).map(|entry| entry.closed_bins), Some(2));
         let mut listed: Vec<TermId> = table.window_terms().map(|(id, _)| id).collect();
@@ -1650,7 +1720,7 @@ mod tests {
         let mut table = TermTable::default();
         let rare_held = intern_at_rate(&mut table, "rareheld", 0.001);
         table.start_mention();
-        table.hold_once(rare_held);
+        table.hold_once(rare_held, false, false);
         intern_at_rate(&mut table, "rare", 0.001);
         intern_at_rate(&mut table, "common", 0.5);
         // Decayed below the bar since its last update: rare by now.
@@ -1712,7 +1782,7 @@ mod tests {
         let limit = 8;
         let held = table.intern("held");
         table.start_mention();
-        table.hold_once(held);
+        table.hold_once(held, false, false);
         for index in 0..12 {
             intern_at_rate(&mut table, &format!("term{index:02}"), f64::from(index));
         }
@@ -1730,7 +1800,14 @@ mod tests {
         assert!(fresh < 13);
         assert_eq!(table.name(fresh), "fresh");
         assert_eq!(table.find("fresh"), Some(fresh));
-        assert_eq!(table.entry(fresh).map(|entry| entry.rate.at(0)), Some(0.0));
+        // A new term starts at the highest rate forgotten (term05's): it
+        // may be one of them back. It decays as any rate does.
+        assert_eq!(table.entry(fresh).map(|entry| entry.rate.at(0)), Some(5.0));
+        assert_eq!(
+            table.entry(fresh).map(|entry| entry.rate.at(100)),
+            Some(TermRate::new(5.0, 0).at(100))
+        );
+        assert!(TermRate::new(5.0, 0).at(100) < 5.0);
         for index in 6..12 {
             let name = format!("term{index:02}");
             let id = table.find(&name).expect("kept");

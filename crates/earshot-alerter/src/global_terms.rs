@@ -1,0 +1,103 @@
+//! Every brand's terms together: the share of mentions naming each term
+//! across the brands one detector holds, a prior for each brand's own.
+//!
+//! A brand's term rates learn a window late (a quiet brand's new hashtag
+//! must not absorb its own burst), so a small brand has learned little of
+//! the language it shares with everyone else: "time" five times in an hour
+//! of twenty mentions is chance, which every other brand's mentions say.
+//! A term is read against the more of its brand's rate and this share of
+//! the brand's window; a crisis's own hashtag is rare everywhere.
+
+use std::collections::HashMap;
+
+use crate::term_table::{BinTerm, TermTable};
+
+/// The hourly decay of every count: a half-life of about a day, so that
+/// shares follow the day's topics.
+const HOURLY_DECAY: f64 = 0.97;
+/// Terms whose decayed count falls below this are forgotten: a share this
+/// small expects nothing of any brand's window.
+const MIN_KEPT_MENTIONS: f64 = 1.0;
+/// At most this many terms (about 17 bytes each); past it, the rarer half
+/// goes.
+pub(crate) const MAX_GLOBAL_TERMS: usize = 1 << 18;
+
+/// Mentions naming each term (by a 64-bit hash of its name: a collision
+/// among a quarter million names is about one in 2^28) and mentions in
+/// all, decayed alike, learned from bins as they leave the longest term
+/// window: what was learned never holds the windows read against it.
+#[derive(Debug, Clone)]
+pub(crate) struct GlobalTermShares {
+    mentions: HashMap<u64, f64, ahash::RandomState>,
+    total: f64,
+}
+
+impl Default for GlobalTermShares {
+    fn default() -> Self {
+        GlobalTermShares {
+            // Fixed seeds: the same names hash alike in every process.
+            mentions: HashMap::with_hasher(ahash::RandomState::with_seeds(
+                0x6561_7273, 0x686f_7421, 0x7465_726d, 0x7368_6172,
+            )),
+            total: 0.0,
+        }
+    }
+}
+
+impl GlobalTermShares {
+    fn key(&self, name: &str) -> u64 {
+        self.mentions.hasher().hash_one(name)
+    }
+
+    /// Learns a bin's mentions and the mentions of each of its terms
+    /// (names from `terms`, the brand's table).
+    pub(crate) fn learn_bin(&mut self, terms: &TermTable, bin_total: u32, bin_terms: &[BinTerm]) {
+        self.total += f64::from(bin_total);
+        for term in bin_terms {
+            let key = self.key(terms.name(term.id));
+            *self.mentions.entry(key).or_default() += f64::from(term.count);
+        }
+        if self.mentions.len() > MAX_GLOBAL_TERMS {
+            self.keep_commoner_half();
+        }
+    }
+
+    /// Decays every count by an hour's worth and forgets the rarest.
+    pub(crate) fn hourly(&mut self) {
+        self.total *= HOURLY_DECAY;
+        self.mentions.retain(|_, count| {
+            *count *= HOURLY_DECAY;
+            *count >= MIN_KEPT_MENTIONS
+        });
+        self.mentions.shrink_to(self.mentions.len() * 2);
+    }
+
+    fn keep_commoner_half(&mut self) {
+        let mut counts: Vec<f64> = self.mentions.values().copied().collect();
+        let middle = counts.len() / 2;
+        let (_, cutoff, _) = counts.select_nth_unstable_by(middle, f64::total_cmp);
+        let cutoff = *cutoff;
+        self.mentions.retain(|_, count| *count > cutoff);
+    }
+
+    /// The share of mentions naming `name` (0 for a term never learned).
+    pub(crate) fn share(&self, name: &str) -> f64 {
+        if self.total <= 0.0 {
+            return 0.0;
+        }
+        self.mentions
+            .get(&self.key(name))
+            .map_or(0.0, |count| (count / self.total).min(1.0))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.mentions.len()
+    }
+
+    /// Heap bytes asked for (capacity: a key, a count and a control byte
+    /// per slot).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.mentions.capacity() * (std::mem::size_of::<(u64, f64)>() + 1)
+    }
+}
