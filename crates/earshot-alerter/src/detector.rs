@@ -1499,6 +1499,7 @@ impl Detector {
             state.sources.prune(64);
         }
         self.stats.hourly_tidies += u64::from(tidied);
+        self.global_terms.learn_pending();
         if tidied {
             self.global_terms.hourly();
         }

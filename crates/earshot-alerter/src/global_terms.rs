@@ -26,10 +26,17 @@ pub(crate) const MAX_GLOBAL_TERMS: usize = 1 << 18;
 /// among a quarter million names is about one in 2^28) and mentions in
 /// all, decayed alike, learned from bins as they leave the longest term
 /// window: what was learned never holds the windows read against it.
+///
+/// Bins learned during a watermark advance wait in `pending` (whole
+/// counts, whose sums do not depend on their order) until every brand has
+/// read its windows: brands close the same minute in their map's order,
+/// and what one brand read must not depend on which went before it.
 #[derive(Debug, Clone)]
 pub(crate) struct GlobalTermShares {
     mentions: HashMap<u64, f64, ahash::RandomState>,
     total: f64,
+    pending: HashMap<u64, u64, ahash::RandomState>,
+    pending_total: u64,
 }
 
 impl Default for GlobalTermShares {
@@ -40,6 +47,8 @@ impl Default for GlobalTermShares {
                 0x6561_7273, 0x686f_7421, 0x7465_726d, 0x7368_6172,
             )),
             total: 0.0,
+            pending: HashMap::default(),
+            pending_total: 0,
         }
     }
 }
@@ -49,13 +58,23 @@ impl GlobalTermShares {
         self.mentions.hasher().hash_one(name)
     }
 
-    /// Learns a bin's mentions and the mentions of each of its terms
-    /// (names from `terms`, the brand's table).
+    /// Notes a bin's mentions and the mentions of each of its terms
+    /// (names from `terms`, the brand's table), learned at
+    /// [`Self::learn_pending`].
     pub(crate) fn learn_bin(&mut self, terms: &TermTable, bin_total: u32, bin_terms: &[BinTerm]) {
-        self.total += f64::from(bin_total);
+        self.pending_total += u64::from(bin_total);
         for term in bin_terms {
             let key = self.key(terms.name(term.id));
-            *self.mentions.entry(key).or_default() += f64::from(term.count);
+            *self.pending.entry(key).or_default() += u64::from(term.count);
+        }
+    }
+
+    /// Learns the bins noted since the last call.
+    pub(crate) fn learn_pending(&mut self) {
+        self.total += self.pending_total as f64;
+        self.pending_total = 0;
+        for (key, count) in self.pending.drain() {
+            *self.mentions.entry(key).or_default() += count as f64;
         }
         if self.mentions.len() > MAX_GLOBAL_TERMS {
             self.keep_commoner_half();
@@ -98,6 +117,6 @@ impl GlobalTermShares {
     /// Heap bytes asked for (capacity: a key, a count and a control byte
     /// per slot).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.mentions.capacity() * (std::mem::size_of::<(u64, f64)>() + 1)
+        (self.mentions.capacity() + self.pending.capacity()) * (std::mem::size_of::<(u64, f64)>() + 1)
     }
 }
