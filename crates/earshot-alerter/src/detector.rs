@@ -26,8 +26,8 @@ use earshot_schema::{
 use crate::config::{DetectorConfig, Thresholds};
 use crate::global_terms::GlobalTermShares;
 use crate::tails;
-use crate::term_table::{TermMood, 
-    hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermId, TermTable,
+use crate::term_table::{
+    hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermId, TermMood, TermTable,
     MIN_TERM_COUNT,
 };
 use crate::terms::for_each_term;
@@ -460,12 +460,7 @@ impl Baseline {
     }
 
     /// Folds a closed bin in; counts above the expected range are clipped.
-    fn learn(
-        &mut self,
-        bin: &mut Bin,
-        dispersion: f64,
-        anomalous: &Anomalies,
-    ) {
+    fn learn(&mut self, bin: &mut Bin, dispersion: f64, anomalous: &Anomalies) {
         let expected = self.expected(bin.start);
         let ceiling = expected + 3.0 * (expected + expected * expected / dispersion).sqrt() + 1.0;
         let count = f64::from(bin.total).min(if self.bins_observed < 60 {
@@ -1322,8 +1317,7 @@ impl Detector {
 /// never counts the windows it is read against, or a quiet brand's new
 /// hashtag absorbed its own burst before it could read as emerging.
 fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64) {
-    let Some((factor, alpha)) = bin.detail.as_ref().and_then(|detail| detail.term_learning)
-    else {
+    let Some((factor, alpha)) = bin.detail.as_ref().and_then(|detail| detail.term_learning) else {
         return;
     };
     let bin_index = bin.start / bin_seconds;
@@ -1752,9 +1746,8 @@ fn readings(
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
             }
-            expected = expected.max(
-                global.share(state.terms.name(id)) * f64::from(state.windows[slot].total),
-            );
+            expected = expected
+                .max(global.share(state.terms.name(id)) * f64::from(state.windows[slot].total));
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
             }
@@ -2103,7 +2096,10 @@ fn evaluate(
     let mut alerts = Vec::new();
     let mut anomalies = Anomalies::default();
     let thresholds = state.thresholds;
-    for reading in readings(state, config, windows, global).into_iter().flatten() {
+    for reading in readings(state, config, windows, global)
+        .into_iter()
+        .flatten()
+    {
         let kind = reading.kind;
         let slot = kind_slot(kind);
         if reading.z >= thresholds.watch_z {
@@ -3075,7 +3071,10 @@ mod tests {
         assert_eq!(quagga.in_windows[..3], [1, 1, 1]);
         assert_eq!(zebra.in_windows[..3], [2, 2, 2]);
         let first_bin = (start + first) / bin_seconds;
-        assert_eq!((quagga.rate.at(first_bin), zebra.rate.at(first_bin)), (0.0, 0.0));
+        assert_eq!(
+            (quagga.rate.at(first_bin), zebra.rate.at(first_bin)),
+            (0.0, 0.0)
+        );
         assert!(state.terms.find("okapi").is_none());
         // The first bin has left the hour (bins up to first + 60 closed).
         detector.advance_watermark(start + first + 61 * bin_seconds);
@@ -3091,6 +3090,96 @@ mod tests {
             (2.0 * quagga.rate.at(first_bin)).to_bits(),
             zebra.rate.at(first_bin).to_bits()
         );
+    }
+
+    /// A word every brand uses is read against its share of a brand's
+    /// window, not against the brand's own (late-learned) rate: a small
+    /// brand that never said "time" saying it six times in a minute is
+    /// chance, while six mentions of a tag nobody uses are news. Fails
+    /// without the shares across brands ("time" emerges like the tag).
+    #[test]
+    fn a_word_every_brand_uses_is_read_against_its_share_across_brands() {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        let start: i64 = 1_793_577_600;
+        let mut alerts = Vec::new();
+        let mut index = 0;
+        let mut say = |detector: &mut Detector, brand: &str, offset: i64, text: &str| {
+            let time = DateTime::from_timestamp(start + offset, 0).expect("time");
+            index += 1;
+            let mention = crate::synth::scored(
+                index.to_string(),
+                brand,
+                text.into(),
+                time,
+                false,
+                false,
+                false,
+            );
+            detector.ingest(&mention)
+        };
+        // Three hours: ten brands say "time" in every other mention, the
+        // small one never.
+        for minute in 0..180 {
+            for brand in 0..10 {
+                for second in [0, 30] {
+                    let text = if second == 0 {
+                        "what a time"
+                    } else {
+                        "quiet day"
+                    };
+                    let offset = minute * bin_seconds + second + brand;
+                    alerts.extend(say(&mut detector, &format!("busy{brand}"), offset, text));
+                }
+            }
+            alerts.extend(say(
+                &mut detector,
+                "small",
+                minute * bin_seconds + 20,
+                "hello there",
+            ));
+        }
+        let burst = |minute: i64| 180 * bin_seconds + minute * bin_seconds;
+        for second in 0..6 {
+            alerts.extend(say(&mut detector, "small", burst(0) + second, "about time"));
+        }
+        for second in 0..6 {
+            alerts.extend(say(
+                &mut detector,
+                "small",
+                burst(20) + second,
+                "#walrusgate now",
+            ));
+        }
+        alerts.extend(detector.advance_watermark(start + burst(30)));
+        let small_terms: Vec<&str> = alerts
+            .iter()
+            .filter(|alert| alert.brand == "small" && alert.kind == AlertKind::EmergingTerms)
+            .map(|alert| alert.summary.as_str())
+            .collect();
+        assert!(
+            small_terms
+                .iter()
+                .any(|summary| summary.contains("of \"#walrusgate\"")),
+            "{small_terms:?}"
+        );
+        assert!(
+            !small_terms
+                .iter()
+                .any(|summary| summary.contains("of \"time\"")),
+            "{small_terms:?}"
+        );
+        assert!(detector.global_terms.share("time") > 0.2);
+    }
+
+    /// A term backs a surge when its mentions are of the surge's kind well
+    /// beyond the brand's own share: half again as much, or halfway to
+    /// all of them where that is less.
+    #[test]
+    fn a_backer_needs_its_kind_well_beyond_the_brands_share() {
+        assert_eq!(backer_share_needed(0.05), 0.05 * 1.5);
+        assert_eq!(backer_share_needed(0.3), 0.3 * 1.5);
+        assert_eq!(backer_share_needed(0.8), 0.9);
     }
 
     /// A closed bin's entries, shrunk to fit at close, grow by an eighth
@@ -3301,4 +3390,3 @@ mod tests {
         assert_eq!((bin.total, bin.negative), (2, 2));
     }
 }
-

@@ -44,7 +44,10 @@ impl Default for GlobalTermShares {
         GlobalTermShares {
             // Fixed seeds: the same names hash alike in every process.
             mentions: HashMap::with_hasher(ahash::RandomState::with_seeds(
-                0x6561_7273, 0x686f_7421, 0x7465_726d, 0x7368_6172,
+                0x6561_7273,
+                0x686f_7421,
+                0x7465_726d,
+                0x7368_6172,
             )),
             total: 0.0,
             pending: HashMap::default(),
@@ -91,12 +94,21 @@ impl GlobalTermShares {
         self.mentions.shrink_to(self.mentions.len() * 2);
     }
 
+    /// Forgets the rarer half exactly (ties by hash, so that which go
+    /// does not depend on the map's order).
     fn keep_commoner_half(&mut self) {
-        let mut counts: Vec<f64> = self.mentions.values().copied().collect();
+        let mut counts: Vec<(f64, u64)> = self
+            .mentions
+            .iter()
+            .map(|(key, count)| (*count, *key))
+            .collect();
         let middle = counts.len() / 2;
-        let (_, cutoff, _) = counts.select_nth_unstable_by(middle, f64::total_cmp);
-        let cutoff = *cutoff;
-        self.mentions.retain(|_, count| *count > cutoff);
+        counts.select_nth_unstable_by(middle, |left, right| {
+            left.0.total_cmp(&right.0).then(left.1.cmp(&right.1))
+        });
+        for (_, key) in &counts[..middle] {
+            self.mentions.remove(key);
+        }
     }
 
     /// The share of mentions naming `name` (0 for a term never learned).
@@ -117,6 +129,67 @@ impl GlobalTermShares {
     /// Heap bytes asked for (capacity: a key, a count and a control byte
     /// per slot).
     pub(crate) fn heap_bytes(&self) -> usize {
-        (self.mentions.capacity() + self.pending.capacity()) * (std::mem::size_of::<(u64, f64)>() + 1)
+        (self.mentions.capacity() + self.pending.capacity())
+            * (std::mem::size_of::<(u64, f64)>() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn learn(
+        shares: &mut GlobalTermShares,
+        table: &mut TermTable,
+        total: u32,
+        terms: &[(&str, u32)],
+    ) {
+        let bin_terms: Vec<BinTerm> = terms
+            .iter()
+            .map(|(name, count)| BinTerm {
+                id: table.intern(name),
+                count: *count,
+            })
+            .collect();
+        shares.learn_bin(table, total, &bin_terms);
+    }
+
+    #[test]
+    fn shares_are_learned_after_the_advance_and_decay_alike() {
+        let mut shares = GlobalTermShares::default();
+        let mut table = TermTable::default();
+        learn(&mut shares, &mut table, 10, &[("time", 4), ("rare", 1)]);
+        // Not read until every brand has read its windows.
+        assert_eq!(shares.share("time"), 0.0);
+        shares.learn_pending();
+        learn(&mut shares, &mut table, 10, &[("time", 2)]);
+        shares.learn_pending();
+        assert_eq!(shares.share("time"), 6.0 / 20.0);
+        assert_eq!(shares.share("rare"), 1.0 / 20.0);
+        assert_eq!(shares.share("never"), 0.0);
+        // An hour decays counts and total alike; a count under one goes.
+        shares.hourly();
+        assert!((shares.share("time") - 0.3).abs() < 1e-12);
+        assert_eq!(shares.share("rare"), 0.0);
+        assert_eq!(shares.len(), 1);
+    }
+
+    #[test]
+    fn past_the_limit_the_rarer_half_goes() {
+        let mut shares = GlobalTermShares::default();
+        let mut table = TermTable::default();
+        let names: Vec<String> = (0..=MAX_GLOBAL_TERMS)
+            .map(|index| format!("t{index}"))
+            .collect();
+        let terms: Vec<(&str, u32)> = names
+            .iter()
+            .enumerate()
+            .map(|(index, name)| (name.as_str(), if index % 2 == 0 { 5 } else { 2 }))
+            .collect();
+        learn(&mut shares, &mut table, 1000, &terms);
+        shares.learn_pending();
+        assert_eq!(shares.len(), MAX_GLOBAL_TERMS / 2 + 1);
+        assert!(shares.share("t0") > 0.0);
+        assert_eq!(shares.share("t1"), 0.0);
     }
 }
