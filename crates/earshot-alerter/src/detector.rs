@@ -2240,6 +2240,9 @@ fn estimate_onset(state: &BrandState, reading: &Reading, config: &DetectorConfig
     onset - onset.rem_euclid(config.bin_seconds)
 }
 
+// Each argument is a different part of what an alert reports; a struct
+// built for this one call would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn build_alert(
     brand: &str,
     state: &BrandState,
