@@ -1746,8 +1746,8 @@ fn readings(
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
             }
-            expected = expected
-                .max(global.share(state.terms.name(id)) * f64::from(state.windows[slot].total));
+            expected =
+                global.at_least_share(expected, state.terms.name(id), state.windows[slot].total);
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
             }
@@ -1910,6 +1910,7 @@ fn backer_share_needed(brand_share: f64) -> f64 {
 }
 
 /// A term that could back a surge: its strongest window's reading.
+#[derive(Clone, Copy)]
 struct Backer<'a> {
     z: f64,
     count: u32,
@@ -1949,7 +1950,7 @@ impl<'a> Backers<'a> {
                     candidate.z > best.z || (candidate.z == best.z && candidate.name < best.name)
                 })
             {
-                *slot = Some(Backer { ..candidate });
+                *slot = Some(candidate);
             }
         }
     }
@@ -2261,7 +2262,7 @@ fn build_alert(
         reading.term_window_bins,
     );
     let rate_bin_index = windows.term_rate_bin_index(last_start);
-    let window_total = f64::from(state.windows[reading.term_window].total);
+    let window_total = state.windows[reading.term_window].total;
     let mut terms: Vec<TermEvidence> = state
         .terms
         .busy_terms()
@@ -2272,8 +2273,11 @@ fn build_alert(
                 term: name.to_owned(),
                 observed: f64::from(entry.in_windows[reading.term_window]),
                 // As `readings` reads it.
-                expected: (entry.rate.at(rate_bin_index) * per_rate)
-                    .max(global.share(name) * window_total),
+                expected: global.at_least_share(
+                    entry.rate.at(rate_bin_index) * per_rate,
+                    name,
+                    window_total,
+                ),
             }
         })
         .filter(|term| term.observed > 2.0 * (term.expected + 0.5))

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use crate::term_table::{BinTerm, TermTable};
+use crate::term_table::{hash_table_bytes, BinTerm, TermTable};
 
 /// The hourly decay of every count: a half-life of about a day, so that
 /// shares follow the day's topics.
@@ -121,16 +121,21 @@ impl GlobalTermShares {
             .map_or(0.0, |count| (count / self.total).min(1.0))
     }
 
+    /// A term's expectation in a window of `window_mentions`: the more of
+    /// `own` (from the brand's rate) and this share of the window.
+    pub(crate) fn at_least_share(&self, own: f64, name: &str, window_mentions: u32) -> f64 {
+        own.max(self.share(name) * f64::from(window_mentions))
+    }
+
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.mentions.len()
     }
 
-    /// Heap bytes asked for (capacity: a key, a count and a control byte
-    /// per slot).
+    /// Heap bytes asked for (both maps' buckets).
     pub(crate) fn heap_bytes(&self) -> usize {
-        (self.mentions.capacity() + self.pending.capacity())
-            * (std::mem::size_of::<(u64, f64)>() + 1)
+        hash_table_bytes::<(u64, f64)>(self.mentions.capacity())
+            + hash_table_bytes::<(u64, u64)>(self.pending.capacity())
     }
 }
 
