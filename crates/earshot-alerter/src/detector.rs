@@ -742,8 +742,7 @@ impl BrandState {
             self.terms
                 .leave_window(leaving.terms(), slot, windows.longest_term);
             if slot == windows.longest_term {
-                learn_term_rates(&mut self.terms, leaving, bin_seconds);
-                global.learn_bin(&self.terms, leaving.total, leaving.terms());
+                learn_from_leaving_bin(&mut self.terms, global, leaving, bin_seconds);
             }
         }
         let oldest_kept = newest - (windows.longest as i64 - 1) * bin_seconds;
@@ -846,14 +845,14 @@ impl BrandState {
     }
 
     /// Forgets every closed bin (after a gap longer than any window).
-    fn clear_closed(&mut self, windows: &Windows) {
+    fn clear_closed(&mut self, windows: &Windows, global: &mut GlobalTermShares) {
         // Bins still in the longest term window have not taught their terms.
         let learned_before = self.last_closed.map_or(i64::MIN, |newest| {
             newest - windows.terms[windows.longest_term] as i64 * windows.bin_seconds
         });
         for gone in self.closed.drain(..) {
             if gone.start > learned_before {
-                learn_term_rates(&mut self.terms, &gone, windows.bin_seconds);
+                learn_from_leaving_bin(&mut self.terms, global, &gone, windows.bin_seconds);
             }
             self.terms.clear_windows(gone.terms());
             self.terms.release_closed(gone.terms());
@@ -1312,6 +1311,19 @@ impl Detector {
     }
 }
 
+/// What a bin leaving the longest term window teaches (it leaves by age,
+/// or all at once after a gap longer than any window): its brand's term
+/// rates, and every brand's shares, both at the same bins.
+fn learn_from_leaving_bin(
+    terms: &mut TermTable,
+    global: &mut GlobalTermShares,
+    bin: &Bin,
+    bin_seconds: i64,
+) {
+    learn_term_rates(terms, bin, bin_seconds);
+    global.learn_bin(terms, bin.total, bin.terms());
+}
+
 /// Folds a bin that has just left the longest term window into its terms'
 /// rates, deseasonalised and weighted as the baseline learned it: a rate
 /// never counts the windows it is read against, or a quiet brand's new
@@ -1395,7 +1407,7 @@ impl Detector {
             let gap_bins = (watermark - next) / config.bin_seconds;
             if gap_bins > 2 * 24 * 60 {
                 next = watermark - 2 * 24 * 60 * config.bin_seconds;
-                state.clear_closed(windows);
+                state.clear_closed(windows, global_terms);
             }
             while next + config.bin_seconds <= watermark {
                 let mut bin = state
@@ -3097,6 +3109,35 @@ mod tests {
             (2.0 * quagga.rate.at(first_bin)).to_bits(),
             zebra.rate.at(first_bin).to_bits()
         );
+    }
+
+    /// Bins still in the longest term window when a gap longer than any
+    /// window clears them teach both what bins leaving by age teach: the
+    /// brand's rates and the shares across brands. Fails when the gap
+    /// teaches only the rates (the shares never see those bins).
+    #[test]
+    fn a_long_gap_teaches_the_shares_what_its_bins_held() {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let bin_seconds = detector.config.bin_seconds;
+        let start: i64 = 1_793_577_600;
+        for index in 0..12 {
+            let time = DateTime::from_timestamp(start + index * 20, 0).expect("time");
+            let mention = crate::synth::scored(
+                index.to_string(),
+                "solo",
+                "walrusgate again".into(),
+                time,
+                false,
+                false,
+                false,
+            );
+            detector.ingest(&mention);
+        }
+        detector.advance_watermark(start + 10 * bin_seconds);
+        // In the window: nothing learned yet.
+        assert_eq!(detector.global_terms.share("walrusgate"), 0.0);
+        detector.advance_watermark(start + 3 * 24 * 60 * bin_seconds);
+        assert_eq!(detector.global_terms.share("walrusgate"), 1.0);
     }
 
     /// A word every brand uses is read against its share of a brand's
