@@ -2670,7 +2670,7 @@ mod tests {
             let mut terms: HashMap<TermId, u32> = HashMap::new();
             for bin in &bins {
                 for term in bin.terms() {
-                    *terms.entry(term.id).or_default() += term.count;
+                    *terms.entry(term.id).or_default() += u32::from(term.count);
                 }
             }
             for (id, entry) in state.terms.window_terms() {
@@ -3427,7 +3427,7 @@ mod tests {
             3,
             "entries before the merge"
         );
-        let mut merged: Vec<(String, u32)> = bin
+        let mut merged: Vec<(String, u16)> = bin
             .terms()
             .iter()
             .map(|term| (terms.name(term.id).to_owned(), term.count))

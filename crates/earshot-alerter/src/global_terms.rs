@@ -147,7 +147,7 @@ mod tests {
         shares: &mut GlobalTermShares,
         table: &mut TermTable,
         total: u32,
-        terms: &[(&str, u32)],
+        terms: &[(&str, u16)],
     ) {
         let bin_terms: Vec<BinTerm> = terms
             .iter()
@@ -186,7 +186,7 @@ mod tests {
         let names: Vec<String> = (0..=MAX_GLOBAL_TERMS)
             .map(|index| format!("t{index}"))
             .collect();
-        let terms: Vec<(&str, u32)> = names
+        let terms: Vec<(&str, u16)> = names
             .iter()
             .enumerate()
             .map(|(index, name)| (name.as_str(), if index % 2 == 0 { 5 } else { 2 }))

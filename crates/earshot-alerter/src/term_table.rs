@@ -252,11 +252,17 @@ struct ShedRate {
     rate: f64,
 }
 
-/// A bin's count of one term (one entry per mention while the bin is open).
+/// A bin's count of one term (one entry per mention while the bin is open),
+/// in 6 bytes: every bin kept holds one per term it names, and these places
+/// were an eighth of a busy hour's state at 8. A count saturates at
+/// `u16::MAX` mentions of one term in one bin ([`TermTable::close_bin`]):
+/// windows add and take out the same saturated count, so they stay exact
+/// sums of what the bins hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, packed(2))]
 pub(crate) struct BinTerm {
     pub id: TermId,
-    pub count: u32,
+    pub count: u16,
 }
 
 /// 60 bytes (a term's merge position in a closing bin is scratch outside
@@ -904,7 +910,8 @@ impl TermTable {
             };
             entry.open_entries = entry.open_entries.saturating_sub(1);
             if entry.seen_stamp == stamp {
-                terms[*position as usize].count += count;
+                let merged = &mut terms[*position as usize];
+                merged.count = merged.count.saturating_add(count);
                 continue;
             }
             entry.seen_stamp = stamp;
@@ -949,7 +956,7 @@ impl TermTable {
                 continue;
             };
             for in_window in entry.in_windows.iter_mut().take(slots) {
-                *in_window += term.count;
+                *in_window += u32::from(term.count);
             }
             if entry.busy_position == u32::MAX && entry.in_windows[longest] >= MIN_TERM_COUNT {
                 entry.busy_position = self.busy.len() as u32;
@@ -964,7 +971,7 @@ impl TermTable {
             let Some(entry) = self.entries.get_mut(term.id as usize) else {
                 continue;
             };
-            entry.in_windows[slot] -= term.count;
+            entry.in_windows[slot] -= u32::from(term.count);
             if slot == longest && entry.in_windows[slot] < MIN_TERM_COUNT {
                 self.unlist_busy(term.id);
             }
@@ -1181,7 +1188,8 @@ impl TermTable {
             self.busy.shrink_to_fit();
             for terms in bins {
                 for term in terms.iter_mut() {
-                    rename(&mut term.id);
+                    // A copy: the field of a packed place is not aligned.
+                    term.id = renamed[{ term.id } as usize];
                 }
             }
             let (entries, long_names, hasher) = (&self.entries, &self.long_names, &self.hasher);
@@ -1362,9 +1370,45 @@ mod tests {
     }
 
     #[test]
-    fn a_term_entry_is_56_bytes() {
+    fn a_term_entry_is_60_bytes_and_a_bin_place_6() {
         assert_eq!(std::mem::size_of::<TermRate>(), 12);
         assert_eq!(std::mem::size_of::<TermEntry>(), 60);
+        assert_eq!(std::mem::size_of::<BinTerm>(), 6);
+    }
+
+    /// A term named more than `u16::MAX` times in one bin keeps that many:
+    /// the windows take out what they added, and end empty.
+    #[test]
+    fn a_bin_count_saturates_and_the_windows_stay_exact_sums() {
+        let mut table = TermTable::default();
+        let brand = table.intern("acme");
+        let mut bin = Vec::new();
+        for _ in 0..70_000 {
+            table.start_mention();
+            if table.hold_once(brand, false, false) {
+                bin.push(BinTerm {
+                    id: brand,
+                    count: 1,
+                });
+            }
+        }
+        table.close_bin(&mut bin, &mut Vec::new());
+        assert_eq!(
+            bin,
+            vec![BinTerm {
+                id: brand,
+                count: u16::MAX
+            }]
+        );
+        table.enter_windows(&bin, 3, 2);
+        let in_windows = |table: &TermTable| table.entry(brand).map(|entry| entry.in_windows);
+        assert_eq!(in_windows(&table), Some([65_535, 65_535, 65_535, 0]));
+        assert_eq!(table.busy_terms().count(), 1);
+        for slot in 0..3 {
+            table.leave_window(&bin, slot, 2);
+        }
+        assert_eq!(in_windows(&table), Some([0; MAX_WINDOWS]));
+        assert_eq!(table.busy_terms().count(), 0);
     }
 
     #[test]
