@@ -104,6 +104,13 @@ fn main() {
         "terms shed {}, seen-once notes dropped early {}",
         detector.stats.terms_shed, detector.stats.term_notes_dropped
     );
+    // What the entries are spent on: terms a bin holds, the busy ones the
+    // detector reads among them, and terms kept only for their rate.
+    let census = detector.term_census();
+    println!(
+        "term entries: {} held by a bin ({} busy), {} for their rate only, {} free slots; seen-once notes {} in {} slots",
+        census.held, census.busy, census.rate_only, census.free, census.notes, census.note_slots
+    );
     let measure_started = Instant::now();
     let state = detector.state_bytes();
     let measure_ms = measure_started.elapsed().as_secs_f64() * 1000.0;

@@ -27,8 +27,8 @@ use crate::config::{DetectorConfig, Thresholds};
 use crate::global_terms::GlobalTermShares;
 use crate::tails;
 use crate::term_table::{
-    hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermId, TermMood, TermTable,
-    MIN_TERM_COUNT,
+    hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermCensus, TermId, TermMood,
+    TermTable, MIN_TERM_COUNT,
 };
 use crate::terms::for_each_term;
 
@@ -1137,6 +1137,16 @@ impl Detector {
             bytes.add(&brand_bytes);
         }
         bytes
+    }
+
+    /// Every brand's term entries and notes by what they hold: a walk over
+    /// every entry, for benchmarks.
+    pub fn term_census(&self) -> TermCensus {
+        let mut census = TermCensus::default();
+        for state in self.brands.values() {
+            census.add(&state.terms.census());
+        }
+        census
     }
 
     /// Each brand's heap bytes by part (the brand map's own table left

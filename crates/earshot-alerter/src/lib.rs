@@ -30,6 +30,7 @@ use prometheus::{IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registr
 
 pub use config::{DetectorConfig, Thresholds};
 pub use detector::{Detector, StateBytes};
+pub use term_table::TermCensus;
 
 #[derive(Debug, clap::Parser)]
 #[command(

@@ -196,6 +196,37 @@ pub(crate) struct TableBytes {
     pub other: usize,
 }
 
+/// A table's entry slots and notes by what they hold
+/// ([`TermTable::census`]): which terms the entries are spent on, for the
+/// memory benchmark.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TermCensus {
+    /// Entries an open or kept bin names.
+    pub held: usize,
+    /// Of those, the busy ones: [`MIN_TERM_COUNT`] or more mentions in a
+    /// window, the only ones the detector reads.
+    pub busy: usize,
+    /// Entries no bin names, kept for their rate.
+    pub rate_only: usize,
+    /// Free slots, reused by new terms until a fit gives them back.
+    pub free: usize,
+    /// Seen-once notes, and the slots their hash table holds.
+    pub notes: usize,
+    pub note_slots: usize,
+}
+
+impl TermCensus {
+    /// Adds another table's (one per brand).
+    pub fn add(&mut self, other: &TermCensus) {
+        self.held += other.held;
+        self.busy += other.busy;
+        self.rate_only += other.rate_only;
+        self.free += other.free;
+        self.notes += other.notes;
+        self.note_slots += other.note_slots;
+    }
+}
+
 /// A term mentioned once in the kept bins, in 8 bytes (a brand's notes were
 /// its second largest part at a busy hour, at 12): its name's keyed hash
 /// but the lowest 16 bits, and the bin's index modulo 2^16 in their place.
@@ -816,6 +847,28 @@ impl TermTable {
         )
     }
 
+    /// Its entry slots and notes by what they hold: a walk over every
+    /// entry, for benchmarks.
+    pub(crate) fn census(&self) -> TermCensus {
+        let mut census = TermCensus {
+            busy: self.busy.len(),
+            notes: self.seen_once.len(),
+            note_slots: hash_table_bytes::<SeenOnce>(self.seen_once.capacity())
+                / (std::mem::size_of::<SeenOnce>() + 1),
+            ..TermCensus::default()
+        };
+        for entry in &self.entries {
+            if entry.name_len == 0 {
+                census.free += 1;
+            } else if entry.is_held() {
+                census.held += 1;
+            } else {
+                census.rate_only += 1;
+            }
+        }
+        census
+    }
+
     /// Heap bytes held, by part, from capacities (what was asked of the
     /// allocator, not what it spends on it).
     pub(crate) fn heap_bytes(&self) -> TableBytes {
@@ -1374,6 +1427,44 @@ mod tests {
         assert_eq!(std::mem::size_of::<TermRate>(), 12);
         assert_eq!(std::mem::size_of::<TermEntry>(), 60);
         assert_eq!(std::mem::size_of::<BinTerm>(), 6);
+    }
+
+    /// The census sorts entries by what holds them: a bin (busy at three
+    /// mentions in a window), only a rate, or nothing (a free slot).
+    #[test]
+    fn the_census_counts_held_busy_rate_only_and_free_entries() {
+        let mut table = TermTable::default();
+        let acme = table.intern("acme");
+        let bolt = table.intern("bolt");
+        let gone = table.intern("gone");
+        table.forget(gone);
+        let mut bin = Vec::new();
+        for _ in 0..3 {
+            table.start_mention();
+            if table.hold_once(acme, false, false) {
+                bin.push(BinTerm { id: acme, count: 1 });
+            }
+        }
+        let census = table.census();
+        assert_eq!(
+            (census.held, census.busy, census.rate_only, census.free),
+            (1, 0, 1, 1)
+        );
+        table.close_bin(&mut bin, &mut Vec::new());
+        table.enter_windows(&bin, 1, 0);
+        let census = table.census();
+        assert_eq!(
+            (census.held, census.busy, census.rate_only, census.free),
+            (1, 1, 1, 1)
+        );
+        assert_eq!(table.entry(bolt).map(TermEntry::is_held), Some(false));
+        table.leave_window(&bin, 0, 0);
+        table.release_closed(&bin);
+        let census = table.census();
+        assert_eq!(
+            (census.held, census.busy, census.rate_only, census.free),
+            (0, 0, 2, 1)
+        );
     }
 
     /// A term named more than `u16::MAX` times in one bin keeps that many:
