@@ -169,18 +169,20 @@ pub(crate) fn push_with_little_room<T>(items: &mut Vec<T>, item: T) {
     items.push(item);
 }
 
-/// Heap bytes a hash table of `capacity` items of `T` holds: hashbrown's
-/// buckets (a power of two, filled to 7/8 at most) and a control byte each.
+/// Heap bytes a hash table of `capacity` items of `T` holds: its buckets
+/// ([`hash_table_buckets`]) and a control byte each.
 pub(crate) fn hash_table_bytes<T>(capacity: usize) -> usize {
-    if capacity == 0 {
-        return 0;
+    hash_table_buckets(capacity) * (std::mem::size_of::<T>() + 1)
+}
+
+/// hashbrown's buckets for a table of `capacity` items: a power of two,
+/// filled to 7/8 at most.
+fn hash_table_buckets(capacity: usize) -> usize {
+    match capacity {
+        0 => 0,
+        1..8 => (capacity + 1).next_power_of_two(),
+        _ => (capacity * 8 / 7).next_power_of_two(),
     }
-    let buckets = if capacity < 8 {
-        (capacity + 1).next_power_of_two()
-    } else {
-        (capacity * 8 / 7).next_power_of_two()
-    };
-    buckets * (std::mem::size_of::<T>() + 1)
 }
 
 /// Heap bytes a term table holds, by part ([`TermTable::heap_bytes`]).
@@ -853,8 +855,7 @@ impl TermTable {
         let mut census = TermCensus {
             busy: self.busy.len(),
             notes: self.seen_once.len(),
-            note_slots: hash_table_bytes::<SeenOnce>(self.seen_once.capacity())
-                / (std::mem::size_of::<SeenOnce>() + 1),
+            note_slots: hash_table_buckets(self.seen_once.capacity()),
             ..TermCensus::default()
         };
         for entry in &self.entries {
