@@ -1756,9 +1756,9 @@ fn readings(
     // Term rates learn a window late: until a brand's terms have learned
     // from a window's worth of bins, every term reads as new.
     let terms_ready = baseline.bins_observed >= 2 * windows.terms[windows.longest_term] as u64;
-    for (id, entry) in state.terms.busy_terms().filter(|_| terms_ready) {
+    for (busy, entry) in state.terms.busy_terms().filter(|_| terms_ready) {
         terms_tested += 1;
-        let in_windows = &entry.in_windows;
+        let (id, in_windows) = (busy.id, &busy.in_windows);
         let rate = entry.rate.at(rate_bin_index);
         for slot in 0..windows.terms.len() {
             let count = in_windows[slot];
@@ -2288,12 +2288,12 @@ fn build_alert(
     let mut terms: Vec<TermEvidence> = state
         .terms
         .busy_terms()
-        .filter(|(_, entry)| entry.in_windows[reading.term_window] >= MIN_TERM_COUNT)
-        .map(|(id, entry)| {
-            let name = state.terms.name(id);
+        .filter(|(busy, _)| busy.in_windows[reading.term_window] >= MIN_TERM_COUNT)
+        .map(|(busy, entry)| {
+            let name = state.terms.name(busy.id);
             TermEvidence {
                 term: name.to_owned(),
-                observed: f64::from(entry.in_windows[reading.term_window]),
+                observed: f64::from(busy.in_windows[reading.term_window]),
                 // As `readings` reads it.
                 expected: global.at_least_share(
                     entry.rate.at(rate_bin_index) * per_rate,
@@ -2683,9 +2683,9 @@ mod tests {
                     *terms.entry(term.id).or_default() += u32::from(term.count);
                 }
             }
-            for (id, entry) in state.terms.window_terms() {
+            for (id, _) in state.terms.window_terms() {
                 assert_eq!(
-                    entry.in_windows[slot],
+                    state.terms.window_counts(id)[slot],
                     terms.get(&id).copied().unwrap_or(0),
                     "{} in window {window}",
                     state.terms.name(id)
@@ -2769,18 +2769,19 @@ mod tests {
                     }
                 }
             }
-            for (id, entry) in state.terms.window_terms() {
+            for (id, _) in state.terms.window_terms() {
                 let name = state.terms.name(id);
                 let expected = counts.get(name).copied().unwrap_or(0);
                 assert_eq!(
-                    entry.in_windows[slot], expected,
+                    state.terms.window_counts(id)[slot],
+                    expected,
                     "{name} in window {window}"
                 );
             }
             for (term, count) in counts {
                 if let Some(id) = state.terms.find(term) {
-                    let entry = state.terms.entry(id).expect("entry");
-                    assert_eq!(entry.in_windows[slot], count, "{term} in window {window}");
+                    let in_window = state.terms.window_counts(id)[slot];
+                    assert_eq!(in_window, count, "{term} in window {window}");
                 }
             }
         }
@@ -3093,12 +3094,14 @@ mod tests {
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
             let id = state.terms.find(name).expect(name);
-            state.terms.entry(id).expect(name).clone()
+            let entry = state.terms.entry(id).expect(name).clone();
+            (entry, state.terms.window_counts(id))
         };
         let (quagga, zebra) = (entry("quagga"), entry("zebra"));
         assert_eq!(state.terms.seen_once_bin("quagga"), None);
-        assert_eq!(quagga.in_windows[..3], [1, 1, 1]);
-        assert_eq!(zebra.in_windows[..3], [2, 2, 2]);
+        assert_eq!(quagga.1[..3], [1, 1, 1]);
+        assert_eq!(zebra.1[..3], [2, 2, 2]);
+        let (quagga, zebra) = (quagga.0, zebra.0);
         let first_bin = (start + first) / bin_seconds;
         assert_eq!(
             (quagga.rate.at(first_bin), zebra.rate.at(first_bin)),
@@ -3110,10 +3113,12 @@ mod tests {
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
             let id = state.terms.find(name).expect(name);
-            state.terms.entry(id).expect(name).clone()
+            let entry = state.terms.entry(id).expect(name).clone();
+            (entry, state.terms.window_counts(id))
         };
         let (quagga, zebra) = (entry("quagga"), entry("zebra"));
-        assert_eq!(quagga.in_windows[..3], [0, 0, 1]);
+        assert_eq!(quagga.1[..3], [0, 0, 1]);
+        let (quagga, zebra) = (quagga.0, zebra.0);
         assert!(quagga.rate.at(first_bin) > 0.0);
         assert_eq!(
             (2.0 * quagga.rate.at(first_bin)).to_bits(),

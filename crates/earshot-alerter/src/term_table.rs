@@ -298,10 +298,11 @@ pub(crate) struct BinTerm {
     pub count: u16,
 }
 
-/// 56 bytes (a term's merge position in a closing bin is scratch outside
-/// it; its mood and a 2-byte stamp share 4): every term mentioned twice in
-/// a brand's kept hour has one, and entries are the largest part of a busy
-/// hour's state. Aligning it to a cache line measured slower, not faster.
+/// 40 bytes (a term's merge position in a closing bin is scratch outside
+/// it; its mood and a 2-byte stamp share 4; a busy term's window counts
+/// live in the busy list): every term mentioned twice in a brand's kept
+/// hour has one, and entries are the largest part of a busy hour's state.
+/// Aligning it to a cache line measured slower, not faster.
 #[derive(Debug, Clone)]
 pub(crate) struct TermEntry {
     /// The name's length in bytes; 0 while the id is free (no term is
@@ -318,17 +319,78 @@ pub(crate) struct TermEntry {
     /// each: with real texts a busy brand holds thousands of terms.
     prefix: [u8; 8],
     pub rate: TermRate,
-    /// Mentions of the term in each detection window (closed bins only).
-    pub in_windows: [u32; MAX_WINDOWS],
     /// Entries of open bins naming it (one per mention).
     open_entries: u32,
-    /// Where the id is in `TermTable::busy` (`u32::MAX` when not there).
-    busy_position: u32,
+    /// Its mentions in each detection window (closed bins only), or where
+    /// they are: in the busy list.
+    windows: WindowCounts,
     /// The mention or merge that last saw it ([`TermTable::next_stamp`]).
     seen_stamp: u16,
     /// What its recent mentions were ([`TermTable::hold_once`]): a term
     /// corroborates a surge of the kind its own mentions are.
     pub mood: TermMood,
+}
+
+/// Bits a quiet term's count takes per window in [`WindowCounts`].
+const QUIET_COUNT_BITS: u32 = 7;
+const QUIET_COUNT_MASK: u32 = (1 << QUIET_COUNT_BITS) - 1;
+/// Marks [`WindowCounts`] that hold counts, not a busy-list position.
+const QUIET: u32 = 1 << 31;
+// A quiet term's counts are under MIN_TERM_COUNT in every window (the
+// longest holds every other): they fit, one field each, under the mark.
+const _: () =
+    assert!(MIN_TERM_COUNT <= QUIET_COUNT_MASK && MAX_WINDOWS as u32 * QUIET_COUNT_BITS < 31);
+
+/// A term's mentions in each detection window, in 4 bytes: a busy term's
+/// (3 or more in the longest window) are where it is in the busy list,
+/// which holds them in full; the others, under [`MIN_TERM_COUNT`] each,
+/// are here in 7 bits per window. Three quarters of a busy hour's entries
+/// are not busy, and 16 bytes of counts in each was a seventh of the
+/// state (the busy list reads them in order, too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WindowCounts(u32);
+
+impl WindowCounts {
+    const NONE: WindowCounts = WindowCounts(QUIET);
+
+    fn busy_at(position: usize) -> Self {
+        debug_assert!(position < QUIET as usize);
+        WindowCounts(position as u32)
+    }
+
+    /// Where the counts are in the busy list; none for a quiet term.
+    fn busy_position(self) -> Option<usize> {
+        (self.0 & QUIET == 0).then_some(self.0 as usize)
+    }
+
+    /// A quiet term's counts (each under [`MIN_TERM_COUNT`]).
+    fn quiet(counts: [u32; MAX_WINDOWS]) -> Self {
+        let mut packed = QUIET;
+        for (slot, count) in counts.iter().enumerate() {
+            debug_assert!(*count < MIN_TERM_COUNT, "{counts:?}");
+            packed |= (*count).min(QUIET_COUNT_MASK) << (slot as u32 * QUIET_COUNT_BITS);
+        }
+        WindowCounts(packed)
+    }
+
+    /// A quiet term's counts (zeros for a busy one: see the busy list).
+    fn quiet_counts(self) -> [u32; MAX_WINDOWS] {
+        let mut counts = [0; MAX_WINDOWS];
+        if self.0 & QUIET != 0 {
+            for (slot, count) in counts.iter_mut().enumerate() {
+                *count = (self.0 >> (slot as u32 * QUIET_COUNT_BITS)) & QUIET_COUNT_MASK;
+            }
+        }
+        counts
+    }
+}
+
+/// A busy term (see [`TermTable::busy`]) and its mentions in each
+/// detection window (closed bins only).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BusyTerm {
+    pub id: TermId,
+    pub in_windows: [u32; MAX_WINDOWS],
 }
 
 /// The shares of a term's recent mentions (about its last four, each
@@ -378,10 +440,9 @@ impl TermEntry {
             name_at,
             prefix: prefix_of(name).to_le_bytes(),
             rate: TermRate::default(),
-            in_windows: [0; MAX_WINDOWS],
             open_entries: 0,
             closed_bins: 0,
-            busy_position: u32::MAX,
+            windows: WindowCounts::NONE,
             seen_stamp: 0,
             mood: TermMood::default(),
         }
@@ -438,8 +499,8 @@ pub(crate) struct TermTable {
     /// window (which holds every other): the only ones the detector reads.
     /// Real texts put thousands of terms in a busy brand's windows, most
     /// of them seen once or twice; scanning them all at every bin close
-    /// took most of the backtest's time.
-    busy: Vec<TermId>,
+    /// took most of the backtest's time. Their window counts live here.
+    busy: Vec<BusyTerm>,
     /// The last stamp given out, and the current mention's.
     stamp: u16,
     mention_stamp: u16,
@@ -654,16 +715,19 @@ impl TermTable {
             return;
         };
         entry.closed_bins += 1;
-        for (in_window, window) in entry.in_windows.iter_mut().zip(windows) {
+        // A new entry's: one mention in any window, below MIN_TERM_COUNT,
+        // so never busy.
+        debug_assert!(entry.windows.busy_position().is_none());
+        let mut counts = entry.windows.quiet_counts();
+        for (in_window, window) in counts.iter_mut().zip(windows) {
             if age < *window {
                 *in_window += 1;
             }
         }
+        entry.windows = WindowCounts::quiet(counts);
         if let Some((deseasonalised, alpha, bin_index)) = learned {
             entry.rate.learn(deseasonalised, alpha, bin_index);
         }
-        // One mention in any window: below MIN_TERM_COUNT, never busy.
-        debug_assert!(entry.in_windows.iter().all(|count| *count < MIN_TERM_COUNT));
     }
 
     /// Drops the seen-once records of bins before `oldest_live` (no longer
@@ -880,7 +944,7 @@ impl TermTable {
             names: hash_table_bytes::<TermId>(self.by_name.capacity()) + self.long_names.capacity(),
             notes: hash_table_bytes::<SeenOnce>(self.seen_once.capacity())
                 + self.noted.capacity() * size_of::<u64>(),
-            other: self.busy.capacity() * size_of::<TermId>()
+            other: self.busy.capacity() * size_of::<BusyTerm>()
                 + hash_table_bytes::<ShedRate>(self.shed_rates.capacity()),
         }
     }
@@ -997,11 +1061,30 @@ impl TermTable {
         }
     }
 
-    /// The terms with [`MIN_TERM_COUNT`] or more mentions in some window.
-    pub(crate) fn busy_terms(&self) -> impl Iterator<Item = (TermId, &TermEntry)> {
+    /// The terms with [`MIN_TERM_COUNT`] or more mentions in some window,
+    /// with their counts.
+    pub(crate) fn busy_terms(&self) -> impl Iterator<Item = (&BusyTerm, &TermEntry)> {
         self.busy
             .iter()
-            .map(|id| (*id, &self.entries[*id as usize]))
+            .map(|busy| (busy, &self.entries[busy.id as usize]))
+    }
+
+    /// The term's mentions in each window (closed bins only).
+    #[cfg(test)]
+    pub(crate) fn window_counts(&self, id: TermId) -> [u32; MAX_WINDOWS] {
+        self.entries
+            .get(id as usize)
+            .map_or([0; MAX_WINDOWS], |entry| self.counts_of(entry))
+    }
+
+    fn counts_of(&self, entry: &TermEntry) -> [u32; MAX_WINDOWS] {
+        match entry.windows.busy_position() {
+            Some(position) => self
+                .busy
+                .get(position)
+                .map_or([0; MAX_WINDOWS], |busy| busy.in_windows),
+            None => entry.windows.quiet_counts(),
+        }
     }
 
     /// A closed bin enters the first `slots` windows; `longest` is the
@@ -1011,12 +1094,34 @@ impl TermTable {
             let Some(entry) = self.entries.get_mut(term.id as usize) else {
                 continue;
             };
-            for in_window in entry.in_windows.iter_mut().take(slots) {
-                *in_window += u32::from(term.count);
+            let count = u32::from(term.count);
+            if let Some(busy) = entry
+                .windows
+                .busy_position()
+                .and_then(|position| self.busy.get_mut(position))
+            {
+                for in_window in busy.in_windows.iter_mut().take(slots) {
+                    *in_window += count;
+                }
+                continue;
             }
-            if entry.busy_position == u32::MAX && entry.in_windows[longest] >= MIN_TERM_COUNT {
-                entry.busy_position = self.busy.len() as u32;
-                self.busy.push(term.id);
+            let mut counts = entry.windows.quiet_counts();
+            for in_window in counts.iter_mut().take(slots) {
+                *in_window += count;
+            }
+            if counts[longest] >= MIN_TERM_COUNT {
+                entry.windows = WindowCounts::busy_at(self.busy.len());
+                // 20 bytes each, 455k at 10k brands' busiest hour:
+                // an eighth of room at most, not half.
+                push_with_little_room(
+                    &mut self.busy,
+                    BusyTerm {
+                        id: term.id,
+                        in_windows: counts,
+                    },
+                );
+            } else {
+                entry.windows = WindowCounts::quiet(counts);
             }
         }
     }
@@ -1027,23 +1132,40 @@ impl TermTable {
             let Some(entry) = self.entries.get_mut(term.id as usize) else {
                 continue;
             };
-            entry.in_windows[slot] -= u32::from(term.count);
-            if slot == longest && entry.in_windows[slot] < MIN_TERM_COUNT {
-                self.unlist_busy(term.id);
+            let count = u32::from(term.count);
+            let Some(position) = entry.windows.busy_position() else {
+                let mut counts = entry.windows.quiet_counts();
+                counts[slot] -= count;
+                entry.windows = WindowCounts::quiet(counts);
+                continue;
+            };
+            let Some(busy) = self.busy.get_mut(position) else {
+                continue;
+            };
+            busy.in_windows[slot] -= count;
+            if slot == longest && busy.in_windows[slot] < MIN_TERM_COUNT {
+                let counts = self.unlist_busy(term.id);
+                self.entries[term.id as usize].windows = WindowCounts::quiet(counts);
             }
         }
     }
 
-    fn unlist_busy(&mut self, id: TermId) {
+    /// Takes `id` out of the busy list; returns the window counts it had
+    /// there (its entry's are none until the caller sets them).
+    fn unlist_busy(&mut self, id: TermId) -> [u32; MAX_WINDOWS] {
         let entry = &mut self.entries[id as usize];
-        let position = entry.busy_position as usize;
-        entry.busy_position = u32::MAX;
-        if position < self.busy.len() {
-            self.busy.swap_remove(position);
-            if let Some(moved) = self.busy.get(position) {
-                self.entries[*moved as usize].busy_position = position as u32;
-            }
+        let Some(position) = entry.windows.busy_position() else {
+            return entry.windows.quiet_counts();
+        };
+        entry.windows = WindowCounts::NONE;
+        if position >= self.busy.len() {
+            return [0; MAX_WINDOWS];
         }
+        let removed = self.busy.swap_remove(position);
+        if let Some(moved) = self.busy.get(position) {
+            self.entries[moved.id as usize].windows = WindowCounts::busy_at(position);
+        }
+        removed.in_windows
     }
 
     /// The window counts of a closed bin's terms back to zero: every
@@ -1051,11 +1173,11 @@ impl TermTable {
     pub(crate) fn clear_windows(&mut self, terms: &[BinTerm]) {
         for term in terms {
             if let Some(entry) = self.entries.get_mut(term.id as usize) {
-                entry.in_windows = [0; MAX_WINDOWS];
+                entry.windows = WindowCounts::NONE;
             }
         }
-        for id in self.busy.drain(..) {
-            self.entries[id as usize].busy_position = u32::MAX;
+        for busy in self.busy.drain(..) {
+            self.entries[busy.id as usize].windows = WindowCounts::NONE;
         }
     }
 
@@ -1139,8 +1261,8 @@ impl TermTable {
             if entry.name_len == 0 {
                 continue;
             }
-            let of_late = entry
-                .in_windows
+            let of_late = self
+                .counts_of(entry)
                 .iter()
                 .zip(windows)
                 .map(|(count, bins)| f64::from(count + entry.open_entries) / (*bins).max(1) as f64)
@@ -1166,13 +1288,11 @@ impl TermTable {
             terms.retain(|term| entries[term.id as usize].seen_stamp != stamp);
         }
         for (_, _, id) in &ranked[..excess] {
-            if self.entries[*id as usize].busy_position != u32::MAX {
-                self.unlist_busy(*id);
-            }
+            self.unlist_busy(*id);
             let entry = &mut self.entries[*id as usize];
             entry.open_entries = 0;
             entry.closed_bins = 0;
-            entry.in_windows = [0; MAX_WINDOWS];
+            entry.windows = WindowCounts::NONE;
             let rate = entry.rate.at(bin_index);
             if let Some(hash) = self.forget(*id) {
                 if rate >= rare_rate {
@@ -1240,7 +1360,7 @@ impl TermTable {
             self.free = Vec::new();
             let rename = |id: &mut TermId| *id = renamed[*id as usize];
             self.by_name.iter_mut().for_each(rename);
-            self.busy.iter_mut().for_each(rename);
+            self.busy.iter_mut().for_each(|busy| rename(&mut busy.id));
             self.busy.shrink_to_fit();
             for terms in bins {
                 for term in terms.iter_mut() {
@@ -1287,9 +1407,10 @@ impl TermTable {
                 open_entries.get(&id).copied().unwrap_or(0),
                 "{name}"
             );
-            assert!(entry.in_windows[windows..].iter().all(|count| *count == 0));
+            let counts = self.counts_of(entry);
+            assert!(counts[windows..].iter().all(|count| *count == 0));
             if entry.closed_bins == 0 {
-                assert!(entry.in_windows.iter().all(|count| *count == 0), "{name}");
+                assert!(counts.iter().all(|count| *count == 0), "{name}");
             }
             if self.is_free(id as usize) {
                 assert!(!entry.is_held());
@@ -1300,15 +1421,19 @@ impl TermTable {
         }
         assert_eq!(self.by_name.len(), self.len());
         for (id, entry) in self.entries.iter().enumerate() {
-            let busy = entry
-                .in_windows
+            let busy = self
+                .counts_of(entry)
                 .iter()
                 .any(|count| *count >= MIN_TERM_COUNT);
             let name = entry.name(&self.long_names);
-            assert_eq!(busy, self.busy.contains(&(id as TermId)), "{name}");
+            let listed = self.busy.iter().any(|busy| busy.id == id as TermId);
+            assert_eq!(busy, listed, "{name}");
         }
-        for (position, id) in self.busy.iter().enumerate() {
-            assert_eq!(self.entries[*id as usize].busy_position as usize, position);
+        for (position, busy) in self.busy.iter().enumerate() {
+            assert_eq!(
+                self.entries[busy.id as usize].windows.busy_position(),
+                Some(position)
+            );
         }
     }
 
@@ -1426,10 +1551,61 @@ mod tests {
     }
 
     #[test]
-    fn a_term_entry_is_56_bytes_and_a_bin_place_6() {
+    fn a_term_entry_is_40_bytes_and_a_bin_place_6() {
         assert_eq!(std::mem::size_of::<TermRate>(), 12);
-        assert_eq!(std::mem::size_of::<TermEntry>(), 56);
+        assert_eq!(std::mem::size_of::<TermEntry>(), 40);
         assert_eq!(std::mem::size_of::<BinTerm>(), 6);
+    }
+
+    /// A term's window counts move into the busy list at its third mention
+    /// in the longest window and back into its entry below that, exact
+    /// both ways, and a term moved within the list by another's leaving is
+    /// found at its new place (fails without updating it).
+    #[test]
+    fn window_counts_move_between_the_entry_and_the_busy_list() {
+        let mut table = TermTable::default();
+        let (refund, delay) = (table.intern("refund"), table.intern("delay"));
+        let place = |id: TermId, count: u16| [BinTerm { id, count }];
+        let busy_ids = |table: &TermTable| -> Vec<TermId> {
+            table.busy_terms().map(|(busy, _)| busy.id).collect()
+        };
+        // Three windows; the longest in slot 2.
+        table.enter_windows(
+            &[
+                BinTerm {
+                    id: refund,
+                    count: 2,
+                },
+                BinTerm {
+                    id: delay,
+                    count: 1,
+                },
+            ],
+            3,
+            2,
+        );
+        assert_eq!(table.window_counts(refund), [2, 2, 2, 0]);
+        assert!(busy_ids(&table).is_empty());
+        table.enter_windows(&place(delay, 5), 3, 2);
+        table.enter_windows(&place(refund, 1), 3, 2);
+        assert_eq!(busy_ids(&table), [delay, refund]);
+        assert_eq!(table.window_counts(delay), [6, 6, 6, 0]);
+        assert_eq!(table.window_counts(refund), [3, 3, 3, 0]);
+        // The bin of 5 leaves the windows, shortest first.
+        table.leave_window(&place(delay, 5), 0, 2);
+        table.leave_window(&place(delay, 5), 1, 2);
+        assert_eq!(table.window_counts(delay), [1, 1, 6, 0]);
+        table.leave_window(&place(delay, 5), 2, 2);
+        assert_eq!(busy_ids(&table), [refund]);
+        assert_eq!(table.window_counts(delay), [1, 1, 1, 0]);
+        assert_eq!(table.window_counts(refund), [3, 3, 3, 0]);
+        for slot in 0..3 {
+            table.leave_window(&place(refund, 2), slot, 2);
+        }
+        assert!(busy_ids(&table).is_empty());
+        assert_eq!(table.window_counts(refund), [1, 1, 1, 0]);
+        table.clear_windows(&place(refund, 1));
+        assert_eq!(table.window_counts(refund), [0; MAX_WINDOWS]);
     }
 
     /// A term last seen by a stamp from before the wrap is not taken for
@@ -1514,13 +1690,13 @@ mod tests {
             }]
         );
         table.enter_windows(&bin, 3, 2);
-        let in_windows = |table: &TermTable| table.entry(brand).map(|entry| entry.in_windows);
-        assert_eq!(in_windows(&table), Some([65_535, 65_535, 65_535, 0]));
+        let in_windows = |table: &TermTable| table.window_counts(brand);
+        assert_eq!(in_windows(&table), [65_535, 65_535, 65_535, 0]);
         assert_eq!(table.busy_terms().count(), 1);
         for slot in 0..3 {
             table.leave_window(&bin, slot, 2);
         }
-        assert_eq!(in_windows(&table), Some([0; MAX_WINDOWS]));
+        assert_eq!(in_windows(&table), [0; MAX_WINDOWS]);
         assert_eq!(table.busy_terms().count(), 0);
     }
 
