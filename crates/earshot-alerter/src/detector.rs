@@ -892,7 +892,7 @@ pub struct DetectorStats {
 /// (resident memory is more: the allocator's own room and fragmentation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateBytes {
-    /// Term entries (56 bytes per held term and per unheld one remembered).
+    /// Term entries (40 bytes per held term and per unheld one remembered).
     pub term_entries: usize,
     /// Term name indexes and long names.
     pub term_names: usize,

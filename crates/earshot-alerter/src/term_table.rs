@@ -323,7 +323,7 @@ pub(crate) struct TermEntry {
     open_entries: u32,
     /// Its mentions in each detection window (closed bins only), or where
     /// they are: in the busy list.
-    windows: WindowCounts,
+    windows: TermWindows,
     /// The mention or merge that last saw it ([`TermTable::next_stamp`]).
     seen_stamp: u16,
     /// What its recent mentions were ([`TermTable::hold_once`]): a term
@@ -331,10 +331,10 @@ pub(crate) struct TermEntry {
     pub mood: TermMood,
 }
 
-/// Bits a quiet term's count takes per window in [`WindowCounts`].
+/// Bits a quiet term's count takes per window in [`TermWindows`].
 const QUIET_COUNT_BITS: u32 = 7;
 const QUIET_COUNT_MASK: u32 = (1 << QUIET_COUNT_BITS) - 1;
-/// Marks [`WindowCounts`] that hold counts, not a busy-list position.
+/// Marks [`TermWindows`] that hold counts, not a busy-list position.
 const QUIET: u32 = 1 << 31;
 // A quiet term's counts are under MIN_TERM_COUNT in every window (the
 // longest holds every other): they fit, one field each, under the mark.
@@ -348,14 +348,14 @@ const _: () =
 /// are not busy, and 16 bytes of counts in each was a seventh of the
 /// state (the busy list reads them in order, too).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct WindowCounts(u32);
+struct TermWindows(u32);
 
-impl WindowCounts {
-    const NONE: WindowCounts = WindowCounts(QUIET);
+impl TermWindows {
+    const NONE: TermWindows = TermWindows(QUIET);
 
     fn busy_at(position: usize) -> Self {
         debug_assert!(position < QUIET as usize);
-        WindowCounts(position as u32)
+        TermWindows(position as u32)
     }
 
     /// Where the counts are in the busy list; none for a quiet term.
@@ -370,7 +370,7 @@ impl WindowCounts {
             debug_assert!(*count < MIN_TERM_COUNT, "{counts:?}");
             packed |= (*count).min(QUIET_COUNT_MASK) << (slot as u32 * QUIET_COUNT_BITS);
         }
-        WindowCounts(packed)
+        TermWindows(packed)
     }
 
     /// A quiet term's counts (zeros for a busy one: see the busy list).
@@ -442,7 +442,7 @@ impl TermEntry {
             rate: TermRate::default(),
             open_entries: 0,
             closed_bins: 0,
-            windows: WindowCounts::NONE,
+            windows: TermWindows::NONE,
             seen_stamp: 0,
             mood: TermMood::default(),
         }
@@ -724,7 +724,7 @@ impl TermTable {
                 *in_window += 1;
             }
         }
-        entry.windows = WindowCounts::quiet(counts);
+        entry.windows = TermWindows::quiet(counts);
         if let Some((deseasonalised, alpha, bin_index)) = learned {
             entry.rate.learn(deseasonalised, alpha, bin_index);
         }
@@ -1110,7 +1110,7 @@ impl TermTable {
                 *in_window += count;
             }
             if counts[longest] >= MIN_TERM_COUNT {
-                entry.windows = WindowCounts::busy_at(self.busy.len());
+                entry.windows = TermWindows::busy_at(self.busy.len());
                 // 20 bytes each, 455k at 10k brands' busiest hour:
                 // an eighth of room at most, not half.
                 push_with_little_room(
@@ -1121,7 +1121,7 @@ impl TermTable {
                     },
                 );
             } else {
-                entry.windows = WindowCounts::quiet(counts);
+                entry.windows = TermWindows::quiet(counts);
             }
         }
     }
@@ -1136,7 +1136,7 @@ impl TermTable {
             let Some(position) = entry.windows.busy_position() else {
                 let mut counts = entry.windows.quiet_counts();
                 counts[slot] -= count;
-                entry.windows = WindowCounts::quiet(counts);
+                entry.windows = TermWindows::quiet(counts);
                 continue;
             };
             let Some(busy) = self.busy.get_mut(position) else {
@@ -1145,7 +1145,7 @@ impl TermTable {
             busy.in_windows[slot] -= count;
             if slot == longest && busy.in_windows[slot] < MIN_TERM_COUNT {
                 let counts = self.unlist_busy(term.id);
-                self.entries[term.id as usize].windows = WindowCounts::quiet(counts);
+                self.entries[term.id as usize].windows = TermWindows::quiet(counts);
             }
         }
     }
@@ -1157,13 +1157,13 @@ impl TermTable {
         let Some(position) = entry.windows.busy_position() else {
             return entry.windows.quiet_counts();
         };
-        entry.windows = WindowCounts::NONE;
+        entry.windows = TermWindows::NONE;
         if position >= self.busy.len() {
             return [0; MAX_WINDOWS];
         }
         let removed = self.busy.swap_remove(position);
         if let Some(moved) = self.busy.get(position) {
-            self.entries[moved.id as usize].windows = WindowCounts::busy_at(position);
+            self.entries[moved.id as usize].windows = TermWindows::busy_at(position);
         }
         removed.in_windows
     }
@@ -1173,11 +1173,11 @@ impl TermTable {
     pub(crate) fn clear_windows(&mut self, terms: &[BinTerm]) {
         for term in terms {
             if let Some(entry) = self.entries.get_mut(term.id as usize) {
-                entry.windows = WindowCounts::NONE;
+                entry.windows = TermWindows::NONE;
             }
         }
         for busy in self.busy.drain(..) {
-            self.entries[busy.id as usize].windows = WindowCounts::NONE;
+            self.entries[busy.id as usize].windows = TermWindows::NONE;
         }
     }
 
@@ -1292,7 +1292,7 @@ impl TermTable {
             let entry = &mut self.entries[*id as usize];
             entry.open_entries = 0;
             entry.closed_bins = 0;
-            entry.windows = WindowCounts::NONE;
+            entry.windows = TermWindows::NONE;
             let rate = entry.rate.at(bin_index);
             if let Some(hash) = self.forget(*id) {
                 if rate >= rare_rate {
