@@ -8,6 +8,7 @@ pub mod heap;
 mod lines;
 pub mod notify;
 pub mod rebuild;
+mod seen_once;
 pub mod synth;
 pub mod tails;
 mod term_table;

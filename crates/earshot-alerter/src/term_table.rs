@@ -11,6 +11,7 @@ use ahash::RandomState;
 use hashbrown::HashTable;
 
 use crate::detector::{LEVEL_ALPHA, MAX_WINDOWS};
+use crate::seen_once::{SeenOnce, SeenOnceNotes};
 use crate::terms::MAX_TERM_BYTES;
 
 pub(crate) type TermId = u32;
@@ -229,49 +230,9 @@ impl TermCensus {
     }
 }
 
-/// A term mentioned once in the kept bins, in 8 bytes (a brand's notes were
-/// its second largest part at a busy hour, at 12): its name's keyed hash
-/// but the lowest 16 bits, and the bin's index modulo 2^16 in their place.
-/// Two names of one busy brand's hour sharing 48 bits is about a 1e-7
-/// chance (a mention counted for another term's first). The bin is read
-/// back against the newest note's ([`TermTable::note_span`], exact while
-/// the notes span under 2^16 bins, which the table keeps to under 2^15).
-#[derive(Debug, Clone, Copy)]
-struct SeenOnce(u64);
-
-/// The bits of a note that hold its bin.
-const NOTE_BIN_MASK: u64 = (1 << 16) - 1;
 /// Notes span fewer bins than this, oldest to newest (22 days of one-minute
 /// bins): notes of bins that old are stale whatever the windows.
 const MAX_NOTE_SPAN_BINS: i64 = 1 << 15;
-
-impl SeenOnce {
-    fn new(hash: u64, bin_index: i64) -> Self {
-        SeenOnce(hash & !NOTE_BIN_MASK | bin_index as u64 & NOTE_BIN_MASK)
-    }
-
-    fn is_of(&self, hash: u64) -> bool {
-        (self.0 ^ hash) & !NOTE_BIN_MASK == 0
-    }
-
-    /// Where hashbrown places a note of `hash`: the kept bits with their
-    /// upper half folded into the lower, as it takes buckets from the low
-    /// bits (the bin's here) and its control bytes from the top ones.
-    fn placement_of(hash: u64) -> u64 {
-        let kept = hash & !NOTE_BIN_MASK;
-        kept ^ (kept >> 32)
-    }
-
-    fn placement(&self) -> u64 {
-        SeenOnce::placement_of(self.0)
-    }
-
-    /// The bin's index, given the newest note's: exact when it is under
-    /// 2^16 bins older.
-    fn bin_index(&self, newest: i64) -> i64 {
-        newest - ((newest as u64).wrapping_sub(self.0) & NOTE_BIN_MASK) as i64
-    }
-}
 
 /// The baseline of a term shed for room ([`TermTable::shed`]), by its
 /// name's hash, as it was then: a term that comes back gets it back,
@@ -508,7 +469,7 @@ pub(crate) struct TermTable {
     evict_above: usize,
     /// Terms seen once, by name hash, and the hashes the current mention
     /// noted there (a mention naming a term twice is one mention).
-    seen_once: HashTable<SeenOnce>,
+    seen_once: SeenOnceNotes,
     noted: Vec<u64>,
     /// The oldest and newest bin indexes the notes may hold (bounds: a note
     /// taken out leaves them), none while there are none.
@@ -638,10 +599,7 @@ impl TermTable {
         }
         let bin_index = self.bin_index(bin_start);
         let newest_note = self.note_span.map_or(bin_index, |(_, newest)| newest);
-        let Ok(seen) = self
-            .seen_once
-            .find_entry(SeenOnce::placement_of(hash), |seen| seen.is_of(hash))
-        else {
+        let Some(seen) = self.seen_once.find(hash) else {
             // At the limit or about to grow: notes of bins no longer kept go
             // first (growing for them would keep the table at the day's
             // busiest size plus its stale part, for good), then, at the
@@ -662,7 +620,7 @@ impl TermTable {
             self.noted.push(hash);
             return Sighting::First;
         };
-        let first_bin = seen.get().bin_index(newest_note) * self.bin_seconds.max(1);
+        let first_bin = self.seen_once.get(seen).bin_index(newest_note) * self.bin_seconds.max(1);
         if first_bin == bin_start && self.noted.contains(&hash) {
             return Sighting::First;
         }
@@ -673,16 +631,16 @@ impl TermTable {
                 newest - bin_index < MAX_NOTE_SPAN_BINS && bin_index - oldest < MAX_NOTE_SPAN_BINS
             });
             if in_span {
-                *seen.into_mut() = SeenOnce::new(hash, bin_index);
+                self.seen_once.replace(seen, SeenOnce::new(hash, bin_index));
                 self.widen_note_span(bin_index);
             } else {
-                seen.remove();
+                self.seen_once.remove(seen);
                 self.note(hash, bin_index);
             }
             self.noted.push(hash);
             return Sighting::First;
         }
-        seen.remove();
+        self.seen_once.remove(seen);
         let id = self.insert(name, prefix, hash);
         if let Ok(shed) = self.shed_rates.find_entry(hash, |shed| shed.hash == hash) {
             self.entries[id as usize].rate =
@@ -806,11 +764,7 @@ impl TermTable {
     /// Notes a term first mentioned in the bin of index `bin_index`.
     fn note(&mut self, hash: u64, bin_index: i64) {
         if self.make_note_room(bin_index) {
-            self.seen_once.insert_unique(
-                SeenOnce::placement_of(hash),
-                SeenOnce::new(hash, bin_index),
-                SeenOnce::placement,
-            );
+            self.seen_once.insert(SeenOnce::new(hash, bin_index));
         }
     }
 
@@ -867,8 +821,8 @@ impl TermTable {
         let hash = self.hash(name, prefix_of(name));
         let (_, newest) = self.note_span?;
         self.seen_once
-            .find(SeenOnce::placement_of(hash), |seen| seen.is_of(hash))
-            .map(|seen| seen.bin_index(newest) * self.bin_seconds.max(1))
+            .find(hash)
+            .map(|slot| self.seen_once.get(slot).bin_index(newest) * self.bin_seconds.max(1))
     }
 
     /// The id of `name`, if the brand knows it.
@@ -919,7 +873,7 @@ impl TermTable {
         let mut census = TermCensus {
             busy: self.busy.len(),
             notes: self.seen_once.len(),
-            note_slots: hash_table_buckets(self.seen_once.capacity()),
+            note_slots: self.seen_once.slots(),
             ..TermCensus::default()
         };
         for entry in &self.entries {
@@ -942,8 +896,7 @@ impl TermTable {
             entries: self.entries.capacity() * size_of::<TermEntry>()
                 + self.free.capacity() * size_of::<TermId>(),
             names: hash_table_bytes::<TermId>(self.by_name.capacity()) + self.long_names.capacity(),
-            notes: hash_table_bytes::<SeenOnce>(self.seen_once.capacity())
-                + self.noted.capacity() * size_of::<u64>(),
+            notes: self.seen_once.heap_bytes() + self.noted.capacity() * size_of::<u64>(),
             other: self.busy.capacity() * size_of::<BusyTerm>()
                 + hash_table_bytes::<ShedRate>(self.shed_rates.capacity()),
         }
@@ -1377,7 +1330,7 @@ impl TermTable {
             }
         }
         if mostly_unused(self.seen_once.len(), self.seen_once.capacity()) {
-            self.seen_once.shrink_to(0, SeenOnce::placement);
+            self.seen_once.shrink_to_fit();
         }
         if mostly_unused(self.shed_rates.len(), self.shed_rates.capacity()) {
             self.shed_rates.shrink_to(0, |shed| shed.hash);
@@ -1903,7 +1856,7 @@ mod tests {
         }
         // A regular sweep that frees nothing: the next waits for 141 notes.
         table.sweep_seen_once(0);
-        let size = table.seen_once.allocation_size();
+        let size = table.seen_once.slots();
         let mut fresh = 0;
         // `capacity` is what fits before the table grows or rehashes.
         while table.seen_once.len() < table.seen_once.capacity() {
@@ -1914,7 +1867,7 @@ mod tests {
         table.sweep_seen_once(60);
         assert_eq!(table.seen_once_bin("old0"), Some(0));
         assert_eq!(sight(&mut table, "fresh", 60), Sighting::First);
-        assert_eq!(table.seen_once.allocation_size(), size);
+        assert_eq!(table.seen_once.slots(), size);
         assert_eq!(table.seen_once_bin("old0"), None);
         assert_eq!(table.seen_once.len(), fresh + 1);
         // With nothing stale, the notes grow as before.
@@ -1924,11 +1877,11 @@ mod tests {
                 Sighting::First
             );
         }
-        assert!(table.seen_once.allocation_size() > size);
+        assert!(table.seen_once.slots() > size);
         assert_eq!(table.seen_once.len(), fresh + 201);
     }
 
-    /// A note is 8 bytes, is found by its hash's upper 48 bits only, and
+    /// A note is 8 bytes, is found by 47 bits of its hash only, and
     /// gives back its bin's index against any newer one under 2^16 bins
     /// away, also across the wraps of the stored 16 bits and below zero.
     #[test]
@@ -1950,8 +1903,8 @@ mod tests {
                 assert!(note.is_of(hash));
                 assert!(note.is_of(hash ^ 0xffff), "the low 16 bits are not kept");
                 assert!(!note.is_of(hash ^ 0x1_0000));
-                assert!(!note.is_of(hash ^ (1 << 63)));
-                assert_eq!(note.placement(), SeenOnce::placement_of(hash));
+                assert!(note.is_of(hash ^ (1 << 63)), "nor the top bit");
+                assert!(!note.is_of(hash ^ (1 << 62)));
                 for newer in [0, 1, 59, 32_767, 65_535] {
                     let newest = bin_index + newer;
                     assert_eq!(

@@ -1,0 +1,305 @@
+//! Terms a brand has mentioned once in its kept bins: 8-byte notes of a
+//! name's hash and the bin, in a table of their own.
+//!
+//! The notes were hashbrown's table, 9 bytes a slot and doubling as it
+//! grew: at 10k brands' busiest hour it was 42% full, a fifth of the
+//! detector's state. This one is open addressing with linear probing over
+//! the notes themselves (0 marks an empty slot, which no note is), any
+//! number of slots, grown by a quarter at four fifths full: 8 bytes a slot,
+//! 64% to 80% full. Removal shifts the run after the slot back (no
+//! tombstones), so a lookup stops at the first empty slot.
+
+/// The bits of a note that hold its bin.
+pub(crate) const NOTE_BIN_MASK: u64 = (1 << 16) - 1;
+/// Set in every note, so that none is 0 (an empty slot): a note keeps 47
+/// bits of its name's hash.
+const NOTE_MARK: u64 = 1 << 63;
+
+/// A term mentioned once in the kept bins, in 8 bytes: its name's keyed
+/// hash but the lowest 16 bits and the highest, and the bin's index modulo
+/// 2^16 in the low bits. Two names of one busy brand's hour sharing 47 bits
+/// is about a 1e-7 chance (a mention counted for another term's first).
+/// The bin is read back against the newest note's (`TermTable::note_span`,
+/// exact while the notes span under 2^16 bins, which the table keeps to
+/// under 2^15).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SeenOnce(u64);
+
+impl SeenOnce {
+    pub(crate) fn new(hash: u64, bin_index: i64) -> Self {
+        SeenOnce((hash | NOTE_MARK) & !NOTE_BIN_MASK | bin_index as u64 & NOTE_BIN_MASK)
+    }
+
+    pub(crate) fn is_of(&self, hash: u64) -> bool {
+        (self.0 ^ (hash | NOTE_MARK)) & !NOTE_BIN_MASK == 0
+    }
+
+    /// What places a note of `hash` in the table: the kept hash bits but
+    /// the mark, from the top (a slot is taken from the highest bits).
+    fn placement_of(hash: u64) -> u64 {
+        (hash & !NOTE_BIN_MASK) << 1
+    }
+
+    fn placement(self) -> u64 {
+        SeenOnce::placement_of(self.0)
+    }
+
+    /// The bin's index, given the newest note's: exact when it is under
+    /// 2^16 bins older.
+    pub(crate) fn bin_index(&self, newest: i64) -> i64 {
+        newest - ((newest as u64).wrapping_sub(self.0) & NOTE_BIN_MASK) as i64
+    }
+}
+
+/// Slots a table starts with.
+const MIN_SLOTS: usize = 8;
+
+/// The notes: an open-addressing set (see the module's doc).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SeenOnceNotes {
+    /// Notes and empty slots (0).
+    slots: Vec<u64>,
+    len: usize,
+}
+
+/// Notes a table of `slots` slots holds before it grows: four fifths.
+fn fill_limit(slots: usize) -> usize {
+    slots - slots / 5
+}
+
+impl SeenOnceNotes {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Notes it holds before it grows.
+    pub(crate) fn capacity(&self) -> usize {
+        fill_limit(self.slots.len())
+    }
+
+    /// Slots, empty or not.
+    pub(crate) fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<u64>()
+    }
+
+    /// Where a note placed by `placement` starts looking: the top bits
+    /// scaled to the slots (no power of two needed).
+    fn home(&self, placement: u64) -> usize {
+        ((u128::from(placement) * self.slots.len() as u128) >> 64) as usize
+    }
+
+    fn next(&self, slot: usize) -> usize {
+        if slot + 1 == self.slots.len() {
+            0
+        } else {
+            slot + 1
+        }
+    }
+
+    /// The slot of the note of `hash`, if there is one.
+    pub(crate) fn find(&self, hash: u64) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut slot = self.home(SeenOnce::placement_of(hash));
+        loop {
+            let note = self.slots[slot];
+            if note == 0 {
+                return None;
+            }
+            if SeenOnce(note).is_of(hash) {
+                return Some(slot);
+            }
+            slot = self.next(slot);
+        }
+    }
+
+    /// The note in `slot` (from [`Self::find`]).
+    pub(crate) fn get(&self, slot: usize) -> SeenOnce {
+        SeenOnce(self.slots[slot])
+    }
+
+    /// Puts `note`, of the same hash, in place of the one in `slot`.
+    pub(crate) fn replace(&mut self, slot: usize, note: SeenOnce) {
+        debug_assert_eq!(note.placement(), self.get(slot).placement());
+        self.slots[slot] = note.0;
+    }
+
+    /// Takes out the note in `slot` (from [`Self::find`]): the notes after
+    /// it in its run move back where their lookups still find them.
+    pub(crate) fn remove(&mut self, slot: usize) {
+        let slot_count = self.slots.len();
+        let mut hole = slot;
+        let mut next = self.next(hole);
+        while self.slots[next] != 0 {
+            let home = self.home(SeenOnce(self.slots[next]).placement());
+            // It may fill the hole if the hole is between its home and
+            // where it is now (wrapping).
+            let to_hole = (hole + slot_count - home) % slot_count;
+            let to_next = (next + slot_count - home) % slot_count;
+            if to_hole < to_next {
+                self.slots[hole] = self.slots[next];
+                hole = next;
+            }
+            next = self.next(next);
+        }
+        self.slots[hole] = 0;
+        self.len -= 1;
+    }
+
+    /// Adds `note`, of a hash not noted.
+    pub(crate) fn insert(&mut self, note: SeenOnce) {
+        if self.len + 1 > self.capacity() {
+            let slots = self.slots.len();
+            self.rebuild((slots + slots / 4).max(MIN_SLOTS));
+        }
+        self.place(note);
+        self.len += 1;
+    }
+
+    fn place(&mut self, note: SeenOnce) {
+        let mut slot = self.home(note.placement());
+        while self.slots[slot] != 0 {
+            slot = self.next(slot);
+        }
+        self.slots[slot] = note.0;
+    }
+
+    /// Moves the notes into `slot_count` slots (none if 0).
+    fn rebuild(&mut self, slot_count: usize) {
+        let old = std::mem::replace(&mut self.slots, vec![0; slot_count]);
+        for note in old.into_iter().filter(|note| *note != 0) {
+            self.place(SeenOnce(note));
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = SeenOnce> + '_ {
+        self.slots
+            .iter()
+            .filter(|note| **note != 0)
+            .map(|note| SeenOnce(*note))
+    }
+
+    /// Keeps the notes `keep` says, in as many slots as before.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&SeenOnce) -> bool) {
+        let kept: Vec<u64> = self
+            .slots
+            .iter()
+            .copied()
+            .filter(|note| *note != 0 && keep(&SeenOnce(*note)))
+            .collect();
+        if kept.len() == self.len {
+            return;
+        }
+        self.slots.iter_mut().for_each(|slot| *slot = 0);
+        self.len = kept.len();
+        for note in kept {
+            self.place(SeenOnce(note));
+        }
+    }
+
+    /// Gives back the room beyond what the notes need.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        let slots = match self.len {
+            0 => 0,
+            len => (len + len / 4 + 1).max(MIN_SLOTS),
+        };
+        if slots < self.slots.len() {
+            self.rebuild(slots);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// Hashes that crowd a few slots (their top bits alike), so that runs
+    /// wrap and removals shift.
+    fn crowded_hash(index: u64) -> u64 {
+        (index % 7) << 61 | index.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8 & !NOTE_BIN_MASK
+    }
+
+    proptest::proptest! {
+        /// Any sequence of inserts, replacements, removals, retains and
+        /// shrinks leaves exactly the notes a map would hold, each found by
+        /// its hash, with the table never fuller than four fifths.
+        #[test]
+        fn notes_agree_with_a_map(
+            operations in proptest::collection::vec((0u8..5, 0u64..300, 0i64..1000), 1..600),
+        ) {
+            let mut notes = SeenOnceNotes::default();
+            let mut model: HashMap<u64, i64> = HashMap::new();
+            for (operation, index, bin) in operations {
+                let hash = crowded_hash(index);
+                match (operation, notes.find(hash)) {
+                    (0 | 1, None) => {
+                        notes.insert(SeenOnce::new(hash, bin));
+                        model.insert(hash, bin);
+                    }
+                    (0, Some(slot)) => {
+                        notes.replace(slot, SeenOnce::new(hash, bin));
+                        model.insert(hash, bin);
+                    }
+                    (1 | 2, Some(slot)) => {
+                        notes.remove(slot);
+                        model.remove(&hash);
+                    }
+                    (3, _) => {
+                        notes.retain(|note| note.bin_index(1000) % 3 != bin % 3);
+                        model.retain(|_, kept| *kept % 3 != bin % 3);
+                    }
+                    (4, _) => notes.shrink_to_fit(),
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(notes.len(), model.len());
+                proptest::prop_assert!(notes.len() <= notes.capacity() || notes.slots() == 0);
+            }
+            for index in 0..300 {
+                let hash = crowded_hash(index);
+                let found = notes.find(hash).map(|slot| notes.get(slot).bin_index(1000));
+                proptest::prop_assert_eq!(found, model.get(&hash).copied());
+            }
+            proptest::prop_assert_eq!(notes.iter().count(), model.len());
+        }
+    }
+
+    #[test]
+    fn a_note_reads_back_its_bin_and_is_never_an_empty_slot() {
+        let note = SeenOnce::new(0, 0);
+        assert_ne!(note.0, 0);
+        assert!(note.is_of(0));
+        assert!(note.is_of(NOTE_BIN_MASK));
+        assert!(!note.is_of(1 << 16));
+        assert_eq!(SeenOnce::new(u64::MAX, 70_000).bin_index(70_010), 70_000);
+    }
+
+    #[test]
+    fn the_table_grows_by_a_quarter_and_shrinks_to_fit() {
+        let mut notes = SeenOnceNotes::default();
+        for index in 0..1000u64 {
+            notes.insert(SeenOnce::new(index.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0));
+        }
+        // Four fifths full at most, and over three fifths after growing.
+        assert!(notes.len() <= notes.capacity());
+        assert!(
+            notes.len() * 5 > notes.slots() * 3,
+            "{} slots",
+            notes.slots()
+        );
+        notes.retain(|note| note.0 % 4 == 0);
+        let remaining = notes.len();
+        notes.shrink_to_fit();
+        assert!(notes.slots() <= remaining + remaining / 4 + 1);
+        assert_eq!(notes.iter().count(), remaining);
+    }
+}
