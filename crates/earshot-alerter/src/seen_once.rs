@@ -190,20 +190,22 @@ impl SeenOnceNotes {
 
     /// Keeps the notes `keep` says, in as many slots as before.
     pub(crate) fn retain(&mut self, keep: impl Fn(&SeenOnce) -> bool) {
-        let kept: Vec<u64> = self
+        let kept = self
             .slots
             .iter()
-            .copied()
-            .filter(|note| *note != 0 && keep(&SeenOnce(*note)))
-            .collect();
-        if kept.len() == self.len {
+            .filter(|note| **note != 0 && keep(&SeenOnce(**note)))
+            .count();
+        if kept == self.len {
             return;
         }
-        self.slots.iter_mut().for_each(|slot| *slot = 0);
-        self.len = kept.len();
-        for note in kept {
-            self.place(SeenOnce(note));
+        let slot_count = self.slots.len();
+        let old = std::mem::replace(&mut self.slots, vec![0; slot_count]);
+        for note in old {
+            if note != 0 && keep(&SeenOnce(note)) {
+                self.place(SeenOnce(note));
+            }
         }
+        self.len = kept;
     }
 
     /// Gives back the room beyond what the notes need.
