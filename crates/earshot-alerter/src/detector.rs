@@ -666,8 +666,10 @@ struct BrandState {
     term_entries_hint: usize,
     /// Samples in the bins closed since outranked ones were last dropped.
     samples_unpruned: usize,
-    incidents: [Option<Incident>; 4],
-    cooldowns: [Option<Cooldown>; 4],
+    /// Boxed: most brands never open one, and inline the two were a fifth
+    /// of a quiet brand's fixed state (288 bytes, 64 boxed).
+    incidents: [Option<Box<Incident>>; 4],
+    cooldowns: [Option<Box<Cooldown>>; 4],
 }
 
 impl BrandState {
@@ -688,7 +690,7 @@ impl BrandState {
             term_entries_hint: 0,
             samples_unpruned: 0,
             incidents: Default::default(),
-            cooldowns: [None; 4],
+            cooldowns: Default::default(),
         }
     }
 
@@ -1043,7 +1045,14 @@ fn brand_state_bytes(name: &String, state: &BrandState) -> StateBytes {
                 .names
                 .keys()
                 .map(|source| source.len() + 2 * size_of::<usize>())
-                .sum::<usize>(),
+                .sum::<usize>()
+            + state
+                .incidents
+                .iter()
+                .flatten()
+                .map(|incident| size_of::<Incident>() + incident.id.capacity())
+                .sum::<usize>()
+            + state.cooldowns.iter().flatten().count() * size_of::<Cooldown>(),
         // Open bins count their keys and values only: a brand has a few,
         // and their B-tree nodes' spare room is left out.
         bins: state.closed.capacity() * size_of::<Bin>()
@@ -1587,14 +1596,14 @@ impl Detector {
                             .as_ref()
                             .filter(|incident| incident.id == alert.id)
                             .map_or(alert.severity, |incident| incident.peak.max(alert.severity));
-                        state.incidents[slot] = Some(Incident {
+                        state.incidents[slot] = Some(Box::new(Incident {
                             id: alert.id.clone(),
                             severity: alert.severity,
                             peak,
                             onset_at: alert.onset_at.timestamp(),
                             calm_bins,
                             lower_bins,
-                        });
+                        }));
                     }
                     Some(alert) => {
                         report.closed += usize::from(rebuilt.is_some());
@@ -1602,12 +1611,13 @@ impl Detector {
                         // the peak before it: the re-read's own cool-down
                         // knows the peak when it saw the same incident.
                         let peak = state.cooldowns[slot]
+                            .as_ref()
                             .map_or(alert.severity, |rebuilt| rebuilt.peak.max(alert.severity));
-                        state.cooldowns[slot] = Some(Cooldown {
+                        state.cooldowns[slot] = Some(Box::new(Cooldown {
                             resolved_at: alert.detected_at.timestamp(),
                             until: alert.detected_at.timestamp() + cooldown,
                             peak,
-                        });
+                        }));
                     }
                     None => report.dropped += usize::from(rebuilt.is_some()),
                 }
@@ -2138,25 +2148,26 @@ fn evaluate(
             (None, None) => continue,
             (None, Some(severity)) => {
                 if state.cooldowns[slot]
+                    .as_ref()
                     .is_some_and(|cooldown| cooldown.holds_back(decision_time, severity))
                 {
                     continue;
                 }
                 let mut onset = estimate_onset(state, &reading, config);
-                if let Some(cooldown) = state.cooldowns[slot] {
+                if let Some(cooldown) = &state.cooldowns[slot] {
                     // The first bin still open when the last one resolved.
                     onset = onset.max(
                         cooldown.resolved_at - cooldown.resolved_at.rem_euclid(config.bin_seconds),
                     );
                 }
-                let incident = Incident {
+                let incident = Box::new(Incident {
                     id: format!("{brand}:{}:{onset}", kind.as_str()),
                     severity,
                     peak: severity,
                     onset_at: onset,
                     calm_bins: 0,
                     lower_bins: 0,
-                };
+                });
                 (incident, Some(AlertStatus::Firing))
             }
             (Some(mut incident), severity) => {
@@ -2178,11 +2189,11 @@ fn evaluate(
             ));
         }
         if status == Some(AlertStatus::Resolved) {
-            state.cooldowns[slot] = Some(Cooldown {
+            state.cooldowns[slot] = Some(Box::new(Cooldown {
                 resolved_at: decision_time,
                 until: decision_time + i64::from(config.cooldown_bins) * config.bin_seconds,
                 peak: incident.peak,
-            });
+            }));
         } else {
             state.incidents[slot] = Some(incident);
         }
@@ -3395,14 +3406,14 @@ mod tests {
         for minute in 132..170 {
             detector.ingest(&mention(minute, "busy"));
         }
-        detector.brands.get_mut("stuck").expect("brand").incidents[0] = Some(Incident {
+        detector.brands.get_mut("stuck").expect("brand").incidents[0] = Some(Box::new(Incident {
             id: "stuck:volume_spike:0".into(),
             severity: Severity::Warning,
             peak: Severity::Warning,
             onset_at: start,
             calm_bins: 0,
             lower_bins: 0,
-        });
+        }));
         for minute in 170..200 {
             detector.ingest(&mention(minute, "busy"));
         }
