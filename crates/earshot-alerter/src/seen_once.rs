@@ -6,8 +6,11 @@
 //! detector's state. This one is open addressing with linear probing over
 //! the notes themselves (0 marks an empty slot, which no note is), any
 //! number of slots, grown by a quarter at four fifths full: 8 bytes a slot,
-//! 64% to 80% full. Removal shifts the run after the slot back (no
-//! tombstones), so a lookup stops at the first empty slot.
+//! 64% to 80% full. Robin Hood placement keeps each run in order of the
+//! notes' home slots, so a lookup for a term not noted (most are) stops as
+//! soon as it passes where the note would be, not at the run's end (plain
+//! linear probing at four fifths full made the backtest 10% slower).
+//! Removal shifts the run after the slot back (no tombstones).
 
 /// The bits of a note that hold its bin.
 pub(crate) const NOTE_BIN_MASK: u64 = (1 << 16) - 1;
@@ -104,12 +107,23 @@ impl SeenOnceNotes {
         }
     }
 
+    /// How far `slot` is past the home slot of the note in it.
+    fn distance(&self, slot: usize, note: u64) -> usize {
+        let home = self.home(SeenOnce(note).placement());
+        if slot >= home {
+            slot - home
+        } else {
+            slot + self.slots.len() - home
+        }
+    }
+
     /// The slot of the note of `hash`, if there is one.
     pub(crate) fn find(&self, hash: u64) -> Option<usize> {
         if self.slots.is_empty() {
             return None;
         }
         let mut slot = self.home(SeenOnce::placement_of(hash));
+        let mut distance = 0;
         loop {
             let note = self.slots[slot];
             if note == 0 {
@@ -118,7 +132,13 @@ impl SeenOnceNotes {
             if SeenOnce(note).is_of(hash) {
                 return Some(slot);
             }
+            // A note nearer its home than this one would be: past where it
+            // would have been placed.
+            if self.distance(slot, note) < distance {
+                return None;
+            }
             slot = self.next(slot);
+            distance += 1;
         }
     }
 
@@ -134,22 +154,17 @@ impl SeenOnceNotes {
     }
 
     /// Takes out the note in `slot` (from [`Self::find`]): the notes after
-    /// it in its run move back where their lookups still find them.
+    /// it, up to one at its home, move back a slot each (still in order).
     pub(crate) fn remove(&mut self, slot: usize) {
-        let slot_count = self.slots.len();
         let mut hole = slot;
-        let mut next = self.next(hole);
-        while self.slots[next] != 0 {
-            let home = self.home(SeenOnce(self.slots[next]).placement());
-            // It may fill the hole if the hole is between its home and
-            // where it is now (wrapping).
-            let to_hole = (hole + slot_count - home) % slot_count;
-            let to_next = (next + slot_count - home) % slot_count;
-            if to_hole < to_next {
-                self.slots[hole] = self.slots[next];
-                hole = next;
+        loop {
+            let next = self.next(hole);
+            let note = self.slots[next];
+            if note == 0 || self.distance(next, note) == 0 {
+                break;
             }
-            next = self.next(next);
+            self.slots[hole] = note;
+            hole = next;
         }
         self.slots[hole] = 0;
         self.len -= 1;
@@ -165,12 +180,27 @@ impl SeenOnceNotes {
         self.len += 1;
     }
 
+    /// Robin Hood: a note nearer its home than the one being placed gives
+    /// up its slot and is placed further on.
     fn place(&mut self, note: SeenOnce) {
+        let mut carried = note.0;
         let mut slot = self.home(note.placement());
-        while self.slots[slot] != 0 {
+        let mut distance = 0;
+        loop {
+            let held = self.slots[slot];
+            if held == 0 {
+                self.slots[slot] = carried;
+                return;
+            }
+            let held_distance = self.distance(slot, held);
+            if held_distance < distance {
+                self.slots[slot] = carried;
+                carried = held;
+                distance = held_distance;
+            }
             slot = self.next(slot);
+            distance += 1;
         }
-        self.slots[slot] = note.0;
     }
 
     /// Moves the notes into `slot_count` slots (none if 0).
@@ -188,24 +218,20 @@ impl SeenOnceNotes {
             .map(|note| SeenOnce(*note))
     }
 
-    /// Keeps the notes `keep` says, in as many slots as before.
+    /// Keeps the notes `keep` says, in place: each note taken out shifts
+    /// its run back a slot, so the slot is read again. (A note from the
+    /// table's start may shift into its last slot, read a second time:
+    /// `keep` kept it once and keeps it again.)
     pub(crate) fn retain(&mut self, keep: impl Fn(&SeenOnce) -> bool) {
-        let kept = self
-            .slots
-            .iter()
-            .filter(|note| **note != 0 && keep(&SeenOnce(**note)))
-            .count();
-        if kept == self.len {
-            return;
-        }
-        let slot_count = self.slots.len();
-        let old = std::mem::replace(&mut self.slots, vec![0; slot_count]);
-        for note in old {
-            if note != 0 && keep(&SeenOnce(note)) {
-                self.place(SeenOnce(note));
+        let mut slot = 0;
+        while slot < self.slots.len() {
+            let note = self.slots[slot];
+            if note != 0 && !keep(&SeenOnce(note)) {
+                self.remove(slot);
+            } else {
+                slot += 1;
             }
         }
-        self.len = kept;
     }
 
     /// Gives back the room beyond what the notes need.
@@ -265,6 +291,17 @@ mod tests {
                 }
                 proptest::prop_assert_eq!(notes.len(), model.len());
                 proptest::prop_assert!(notes.len() <= notes.capacity() || notes.slots() == 0);
+                // Robin Hood order: along a run, each note is at most one
+                // slot further from its home than the one before.
+                for slot in 0..notes.slots() {
+                    let next = notes.next(slot);
+                    let (here, there) = (notes.slots[slot], notes.slots[next]);
+                    if here != 0 && there != 0 {
+                        proptest::prop_assert!(
+                            notes.distance(next, there) <= notes.distance(slot, here) + 1
+                        );
+                    }
+                }
             }
             for index in 0..300 {
                 let hash = crowded_hash(index);
