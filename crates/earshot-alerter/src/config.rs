@@ -130,6 +130,8 @@ pub struct DetectorConfig {
     /// which bounds a busy brand's memory whatever its vocabulary. A term
     /// never pages alone: it makes `watch` alerts and evidence, and backs
     /// a negative or toxicity surge (`Thresholds::corroborated_z`).
+    /// Whatever it is (0 included), a brand keeps at most 524,288 terms:
+    /// bins name terms by 20-bit ids.
     pub max_terms_per_brand: usize,
     pub default_thresholds: Thresholds,
     pub brand_thresholds: HashMap<String, Thresholds>,

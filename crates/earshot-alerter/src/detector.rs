@@ -28,7 +28,7 @@ use crate::global_terms::GlobalTermShares;
 use crate::tails;
 use crate::term_table::{
     hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermCensus, TermId, TermMood,
-    TermTable, MIN_TERM_COUNT,
+    TermTable, MAX_PLACE_COUNT, MIN_TERM_COUNT,
 };
 use crate::terms::for_each_term;
 
@@ -295,9 +295,7 @@ impl Bin {
                 detail.sources.len() - 1
             }
         };
-        detail
-            .terms
-            .extend(terms.into_iter().map(|id| BinTerm { id, count: 1 }));
+        detail.terms.extend(terms.into_iter().map(BinTerm::once));
         let alarm = -mention.sentiment_score + 2.0 * mention.toxicity_score;
         // Kept sorted, most alarming first, a newcomer after the samples as
         // alarming as it (as a stable sort would place it); when full, the
@@ -1352,12 +1350,29 @@ fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64) {
         return;
     };
     let bin_index = bin.start / bin_seconds;
-    for term in bin.terms() {
-        if let Some(entry) = terms.entry_mut(term.id) {
+    let places = bin.terms();
+    // Terms named in more than one place (a full place comes first):
+    // learned once, from their places' sum.
+    let mut learned_in_full: Vec<TermId> = Vec::new();
+    for place in places {
+        let id = place.id();
+        let mut count = place.count();
+        if learned_in_full.contains(&id) {
+            continue;
+        }
+        if count == MAX_PLACE_COUNT {
+            learned_in_full.push(id);
+            count = places
+                .iter()
+                .filter(|other| other.id() == id)
+                .map(|other| other.count())
+                .sum();
+        }
+        if let Some(entry) = terms.entry_mut(id) {
             // Deseasonalised like the level: evening chatter is not an emerging term.
             entry
                 .rate
-                .learn(f64::from(term.count) / factor, alpha, bin_index);
+                .learn(f64::from(count) / factor, alpha, bin_index);
         }
     }
 }
@@ -1375,7 +1390,7 @@ fn place_first_mention(
     first_bin: i64,
 ) {
     let bin_seconds = windows.bin_seconds;
-    let first = BinTerm { id, count: 1 };
+    let first = BinTerm::once(id);
     if let Some(bin) = open_bins.get_mut(&first_bin) {
         bin.detail
             .get_or_insert_with(Box::default)
@@ -2691,7 +2706,7 @@ mod tests {
             let mut terms: HashMap<TermId, u32> = HashMap::new();
             for bin in &bins {
                 for term in bin.terms() {
-                    *terms.entry(term.id).or_default() += u32::from(term.count);
+                    *terms.entry(term.id()).or_default() += term.count();
                 }
             }
             for (id, _) in state.terms.window_terms() {
@@ -2712,13 +2727,13 @@ mod tests {
         let mut closed_bins: HashMap<TermId, u32> = HashMap::new();
         for bin in &state.closed {
             for term in bin.terms() {
-                *closed_bins.entry(term.id).or_default() += 1;
+                *closed_bins.entry(term.id()).or_default() += 1;
             }
         }
         let mut open_entries: HashMap<TermId, u32> = HashMap::new();
         for bin in state.open_bins.values() {
             for term in bin.terms() {
-                *open_entries.entry(term.id).or_default() += 1;
+                *open_entries.entry(term.id()).or_default() += 1;
             }
         }
         state
@@ -3426,6 +3441,31 @@ mod tests {
         assert!(back.closed.is_empty());
     }
 
+    /// A term in several places of one bin (over `MAX_PLACE_COUNT`
+    /// mentions) learns once, from their sum, as it would from one place:
+    /// learning each piece in turn gives a lower rate (fails without the sum).
+    #[test]
+    fn a_term_in_several_places_learns_their_sum() {
+        let mut terms = TermTable::default();
+        let (crash, other) = (terms.intern("crash"), terms.intern("other"));
+        let mut bin = Bin::empty(600);
+        bin.detail = Some(Box::new(BinDetail {
+            terms: vec![
+                BinTerm::new(crash, MAX_PLACE_COUNT),
+                BinTerm::new(other, 2),
+                BinTerm::new(crash, MAX_PLACE_COUNT),
+                BinTerm::new(crash, 100),
+            ],
+            term_learning: Some((2.0, 0.5)),
+            ..BinDetail::default()
+        }));
+        learn_term_rates(&mut terms, &bin, 60);
+        let rate = |id: TermId| terms.entry(id).map(|entry| entry.rate.at(10));
+        let sum = f64::from(2 * MAX_PLACE_COUNT + 100);
+        assert_eq!(rate(crash), Some(0.5 * sum / 2.0));
+        assert_eq!(rate(other), Some(0.5 * 2.0 / 2.0));
+    }
+
     #[test]
     fn closing_a_bin_merges_its_terms() {
         let mut terms = TermTable::default();
@@ -3453,10 +3493,10 @@ mod tests {
             3,
             "entries before the merge"
         );
-        let mut merged: Vec<(String, u16)> = bin
+        let mut merged: Vec<(String, u32)> = bin
             .terms()
             .iter()
-            .map(|term| (terms.name(term.id).to_owned(), term.count))
+            .map(|term| (terms.name(term.id()).to_owned(), term.count()))
             .collect();
         merged.sort();
         assert_eq!(merged, vec![("delay".into(), 1), ("refund".into(), 2)]);

@@ -67,8 +67,8 @@ impl GlobalTermShares {
     pub(crate) fn learn_bin(&mut self, terms: &TermTable, bin_total: u32, bin_terms: &[BinTerm]) {
         self.pending_total += u64::from(bin_total);
         for term in bin_terms {
-            let key = self.key(terms.name(term.id));
-            *self.pending.entry(key).or_default() += u64::from(term.count);
+            let key = self.key(terms.name(term.id()));
+            *self.pending.entry(key).or_default() += u64::from(term.count());
         }
     }
 
@@ -147,14 +147,11 @@ mod tests {
         shares: &mut GlobalTermShares,
         table: &mut TermTable,
         total: u32,
-        terms: &[(&str, u16)],
+        terms: &[(&str, u32)],
     ) {
         let bin_terms: Vec<BinTerm> = terms
             .iter()
-            .map(|(name, count)| BinTerm {
-                id: table.intern(name),
-                count: *count,
-            })
+            .map(|(name, count)| BinTerm::new(table.intern(name), *count))
             .collect();
         shares.learn_bin(table, total, &bin_terms);
     }
@@ -186,7 +183,7 @@ mod tests {
         let names: Vec<String> = (0..=MAX_GLOBAL_TERMS)
             .map(|index| format!("t{index}"))
             .collect();
-        let terms: Vec<(&str, u16)> = names
+        let terms: Vec<(&str, u32)> = names
             .iter()
             .enumerate()
             .map(|(index, name)| (name.as_str(), if index % 2 == 0 { 5 } else { 2 }))
