@@ -538,7 +538,8 @@ pub(crate) struct TermTable {
     /// Seen-once notes kept at most (0: [`MAX_SEEN_ONCE`]).
     note_limit: usize,
     /// Notes dropped before their bin left (their term's first mention goes
-    /// uncounted; also a mention with every id taken) and held terms shed ([`TermTable::shed`]), not yet taken.
+    /// uncounted; also a mention with every id taken) and held terms shed
+    /// ([`TermTable::shed`]), not yet taken.
     notes_dropped: u64,
     terms_shed: u64,
     /// Baselines of shed terms, at most the term limit: the lowest go first.
@@ -1081,7 +1082,7 @@ impl TermTable {
             if let Some(entry) = self.entries.get_mut(term.id() as usize) {
                 // A saturated count no longer says when no bin names it.
                 if entry.closed_bins != u16::MAX {
-                    entry.closed_bins -= 1;
+                    entry.closed_bins = entry.closed_bins.saturating_sub(1);
                 }
             }
         }
