@@ -26,6 +26,7 @@ use earshot_schema::{
 use crate::config::{DetectorConfig, Thresholds};
 use crate::global_terms::GlobalTermShares;
 use crate::tails;
+use crate::term_names::TermNames;
 use crate::term_table::{
     hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermCensus, TermId, TermMood,
     TermTable, MAX_PLACE_COUNT, MIN_TERM_COUNT,
@@ -694,7 +695,7 @@ impl BrandState {
 
     /// Adds the newest closed bin to every window and takes out the bins
     /// that leave them; drops bins older than the longest window.
-    fn push_closed(&mut self, bin: Bin, windows: &Windows, global: &mut GlobalTermShares) {
+    fn push_closed(&mut self, bin: Bin, windows: &Windows, global: &mut SharedTerms) {
         let bin_seconds = windows.bin_seconds;
         let newest = bin.start;
         self.last_closed = Some(newest);
@@ -845,7 +846,7 @@ impl BrandState {
     }
 
     /// Forgets every closed bin (after a gap longer than any window).
-    fn clear_closed(&mut self, windows: &Windows, global: &mut GlobalTermShares) {
+    fn clear_closed(&mut self, windows: &Windows, global: &mut SharedTerms) {
         // Bins still in the longest term window have not taught their terms.
         let learned_before = self.last_closed.map_or(i64::MIN, |newest| {
             newest - windows.terms[windows.longest_term] as i64 * windows.bin_seconds
@@ -892,9 +893,9 @@ pub struct DetectorStats {
 /// (resident memory is more: the allocator's own room and fragmentation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateBytes {
-    /// Term entries (40 bytes per held term and per unheld one remembered).
+    /// Term entries (32 bytes per held term and per unheld one remembered).
     pub term_entries: usize,
-    /// Term name indexes and long names.
+    /// Term name indexes, and every brand's names (by brand: the indexes).
     pub term_names: usize,
     /// Seen-once term notes.
     pub term_notes: usize,
@@ -1076,6 +1077,15 @@ fn brand_state_bytes(name: &String, state: &BrandState) -> StateBytes {
     bytes
 }
 
+/// What every brand of a detector shares about terms: their names (each
+/// stored once, [`TermNames`]) and the share of mentions naming each
+/// ([`GlobalTermShares`]).
+#[derive(Debug, Default)]
+struct SharedTerms {
+    names: TermNames,
+    shares: GlobalTermShares,
+}
+
 /// The per-brand detector over a whole stream.
 pub struct Detector {
     config: DetectorConfig,
@@ -1093,7 +1103,7 @@ pub struct Detector {
     merge_positions: Vec<u32>,
     /// The watermark at which idle brands were last looked for.
     idle_checked_at: Option<i64>,
-    global_terms: GlobalTermShares,
+    global_terms: SharedTerms,
     pub stats: DetectorStats,
 }
 
@@ -1122,7 +1132,7 @@ impl Detector {
             mention_terms: Vec::new(),
             merge_positions: Vec::new(),
             idle_checked_at: None,
-            global_terms: GlobalTermShares::default(),
+            global_terms: SharedTerms::default(),
             stats: DetectorStats::default(),
         }
     }
@@ -1137,7 +1147,8 @@ impl Detector {
     pub fn state_bytes(&self) -> StateBytes {
         let mut bytes = StateBytes {
             brands: hash_table_bytes::<(String, Box<BrandState>)>(self.brands.capacity()),
-            term_other: self.global_terms.heap_bytes(),
+            term_names: self.global_terms.names.heap_bytes(),
+            term_other: self.global_terms.shares.heap_bytes(),
             ..StateBytes::default()
         };
         for (_, brand_bytes) in self.state_bytes_by_brand() {
@@ -1277,6 +1288,7 @@ impl Detector {
         // A mention's distinct terms, held open until its bin closes.
         let terms = &mut self.mention_terms;
         terms.clear();
+        let term_names = &mut self.global_terms.names;
         let BrandState {
             terms: brand_terms,
             open_bins,
@@ -1299,7 +1311,7 @@ impl Detector {
                     open_bins.contains_key(&start)
                         || closed.binary_search_by_key(&start, |bin| bin.start).is_ok()
                 };
-                let id = match brand_terms.sight(word, prefix, bin_start, is_live) {
+                let id = match brand_terms.sight(term_names, word, prefix, bin_start, is_live) {
                     Sighting::Known(id) => id,
                     Sighting::First => return,
                     Sighting::Second { id, first_bin } => {
@@ -1333,12 +1345,14 @@ impl Detector {
 /// rates, and every brand's shares, both at the same bins.
 fn learn_from_leaving_bin(
     terms: &mut TermTable,
-    global: &mut GlobalTermShares,
+    global: &mut SharedTerms,
     bin: &Bin,
     bin_seconds: i64,
 ) {
     learn_term_rates(terms, bin, bin_seconds);
-    global.learn_bin(terms, bin.total, bin.terms());
+    global
+        .shares
+        .learn_bin(terms, &global.names, bin.total, bin.terms());
 }
 
 /// Folds a bin that has just left the longest term window into its terms'
@@ -1474,8 +1488,14 @@ impl Detector {
                     _ => &mut empty,
                 };
                 baseline.learn(newest, thresholds.dispersion, &anomalies);
-                terms.evict(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
+                terms.evict(
+                    &mut global_terms.names,
+                    bin_index,
+                    MAX_TERMS_PER_BRAND,
+                    windows.rare_term_rate,
+                );
                 terms.shed(
+                    &mut global_terms.names,
                     config.max_terms_per_brand,
                     &windows.terms,
                     bin_index,
@@ -1495,7 +1515,12 @@ impl Detector {
                 // even when the table has stopped growing, and their room
                 // with them.
                 let fit = if bin_index % TIDY_EVERY_BINS == 0 {
-                    terms.tidy(bin_index, MAX_TERMS_PER_BRAND, windows.rare_term_rate);
+                    terms.tidy(
+                        &mut global_terms.names,
+                        bin_index,
+                        MAX_TERMS_PER_BRAND,
+                        windows.rare_term_rate,
+                    );
                     tidied = true;
                     Fit::Hourly
                 } else {
@@ -1503,6 +1528,7 @@ impl Detector {
                 };
                 if terms.has_room_to_give_back(fit) {
                     terms.give_back_room(
+                        &global_terms.names,
                         fit,
                         open_bins
                             .values_mut()
@@ -1539,9 +1565,14 @@ impl Detector {
             state.sources.prune(64);
         }
         self.stats.hourly_tidies += u64::from(tidied);
-        self.global_terms.learn_pending();
+        self.global_terms.shares.learn_pending();
         if tidied {
-            self.global_terms.hourly();
+            self.global_terms.shares.hourly();
+            if let Some(renamed) = self.global_terms.names.give_back_room() {
+                for state in self.brands.values_mut() {
+                    state.terms.rename_names(&renamed);
+                }
+            }
         }
         self.forget_idle_brands(watermark);
         // Brands come in the map's (seeded, random) order: the same stream
@@ -1567,8 +1598,14 @@ impl Detector {
         }
         self.idle_checked_at = Some(watermark);
         let before = self.brands.len();
-        self.brands
-            .retain(|_, state| !state.is_idle(watermark, idle_seconds, bin_seconds));
+        let names = &mut self.global_terms.names;
+        self.brands.retain(|_, state| {
+            let idle = state.is_idle(watermark, idle_seconds, bin_seconds);
+            if idle {
+                state.terms.release_names(names);
+            }
+            !idle
+        });
         self.stats.brands_forgotten += (before - self.brands.len()) as u64;
     }
 
@@ -1756,7 +1793,7 @@ fn readings(
     state: &BrandState,
     config: &DetectorConfig,
     windows: &Windows,
-    global: &GlobalTermShares,
+    global: &SharedTerms,
 ) -> [Option<Reading>; 4] {
     let baseline = &state.baseline;
     let thresholds = &state.thresholds;
@@ -1793,14 +1830,17 @@ fn readings(
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
             }
-            expected =
-                global.at_least_share(expected, state.terms.name(id), state.windows[slot].total);
+            expected = global.shares.at_least_share(
+                expected,
+                state.terms.name(&global.names, id),
+                state.windows[slot].total,
+            );
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
             }
             let z = over_dispersed_z(f64::from(count), expected, thresholds.dispersion);
             // Ties go to the first name, whatever the map's order.
-            let name = state.terms.name(id);
+            let name = state.terms.name(&global.names, id);
             if top_terms[slot]
                 .as_ref()
                 .is_none_or(|(best_z, _, _, _, best)| z > *best_z || (z == *best_z && name < *best))
@@ -2139,7 +2179,7 @@ fn evaluate(
     config: &DetectorConfig,
     windows: &Windows,
     decision_time: i64,
-    global: &GlobalTermShares,
+    global: &SharedTerms,
 ) -> (Vec<Alert>, Anomalies) {
     let mut alerts = Vec::new();
     let mut anomalies = Anomalies::default();
@@ -2300,7 +2340,7 @@ fn build_alert(
     status: AlertStatus,
     decision_time: i64,
     windows: &Windows,
-    global: &GlobalTermShares,
+    global: &SharedTerms,
 ) -> Alert {
     let window_counts = reading.counts;
     let last_start = state.last_closed.unwrap_or(0);
@@ -2316,12 +2356,12 @@ fn build_alert(
         .busy_terms()
         .filter(|(busy, _)| busy.in_windows[reading.term_window] >= MIN_TERM_COUNT)
         .map(|(busy, entry)| {
-            let name = state.terms.name(busy.id);
+            let name = state.terms.name(&global.names, busy.id);
             TermEvidence {
                 term: name.to_owned(),
                 observed: f64::from(busy.in_windows[reading.term_window]),
                 // As `readings` reads it.
-                expected: global.at_least_share(
+                expected: global.shares.at_least_share(
                     entry.rate.at(rate_bin_index) * per_rate,
                     name,
                     window_total,
@@ -2333,7 +2373,9 @@ fn build_alert(
     // An emerging-terms alert leads with its own term (the one its summary
     // names); the rest by excess, which in a volume surge favours the
     // brand's common words.
-    let leading = reading.top_term.map(|term| state.terms.name(term));
+    let leading = reading
+        .top_term
+        .map(|term| state.terms.name(&global.names, term));
     terms.sort_by(|left, right| {
         (Some(right.term.as_str()) == leading)
             .cmp(&(Some(left.term.as_str()) == leading))
@@ -2364,7 +2406,10 @@ fn build_alert(
         AlertKind::NegativeSurge => observed("negative mentions"),
         AlertKind::ToxicitySurge => observed("toxic mentions"),
         AlertKind::EmergingTerms => match reading.top_term {
-            Some(term) => observed(&format!("mentions of \"{}\"", state.terms.name(term))),
+            Some(term) => observed(&format!(
+                "mentions of \"{}\"",
+                state.terms.name(&global.names, term)
+            )),
             // A calm reading (how an emerging-terms incident resolves).
             None => format!("no term above its usual rate in {window_minutes} min"),
         },
@@ -2645,8 +2690,20 @@ mod tests {
             }
             // Right after each fitting, and now and then.
             if detector.stats.term_tables_fitted > fitted || index % 97 == 0 {
-                check_windows_and_holds(state, &detector.windows, bin_seconds);
-                check_counts_by_name("viral", state, &detector.windows, bin_seconds, &placed);
+                check_windows_and_holds(
+                    state,
+                    &detector.global_terms.names,
+                    &detector.windows,
+                    bin_seconds,
+                );
+                check_counts_by_name(
+                    "viral",
+                    state,
+                    &detector.global_terms.names,
+                    &detector.windows,
+                    bin_seconds,
+                    &placed,
+                );
                 fitted_and_checked += usize::from(detector.stats.term_tables_fitted > fitted);
             }
         }
@@ -2660,6 +2717,8 @@ mod tests {
             state.terms.len()
         );
         assert!(fitted_and_checked > 0, "{:?}", detector.stats);
+        // The names of the busy hour went, and the brand reads its own.
+        check_names_held(&detector);
         // The gauges say so too.
         let bytes = detector.state_bytes();
         assert!(
@@ -2672,7 +2731,12 @@ mod tests {
 
     /// The windows' sums and the term table's holds and busy list, recounted
     /// from the brand's bins.
-    fn check_windows_and_holds(state: &BrandState, windows: &Windows, bin_seconds: i64) {
+    fn check_windows_and_holds(
+        state: &BrandState,
+        names: &TermNames,
+        windows: &Windows,
+        bin_seconds: i64,
+    ) {
         // Only bins with mentions are kept, and none older than the
         // longest window.
         let newest = state.last_closed.unwrap_or(0);
@@ -2714,7 +2778,7 @@ mod tests {
                     state.terms.window_counts(id)[slot],
                     terms.get(&id).copied().unwrap_or(0),
                     "{} in window {window}",
-                    state.terms.name(id)
+                    state.terms.name(names, id)
                 );
             }
             assert!(terms
@@ -2738,7 +2802,7 @@ mod tests {
         }
         state
             .terms
-            .check_holds(&closed_bins, &open_entries, windows.terms.len());
+            .check_holds(names, &closed_bins, &open_entries, windows.terms.len());
     }
 
     /// The kept closed bins of the `window` bins up to the newest closed,
@@ -2759,6 +2823,7 @@ mod tests {
     fn check_counts_by_name(
         brand: &str,
         state: &BrandState,
+        names: &TermNames,
         windows: &Windows,
         bin_seconds: i64,
         placed: &HashMap<(String, i64), Vec<Vec<String>>>,
@@ -2778,11 +2843,15 @@ mod tests {
             }
         }
         for (term, (count, first_bin)) in &in_kept {
-            match state.terms.find(term) {
-                Some(_) => assert!(state.terms.seen_once_bin(term).is_none(), "{term}"),
+            match state.terms.find(names, term) {
+                Some(_) => assert!(state.terms.seen_once_bin(names, term).is_none(), "{term}"),
                 None => {
                     assert_eq!(*count, 1, "{term}: {count} mentions kept and no entry");
-                    assert_eq!(state.terms.seen_once_bin(term), Some(*first_bin), "{term}");
+                    assert_eq!(
+                        state.terms.seen_once_bin(names, term),
+                        Some(*first_bin),
+                        "{term}"
+                    );
                 }
             }
         }
@@ -2796,7 +2865,7 @@ mod tests {
                 }
             }
             for (id, _) in state.terms.window_terms() {
-                let name = state.terms.name(id);
+                let name = state.terms.name(names, id);
                 let expected = counts.get(name).copied().unwrap_or(0);
                 assert_eq!(
                     state.terms.window_counts(id)[slot],
@@ -2805,7 +2874,7 @@ mod tests {
                 );
             }
             for (term, count) in counts {
-                if let Some(id) = state.terms.find(term) {
+                if let Some(id) = state.terms.find(names, term) {
                     let in_window = state.terms.window_counts(id)[slot];
                     assert_eq!(in_window, count, "{term} in window {window}");
                 }
@@ -2862,10 +2931,22 @@ mod tests {
             }
             for (brand, state) in &detector.brands {
                 if term_limit == 0 {
-                    check_counts_by_name(brand, state, &detector.windows, bin_seconds, &placed);
+                    check_counts_by_name(
+                        brand,
+                        state,
+                        &detector.global_terms.names,
+                        &detector.windows,
+                        bin_seconds,
+                        &placed,
+                    );
                 }
                 most_terms = most_terms.max(state.terms.len());
-                check_windows_and_holds(state, &detector.windows, bin_seconds);
+                check_windows_and_holds(
+                    state,
+                    &detector.global_terms.names,
+                    &detector.windows,
+                    bin_seconds,
+                );
                 checked += 1;
             }
         }
@@ -2884,6 +2965,7 @@ mod tests {
                     .or_default()
                     .extend(crate::terms::terms_of(&mention.mention.text, brand));
             }
+            let mut long_names_seen = 0;
             for (brand, state) in &detector.brands {
                 let distinct = &seen[brand.as_str()];
                 let long_bytes: usize = distinct
@@ -2897,8 +2979,27 @@ mod tests {
                     state.terms.len(),
                     distinct.len()
                 );
-                assert!(state.terms.long_name_bytes() < long_bytes, "{brand}");
+                long_names_seen += long_bytes;
             }
+            let names = &detector.global_terms.names;
+            assert!(names.long_name_bytes() < long_names_seen);
+        }
+        check_names_held(&detector);
+    }
+
+    /// Every name the detector keeps is held by the brands' live entries,
+    /// as many times as they hold it, and no other.
+    fn check_names_held(detector: &Detector) {
+        let names = &detector.global_terms.names;
+        let mut holders: HashMap<&str, u32> = HashMap::new();
+        for state in detector.brands.values() {
+            for id in state.terms.live_ids() {
+                *holders.entry(state.terms.name(names, id)).or_default() += 1;
+            }
+        }
+        assert_eq!(names.len(), holders.len());
+        for (name, count) in holders {
+            assert_eq!(names.holders_of(name), count, "{name}");
         }
     }
 
@@ -3113,18 +3214,37 @@ mod tests {
         detector.ingest(&mention(1, first + 10, "zebra okapi"));
         detector.advance_watermark(start + first + 3 * bin_seconds);
         let state = detector.brands.get("acme").expect("brand");
-        assert!(state.terms.find("quagga").is_none());
-        assert_eq!(state.terms.seen_once_bin("quagga"), Some(start + first));
-        assert!(state.terms.find("zebra").is_some());
+        assert!(state
+            .terms
+            .find(&detector.global_terms.names, "quagga")
+            .is_none());
+        assert_eq!(
+            state
+                .terms
+                .seen_once_bin(&detector.global_terms.names, "quagga"),
+            Some(start + first)
+        );
+        assert!(state
+            .terms
+            .find(&detector.global_terms.names, "zebra")
+            .is_some());
         detector.ingest(&mention(2, first + 5 * bin_seconds, "quagga"));
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
-            let id = state.terms.find(name).expect(name);
+            let id = state
+                .terms
+                .find(&detector.global_terms.names, name)
+                .expect(name);
             let entry = state.terms.entry(id).expect(name).clone();
             (entry, state.terms.window_counts(id))
         };
         let (quagga, zebra) = (entry("quagga"), entry("zebra"));
-        assert_eq!(state.terms.seen_once_bin("quagga"), None);
+        assert_eq!(
+            state
+                .terms
+                .seen_once_bin(&detector.global_terms.names, "quagga"),
+            None
+        );
         assert_eq!(quagga.1[..3], [1, 1, 1]);
         assert_eq!(zebra.1[..3], [2, 2, 2]);
         let (quagga, zebra) = (quagga.0, zebra.0);
@@ -3133,12 +3253,18 @@ mod tests {
             (quagga.rate.at(first_bin), zebra.rate.at(first_bin)),
             (0.0, 0.0)
         );
-        assert!(state.terms.find("okapi").is_none());
+        assert!(state
+            .terms
+            .find(&detector.global_terms.names, "okapi")
+            .is_none());
         // The first bin has left the hour (bins up to first + 60 closed).
         detector.advance_watermark(start + first + 61 * bin_seconds);
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
-            let id = state.terms.find(name).expect(name);
+            let id = state
+                .terms
+                .find(&detector.global_terms.names, name)
+                .expect(name);
             let entry = state.terms.entry(id).expect(name).clone();
             (entry, state.terms.window_counts(id))
         };
@@ -3176,9 +3302,9 @@ mod tests {
         }
         detector.advance_watermark(start + 10 * bin_seconds);
         // In the window: nothing learned yet.
-        assert_eq!(detector.global_terms.share("walrusgate"), 0.0);
+        assert_eq!(detector.global_terms.shares.share("walrusgate"), 0.0);
         detector.advance_watermark(start + 3 * 24 * 60 * bin_seconds);
-        assert_eq!(detector.global_terms.share("walrusgate"), 1.0);
+        assert_eq!(detector.global_terms.shares.share("walrusgate"), 1.0);
     }
 
     /// A word every brand uses is read against its share of a brand's
@@ -3258,7 +3384,7 @@ mod tests {
                 .any(|summary| summary.contains("of \"time\"")),
             "{small_terms:?}"
         );
-        assert!(detector.global_terms.share("time") > 0.2);
+        assert!(detector.global_terms.shares.share("time") > 0.2);
     }
 
     /// A term backs a surge when its mentions are of the surge's kind well
@@ -3394,7 +3520,8 @@ mod tests {
             crate::synth::scored(
                 index.to_string(),
                 brand,
-                "hello".into(),
+                // A word of the brand's own (one naming it is the brand).
+                format!("hello {}", brand.replace('u', "o").replace('g', "p")),
                 time,
                 false,
                 false,
@@ -3434,6 +3561,11 @@ mod tests {
         }
         assert_eq!(tracked(&detector), ["busy", "stuck"]);
         assert_eq!(detector.stats.brands_forgotten, 1);
+        // Its names went with it, but those another brand holds.
+        let names = &detector.global_terms.names;
+        assert_eq!(names.holders_of("pone"), 0);
+        assert_eq!(names.holders_of("bosy"), 1);
+        check_names_held(&detector);
         // Back, it starts cold.
         detector.ingest(&mention(200, "gone"));
         let back = detector.brands.get("gone").expect("brand");
@@ -3447,7 +3579,11 @@ mod tests {
     #[test]
     fn a_term_in_several_places_learns_their_sum() {
         let mut terms = TermTable::default();
-        let (crash, other) = (terms.intern("crash"), terms.intern("other"));
+        let mut names = TermNames::default();
+        let (crash, other) = (
+            terms.intern(&mut names, "crash"),
+            terms.intern(&mut names, "other"),
+        );
         let mut bin = Bin::empty(600);
         bin.detail = Some(Box::new(BinDetail {
             terms: vec![
@@ -3480,8 +3616,9 @@ mod tests {
             false,
             false,
         );
-        let refund = terms.intern("refund");
-        let delay = terms.intern("delay");
+        let mut names = TermNames::default();
+        let refund = terms.intern(&mut names, "refund");
+        let delay = terms.intern(&mut names, "delay");
         terms.start_mention();
         assert!(terms.hold_once(refund, false, false) && terms.hold_once(delay, false, false));
         bin.add(&mention.view(), [refund, delay], &mut sources, 0);
@@ -3496,7 +3633,7 @@ mod tests {
         let mut merged: Vec<(String, u32)> = bin
             .terms()
             .iter()
-            .map(|term| (terms.name(term.id()).to_owned(), term.count()))
+            .map(|term| (terms.name(&names, term.id()).to_owned(), term.count()))
             .collect();
         merged.sort();
         assert_eq!(merged, vec![("delay".into(), 1), ("refund".into(), 2)]);

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 
+use crate::term_names::TermNames;
 use crate::term_table::{hash_table_bytes, BinTerm, TermTable};
 
 /// The hourly decay of every count: a half-life of about a day, so that
@@ -62,12 +63,18 @@ impl GlobalTermShares {
     }
 
     /// Notes a bin's mentions and the mentions of each of its terms
-    /// (names from `terms`, the brand's table), learned at
+    /// (names from `terms`, the brand's table, in `names`), learned at
     /// [`Self::learn_pending`].
-    pub(crate) fn learn_bin(&mut self, terms: &TermTable, bin_total: u32, bin_terms: &[BinTerm]) {
+    pub(crate) fn learn_bin(
+        &mut self,
+        terms: &TermTable,
+        names: &TermNames,
+        bin_total: u32,
+        bin_terms: &[BinTerm],
+    ) {
         self.pending_total += u64::from(bin_total);
         for term in bin_terms {
-            let key = self.key(terms.name(term.id()));
+            let key = self.key(terms.name(names, term.id()));
             *self.pending.entry(key).or_default() += u64::from(term.count());
         }
     }
@@ -146,25 +153,33 @@ mod tests {
     fn learn(
         shares: &mut GlobalTermShares,
         table: &mut TermTable,
+        names: &mut TermNames,
         total: u32,
         terms: &[(&str, u32)],
     ) {
         let bin_terms: Vec<BinTerm> = terms
             .iter()
-            .map(|(name, count)| BinTerm::new(table.intern(name), *count))
+            .map(|(name, count)| BinTerm::new(table.intern(names, name), *count))
             .collect();
-        shares.learn_bin(table, total, &bin_terms);
+        shares.learn_bin(table, names, total, &bin_terms);
     }
 
     #[test]
     fn shares_are_learned_after_the_advance_and_decay_alike() {
         let mut shares = GlobalTermShares::default();
         let mut table = TermTable::default();
-        learn(&mut shares, &mut table, 10, &[("time", 4), ("rare", 1)]);
+        let mut names = TermNames::default();
+        learn(
+            &mut shares,
+            &mut table,
+            &mut names,
+            10,
+            &[("time", 4), ("rare", 1)],
+        );
         // Not read until every brand has read its windows.
         assert_eq!(shares.share("time"), 0.0);
         shares.learn_pending();
-        learn(&mut shares, &mut table, 10, &[("time", 2)]);
+        learn(&mut shares, &mut table, &mut names, 10, &[("time", 2)]);
         shares.learn_pending();
         assert_eq!(shares.share("time"), 6.0 / 20.0);
         assert_eq!(shares.share("rare"), 1.0 / 20.0);
@@ -180,15 +195,16 @@ mod tests {
     fn past_the_limit_the_rarer_half_goes() {
         let mut shares = GlobalTermShares::default();
         let mut table = TermTable::default();
-        let names: Vec<String> = (0..=MAX_GLOBAL_TERMS)
+        let mut names = TermNames::default();
+        let term_names: Vec<String> = (0..=MAX_GLOBAL_TERMS)
             .map(|index| format!("t{index}"))
             .collect();
-        let terms: Vec<(&str, u32)> = names
+        let terms: Vec<(&str, u32)> = term_names
             .iter()
             .enumerate()
             .map(|(index, name)| (name.as_str(), if index % 2 == 0 { 5 } else { 2 }))
             .collect();
-        learn(&mut shares, &mut table, 1000, &terms);
+        learn(&mut shares, &mut table, &mut names, 1000, &terms);
         shares.learn_pending();
         assert_eq!(shares.len(), MAX_GLOBAL_TERMS / 2 + 1);
         assert!(shares.share("t0") > 0.0);

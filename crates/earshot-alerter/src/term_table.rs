@@ -7,12 +7,11 @@
 //! terms are reused; a term is forgotten only when no bin names it, which
 //! the entry counts (open-bin entries and closed bins) say.
 
-use ahash::RandomState;
 use hashbrown::HashTable;
 
 use crate::detector::{LEVEL_ALPHA, MAX_WINDOWS};
 use crate::seen_once::{SeenOnce, SeenOnceNotes};
-use crate::terms::MAX_TERM_BYTES;
+use crate::term_names::{NameId, TermNames, NO_NAME};
 
 pub(crate) type TermId = u32;
 
@@ -310,37 +309,33 @@ pub(crate) fn effective_term_limit(limit: usize) -> usize {
     }
 }
 
-/// 40 bytes (a term's merge position in a closing bin is scratch outside
+/// 32 bytes (a term's merge position in a closing bin is scratch outside
 /// it; its mood and a 2-byte stamp share 4; a busy term's window counts
-/// live in the busy list): every term mentioned twice in a brand's kept
-/// hour has one, and entries are the largest part of a busy hour's state.
-/// Aligning it to a cache line measured slower, not faster.
+/// live in the busy list; its name is every brand's, in [`TermNames`]):
+/// every term mentioned twice in a brand's kept hour has one, and entries
+/// are the largest part of a busy hour's state. Aligning it to a cache
+/// line measured slower, not faster.
 #[derive(Debug, Clone)]
 pub(crate) struct TermEntry {
-    /// The name's length in bytes; 0 while the id is free (no term is
-    /// empty: terms have 3 to [`MAX_TERM_BYTES`]).
-    name_len: u16,
+    /// The name's id in the detector's [`TermNames`]; [`NO_NAME`] while
+    /// the entry's id is free. Names were 14 bytes of every entry (and a
+    /// long one's bytes again in its brand's string), while brands share
+    /// most words.
+    name: NameId,
     /// Closed bins' places naming it: one per kept bin (windows are at
     /// most `u16::MAX` bins), and one more per [`MAX_PLACE_COUNT`] mentions
     /// of it in a bin. Saturated, it stays there ([`Self::release_closed`]):
     /// the term is then held until shed, never forgotten while a bin names
     /// it.
     closed_bins: u16,
-    /// Where a name over eight bytes starts in `TermTable::long_names`.
-    name_at: u32,
-    /// The name's first eight bytes, zero-padded ([`prefix_of`]): the
-    /// whole name for most terms, compared as one number in a lookup.
-    /// Names live here and in one string per table, not in an allocation
-    /// each: with real texts a busy brand holds thousands of terms.
-    prefix: [u8; 8],
+    /// The mention or merge that last saw it ([`TermTable::next_stamp`]).
+    seen_stamp: u16,
     pub rate: TermRate,
     /// Entries of open bins naming it (one per mention).
     open_entries: u32,
     /// Its mentions in each detection window (closed bins only), or where
     /// they are: in the busy list.
     windows: TermWindows,
-    /// The mention or merge that last saw it ([`TermTable::next_stamp`]).
-    seen_stamp: u16,
     /// What its recent mentions were ([`TermTable::hold_once`]): a term
     /// corroborates a surge of the kind its own mentions are.
     pub mood: TermMood,
@@ -448,12 +443,9 @@ impl TermMood {
 }
 
 impl TermEntry {
-    fn new(name: &str, name_at: u32) -> Self {
-        debug_assert!(name.len() <= MAX_TERM_BYTES);
+    fn new(name: NameId) -> Self {
         TermEntry {
-            name_len: name.len() as u16,
-            name_at,
-            prefix: prefix_of(name).to_le_bytes(),
+            name,
             rate: TermRate::default(),
             open_entries: 0,
             closed_bins: 0,
@@ -467,49 +459,20 @@ impl TermEntry {
         self.open_entries > 0 || self.closed_bins > 0
     }
 
-    fn is_named(&self, long_names: &str, name: &str, prefix: u64) -> bool {
-        self.name_len as usize == name.len()
-            && u64::from_le_bytes(self.prefix) == prefix
-            // Bytes, not `str::get`: byte 8 may fall inside a character,
-            // where `get` gives `None` for both names alike.
-            && (name.len() <= 8
-                || self.name(long_names).as_bytes().get(8..) == name.as_bytes().get(8..))
-    }
-
-    /// The name: its prefix bytes, or its place in `long_names`.
-    fn name<'table>(&'table self, long_names: &'table str) -> &'table str {
-        let length = self.name_len as usize;
-        if length <= 8 {
-            // The bytes of a whole name (a `str`), so valid UTF-8.
-            std::str::from_utf8(&self.prefix[..length]).unwrap_or_default()
-        } else {
-            let start = self.name_at as usize;
-            long_names.get(start..start + length).unwrap_or_default()
-        }
+    fn is_free(&self) -> bool {
+        self.name == NO_NAME
     }
 }
 
-/// A name's first eight bytes as a number, zero-padded.
-pub(crate) fn prefix_of(name: &str) -> u64 {
-    let bytes = name.as_bytes();
-    let mut prefix = [0; 8];
-    let length = bytes.len().min(8);
-    prefix[..length].copy_from_slice(&bytes[..length]);
-    u64::from_le_bytes(prefix)
-}
-
-/// Term names come from mention texts, which anyone can write: a keyed hash
-/// (aHash with a random seed) keeps crafted collisions out.
-#[derive(Debug, Clone, Default)]
+/// A brand's terms. Its name index is keyed by [`TermNames::hash`] (keyed,
+/// so crafted collisions stay out), and every method that reads or changes
+/// names takes the detector's [`TermNames`]. Not `Clone`: each entry holds
+/// its name there.
+#[derive(Debug, Default)]
 pub(crate) struct TermTable {
     entries: Vec<TermEntry>,
     free: Vec<TermId>,
     by_name: HashTable<TermId>,
-    /// Names over eight bytes, one after another, and the bytes of those
-    /// forgotten since the last compaction.
-    long_names: String,
-    forgotten_bytes: usize,
-    hasher: RandomState,
     /// Ids with [`MIN_TERM_COUNT`] or more mentions in the longest term
     /// window (which holds every other): the only ones the detector reads.
     /// Real texts put thousands of terms in a busy brand's windows, most
@@ -551,26 +514,6 @@ pub(crate) struct TermTable {
     forgotten_rate: TermRate,
 }
 
-/// A short name hashes as its prefix and length (two words, no loop over
-/// bytes); a longer one as a whole, so that names sharing their first eight
-/// bytes do not share a hash whatever the seed.
-fn name_hash(hasher: &RandomState, name: &str, prefix: u64) -> u64 {
-    if name.len() <= 8 {
-        hasher.hash_one((prefix, name.len()))
-    } else {
-        hasher.hash_one(name)
-    }
-}
-
-/// The hash an entry's name is indexed under in `TermTable::by_name`.
-fn entry_hash(hasher: &RandomState, long_names: &str, entry: &TermEntry) -> u64 {
-    name_hash(
-        hasher,
-        entry.name(long_names),
-        u64::from_le_bytes(entry.prefix),
-    )
-}
-
 impl TermTable {
     /// A table for a brand that holds about `term_limit` terms at most (0:
     /// no limit; [`TermTable::shed`] keeps to it), and twice as many
@@ -586,32 +529,26 @@ impl TermTable {
         }
     }
 
-    fn hash(&self, name: &str, prefix: u64) -> u64 {
-        name_hash(&self.hasher, name, prefix)
-    }
-
     /// The id of `name`, given one if it has none (with no rate yet).
     #[cfg(test)]
-    pub(crate) fn intern(&mut self, name: &str) -> TermId {
-        let prefix = prefix_of(name);
-        match self.find(name) {
+    pub(crate) fn intern(&mut self, names: &mut TermNames, name: &str) -> TermId {
+        let prefix = crate::term_names::prefix_of(name);
+        match self.find(names, name) {
             Some(id) => id,
-            None => self.insert(name, prefix, self.hash(name, prefix)),
+            None => {
+                let hash = names.hash(name, prefix);
+                self.insert(names, name, prefix, hash)
+            }
         }
     }
 
     /// A new entry for `name` (not in the table), its hash `hash`.
-    fn insert(&mut self, name: &str, prefix: u64, hash: u64) -> TermId {
-        let name_at = self.long_names.len() as u32;
-        if name.len() > 8 {
-            self.long_names.push_str(name);
-        }
-        let mut entry = TermEntry::new(name, name_at);
+    fn insert(&mut self, names: &mut TermNames, name: &str, prefix: u64, hash: u64) -> TermId {
+        let mut entry = TermEntry::new(names.hold(name, prefix, hash));
         // A term not in the table is new or was forgotten for room at no
         // more than this rate: read as the latter, a busy brand's rare
         // words coming back are not news (a crisis's burst is far above).
         entry.rate = self.forgotten_rate;
-        debug_assert_eq!(u64::from_le_bytes(entry.prefix), prefix);
         let id = match self.free.pop() {
             Some(id) => {
                 self.entries[id as usize] = entry;
@@ -622,10 +559,9 @@ impl TermTable {
                 (self.entries.len() - 1) as TermId
             }
         };
-        let (entries, long_names, hasher) = (&self.entries, &self.long_names, &self.hasher);
-        self.by_name.insert_unique(hash, id, |id| {
-            entry_hash(hasher, long_names, &entries[*id as usize])
-        });
+        let entries = &self.entries;
+        self.by_name
+            .insert_unique(hash, id, |id| names.hash_of(entries[*id as usize].name));
         id
     }
 
@@ -639,16 +575,16 @@ impl TermTable {
     #[inline(always)]
     pub(crate) fn sight(
         &mut self,
+        names: &mut TermNames,
         name: &str,
         prefix: u64,
         bin_start: i64,
         is_live: impl Fn(i64) -> bool,
     ) -> Sighting {
-        debug_assert_eq!(prefix, prefix_of(name));
-        let hash = self.hash(name, prefix);
-        let (entries, long_names) = (&self.entries, self.long_names.as_str());
+        let hash = names.hash(name, prefix);
+        let entries = &self.entries;
         if let Some(id) = self.by_name.find(hash, |id| {
-            entries[*id as usize].is_named(long_names, name, prefix)
+            names.is(entries[*id as usize].name, name, prefix)
         }) {
             return Sighting::Known(*id);
         }
@@ -703,7 +639,7 @@ impl TermTable {
             return Sighting::First;
         }
         self.seen_once.remove(seen);
-        let id = self.insert(name, prefix, hash);
+        let id = self.insert(names, name, prefix, hash);
         if let Ok(shed) = self.shed_rates.find_entry(hash, |shed| shed.hash == hash) {
             self.entries[id as usize].rate =
                 TermRate::new(shed.remove().0.rate, self.bin_index(bin_start));
@@ -879,8 +815,8 @@ impl TermTable {
 
     /// Whether `name` is noted as seen once, in the bin starting when.
     #[cfg(test)]
-    pub(crate) fn seen_once_bin(&self, name: &str) -> Option<i64> {
-        let hash = self.hash(name, prefix_of(name));
+    pub(crate) fn seen_once_bin(&self, names: &TermNames, name: &str) -> Option<i64> {
+        let hash = names.hash(name, crate::term_names::prefix_of(name));
         let (_, newest) = self.note_span?;
         self.seen_once
             .find(hash)
@@ -889,19 +825,20 @@ impl TermTable {
 
     /// The id of `name`, if the brand knows it.
     #[cfg(test)]
-    pub(crate) fn find(&self, name: &str) -> Option<TermId> {
-        let prefix = prefix_of(name);
+    pub(crate) fn find(&self, names: &TermNames, name: &str) -> Option<TermId> {
+        let prefix = crate::term_names::prefix_of(name);
         self.by_name
-            .find(self.hash(name, prefix), |id| {
-                self.entries[*id as usize].is_named(&self.long_names, name, prefix)
+            .find(names.hash(name, prefix), |id| {
+                names.is(self.entries[*id as usize].name, name, prefix)
             })
             .copied()
     }
 
-    pub(crate) fn name(&self, id: TermId) -> &str {
+    /// The name of `id` ("" for a free or unknown id).
+    pub(crate) fn name<'names>(&self, names: &'names TermNames, id: TermId) -> &'names str {
         self.entries
             .get(id as usize)
-            .map_or("", |entry| entry.name(&self.long_names))
+            .map_or("", |entry| names.name(entry.name))
     }
 
     #[cfg(test)]
@@ -911,12 +848,6 @@ impl TermTable {
 
     pub(crate) fn entry_mut(&mut self, id: TermId) -> Option<&mut TermEntry> {
         self.entries.get_mut(id as usize)
-    }
-
-    /// Bytes of the long-name string (live and forgotten names).
-    #[cfg(test)]
-    pub(crate) fn long_name_bytes(&self) -> usize {
-        self.long_names.len()
     }
 
     /// Room held: entry slots (live and free) and allocated, and note slots.
@@ -939,7 +870,7 @@ impl TermTable {
             ..TermCensus::default()
         };
         for entry in &self.entries {
-            if entry.name_len == 0 {
+            if entry.is_free() {
                 census.free += 1;
             } else if entry.is_held() {
                 census.held += 1;
@@ -957,7 +888,7 @@ impl TermTable {
         TableBytes {
             entries: self.entries.capacity() * size_of::<TermEntry>()
                 + self.free.capacity() * size_of::<TermId>(),
-            names: hash_table_bytes::<TermId>(self.by_name.capacity()) + self.long_names.capacity(),
+            names: hash_table_bytes::<TermId>(self.by_name.capacity()),
             notes: self.seen_once.heap_bytes() + self.noted.capacity() * size_of::<u64>(),
             other: self.busy.capacity() * size_of::<BusyTerm>()
                 + hash_table_bytes::<ShedRate>(self.shed_rates.capacity()),
@@ -967,6 +898,12 @@ impl TermTable {
     /// Live terms (named ids).
     pub(crate) fn len(&self) -> usize {
         self.entries.len() - self.free.len()
+    }
+
+    /// The ids with a name.
+    #[cfg(test)]
+    pub(crate) fn live_ids(&self) -> impl Iterator<Item = TermId> + '_ {
+        (0..self.entries.len() as TermId).filter(|id| !self.entries[*id as usize].is_free())
     }
 
     /// The terms some closed bin names, with their window counts.
@@ -1212,9 +1149,15 @@ impl TermTable {
     /// `rare_rate`) and, past `limit` live terms, the rarest others, keeping
     /// three quarters of `limit`. Runs when the table has grown by a
     /// quarter since the last time (amortises its scan).
-    pub(crate) fn evict(&mut self, bin_index: i64, limit: usize, rare_rate: f64) {
+    pub(crate) fn evict(
+        &mut self,
+        names: &mut TermNames,
+        bin_index: i64,
+        limit: usize,
+        rare_rate: f64,
+    ) {
         if self.len() > self.evict_above {
-            self.evict_now(bin_index, limit, rare_rate);
+            self.evict_now(names, bin_index, limit, rare_rate);
         }
     }
 
@@ -1223,21 +1166,27 @@ impl TermTable {
     /// volume fell after a busy hour stops adding terms and notes, and
     /// would keep that hour's thousands of unheld terms and stale notes
     /// (and their room) for good.
-    pub(crate) fn tidy(&mut self, bin_index: i64, limit: usize, rare_rate: f64) {
-        self.evict_now(bin_index, limit, rare_rate);
+    pub(crate) fn tidy(
+        &mut self,
+        names: &mut TermNames,
+        bin_index: i64,
+        limit: usize,
+        rare_rate: f64,
+    ) {
+        self.evict_now(names, bin_index, limit, rare_rate);
         self.drop_stale_notes();
     }
 
-    fn evict_now(&mut self, bin_index: i64, limit: usize, rare_rate: f64) {
+    fn evict_now(&mut self, names: &mut TermNames, bin_index: i64, limit: usize, rare_rate: f64) {
         let mut unheld: Vec<(f64, TermId)> = Vec::new();
         for id in 0..self.entries.len() {
             let entry = &self.entries[id];
-            if entry.is_held() || self.is_free(id) {
+            if entry.is_held() || entry.is_free() {
                 continue;
             }
             let rate = entry.rate.at(bin_index);
             if rate < rare_rate {
-                self.forget(id as TermId);
+                self.forget(names, id as TermId);
             } else {
                 unheld.push((rate, id as TermId));
             }
@@ -1248,17 +1197,16 @@ impl TermTable {
             unheld.sort_by(|left, right| {
                 left.0
                     .total_cmp(&right.0)
-                    .then_with(|| self.name(left.1).cmp(self.name(right.1)))
+                    .then_with(|| self.name(names, left.1).cmp(self.name(names, right.1)))
             });
             let excess = unheld.len() - keep;
             if let Some((frontier, _)) = unheld.get(excess.wrapping_sub(1)) {
                 self.raise_forgotten_rate(*frontier, bin_index);
             }
             for (_, id) in unheld.into_iter().take(excess) {
-                self.forget(id);
+                self.forget(names, id);
             }
         }
-        self.compact_long_names();
         self.evict_above = self.len() + self.len() / 4 + 16;
     }
 
@@ -1274,6 +1222,7 @@ impl TermTable {
     /// memory, whatever its volume and vocabulary.
     pub(crate) fn shed<'bins>(
         &mut self,
+        names: &mut TermNames,
         limit: usize,
         windows: &[usize],
         bin_index: i64,
@@ -1286,7 +1235,7 @@ impl TermTable {
         }
         let mut ranked: Vec<(f64, f64, TermId)> = Vec::with_capacity(self.len());
         for (id, entry) in self.entries.iter().enumerate() {
-            if entry.name_len == 0 {
+            if entry.is_free() {
                 continue;
             }
             let of_late = self
@@ -1302,7 +1251,7 @@ impl TermTable {
             left.0
                 .total_cmp(&right.0)
                 .then(left.1.total_cmp(&right.1))
-                .then_with(|| self.name(left.2).cmp(self.name(right.2)))
+                .then_with(|| self.name(names, left.2).cmp(self.name(names, right.2)))
         };
         if excess < ranked.len() {
             ranked.select_nth_unstable_by(excess, order);
@@ -1322,7 +1271,7 @@ impl TermTable {
             entry.closed_bins = 0;
             entry.windows = TermWindows::NONE;
             let rate = entry.rate.at(bin_index);
-            if let Some(hash) = self.forget(*id) {
+            if let Some(hash) = self.forget(names, *id) {
                 if rate >= rare_rate {
                     self.shed_rates
                         .insert_unique(hash, ShedRate { hash, rate }, |shed| shed.hash);
@@ -1339,7 +1288,6 @@ impl TermTable {
             self.shed_rates.retain(|shed| shed.rate > cutoff);
         }
         self.terms_shed += excess as u64;
-        self.compact_long_names();
     }
 
     /// Whether a busier hour left the table's room unused: its entries
@@ -1372,6 +1320,7 @@ impl TermTable {
     /// order terms by first mention and ties go by name, not by id.
     pub(crate) fn give_back_room<'bins>(
         &mut self,
+        names: &TermNames,
         fit: Fit,
         bins: impl Iterator<Item = &'bins mut Vec<BinTerm>>,
     ) {
@@ -1379,7 +1328,7 @@ impl TermTable {
             let mut renamed = vec![TermId::MAX; self.entries.len()];
             let mut live = Vec::with_capacity(self.len() + self.len() / 8 + 4);
             for (id, entry) in self.entries.drain(..).enumerate() {
-                if entry.name_len != 0 {
+                if !entry.is_free() {
                     renamed[id] = live.len() as TermId;
                     live.push(entry);
                 }
@@ -1395,13 +1344,10 @@ impl TermTable {
                     *term = term.renamed(renamed[term.id() as usize]);
                 }
             }
-            let (entries, long_names, hasher) = (&self.entries, &self.long_names, &self.hasher);
+            let entries = &self.entries;
             self.by_name.shrink_to(entries.len(), |id| {
-                entry_hash(hasher, long_names, &entries[*id as usize])
+                names.hash_of(entries[*id as usize].name)
             });
-            if self.forgotten_bytes > 0 || self.long_names.capacity() > 2 * self.long_names.len() {
-                self.rewrite_long_names();
-            }
         }
         if mostly_unused(self.seen_once.len(), self.seen_once.capacity()) {
             self.seen_once.shrink_to_fit();
@@ -1417,13 +1363,14 @@ impl TermTable {
     #[cfg(test)]
     pub(crate) fn check_holds(
         &self,
+        names: &TermNames,
         closed_bins: &std::collections::HashMap<TermId, u32>,
         open_entries: &std::collections::HashMap<TermId, u32>,
         windows: usize,
     ) {
         for (id, entry) in self.entries.iter().enumerate() {
             let id = id as TermId;
-            let name = entry.name(&self.long_names);
+            let name = names.name(entry.name);
             assert_eq!(
                 u32::from(entry.closed_bins),
                 closed_bins.get(&id).copied().unwrap_or(0),
@@ -1439,11 +1386,11 @@ impl TermTable {
             if entry.closed_bins == 0 {
                 assert!(counts.iter().all(|count| *count == 0), "{name}");
             }
-            if self.is_free(id as usize) {
+            if entry.is_free() {
                 assert!(!entry.is_held());
                 assert!(self.free.contains(&id));
             } else {
-                assert_eq!(self.find(name), Some(id));
+                assert_eq!(self.find(names, name), Some(id));
             }
         }
         assert_eq!(self.by_name.len(), self.len());
@@ -1452,7 +1399,7 @@ impl TermTable {
                 .counts_of(entry)
                 .iter()
                 .any(|count| *count >= MIN_TERM_COUNT);
-            let name = entry.name(&self.long_names);
+            let name = names.name(entry.name);
             let listed = self.busy.iter().any(|busy| busy.id == id as TermId);
             assert_eq!(busy, listed, "{name}");
         }
@@ -1471,69 +1418,61 @@ impl TermTable {
         }
     }
 
-    fn is_free(&self, id: usize) -> bool {
-        self.entries[id].name_len == 0
-    }
-
-    /// Frees `id`; returns its name's hash if it was live.
-    fn forget(&mut self, id: TermId) -> Option<u64> {
-        let entry = self.entries.get(id as usize)?;
-        if entry.name_len == 0 {
+    /// Frees `id` and lets its name go; returns the name's hash if it was
+    /// live.
+    fn forget(&mut self, names: &mut TermNames, id: TermId) -> Option<u64> {
+        let entry = self.entries.get_mut(id as usize)?;
+        if entry.is_free() {
             return None;
         }
-        let hash = entry_hash(&self.hasher, &self.long_names, entry);
-        if entry.name_len > 8 {
-            self.forgotten_bytes += entry.name_len as usize;
-        }
+        let name = std::mem::replace(&mut entry.name, NO_NAME);
+        let hash = names.hash_of(name);
         if let Ok(found) = self.by_name.find_entry(hash, |known| *known == id) {
             found.remove();
         }
-        let entry = &mut self.entries[id as usize];
-        entry.name_len = 0;
-        entry.prefix = [0; 8];
+        names.release(name);
         self.free.push(id);
         Some(hash)
     }
 
-    /// Copies the live long names into a new string once more than half of
-    /// the old one is forgotten names (ids and hashes stay).
-    fn compact_long_names(&mut self) {
-        if self.forgotten_bytes < 1024 || self.forgotten_bytes * 2 < self.long_names.len() {
-            return;
-        }
-        self.rewrite_long_names();
-    }
-
-    /// Copies the live long names into a new string that fits them.
-    fn rewrite_long_names(&mut self) {
-        let mut kept = String::with_capacity(self.long_names.len() - self.forgotten_bytes);
+    /// Renames its entries' names as the names were
+    /// ([`TermNames::give_back_room`]); the index, by the names' hashes,
+    /// stays.
+    pub(crate) fn rename_names(&mut self, renamed: &[NameId]) {
         for entry in &mut self.entries {
-            if entry.name_len > 8 {
-                let start = entry.name_at as usize;
-                let name = self
-                    .long_names
-                    .get(start..start + entry.name_len as usize)
-                    .unwrap_or_default();
-                entry.name_at = kept.len() as u32;
-                kept.push_str(name);
+            if let Some(new) = renamed.get(entry.name as usize) {
+                entry.name = *new;
             }
         }
-        self.long_names = kept;
-        self.forgotten_bytes = 0;
+    }
+
+    /// Lets go of every name the table holds (its brand is forgotten).
+    pub(crate) fn release_names(&mut self, names: &mut TermNames) {
+        for entry in &mut self.entries {
+            if !entry.is_free() {
+                names.release(std::mem::replace(&mut entry.name, NO_NAME));
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::term_names::prefix_of;
 
     fn entries(ids: &[TermId]) -> Vec<BinTerm> {
         ids.iter().map(|id| BinTerm::new(*id, 1)).collect()
     }
 
     /// Interns `name` with its rate set to `rate` as of bin 0.
-    fn intern_at_rate(table: &mut TermTable, name: &str, rate: f64) -> TermId {
-        let id = table.intern(name);
+    fn intern_at_rate(
+        table: &mut TermTable,
+        names: &mut TermNames,
+        name: &str,
+        rate: f64,
+    ) -> TermId {
+        let id = table.intern(names, name);
         if let Some(entry) = table.entry_mut(id) {
             entry.rate = TermRate::new(rate, 0);
         }
@@ -1541,46 +1480,29 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// Names get the same id exactly when they are the same, around the
-        /// eight bytes compared as a number (shared prefixes, zero bytes,
-        /// multi-byte characters across the boundary).
+        /// A table finds each name under the id it gave it, and names share
+        /// an id exactly when equal (the comparison itself: `term_names`).
         #[test]
         fn names_share_an_id_exactly_when_equal(
-            names in proptest::collection::vec("(abcdefgh|abc|ab\\x00)?[a-c\\x00é]{0,10}", 1..40),
+            term_names in proptest::collection::vec("(abcdefgh|abc|ab\\x00)?[a-c\\x00é]{1,10}", 1..40),
         ) {
             let mut table = TermTable::default();
-            let ids: Vec<TermId> = names.iter().map(|name| table.intern(name)).collect();
-            for (left, left_id) in names.iter().zip(&ids) {
-                proptest::prop_assert_eq!(table.name(*left_id), left.as_str());
-                proptest::prop_assert_eq!(table.find(left), Some(*left_id));
-                let entry = &table.entries[*left_id as usize];
-                for (right, right_id) in names.iter().zip(&ids) {
+            let mut names = TermNames::default();
+            let ids: Vec<TermId> = term_names.iter().map(|name| table.intern(&mut names, name)).collect();
+            for (left, left_id) in term_names.iter().zip(&ids) {
+                proptest::prop_assert_eq!(table.name(&names, *left_id), left.as_str());
+                proptest::prop_assert_eq!(table.find(&names, left), Some(*left_id));
+                for (right, right_id) in term_names.iter().zip(&ids) {
                     proptest::prop_assert_eq!(left == right, left_id == right_id);
-                    // The comparison alone, as a hash collision would need it.
-                    proptest::prop_assert_eq!(left == right, entry.is_named(&table.long_names, right, prefix_of(right)));
                 }
             }
         }
     }
 
     #[test]
-    fn names_differing_after_a_character_split_at_byte_eight_differ() {
-        let mut table = TermTable::default();
-        // Same length, same first eight bytes (the eighth inside an "é").
-        let left = table.intern("abcéééé\0aa");
-        let right = table.intern("abcéééaaéa");
-        assert_ne!(left, right);
-        assert_eq!(table.name(right), "abcéééaaéa");
-        // The comparison itself (the whole-name hashes keep them apart above).
-        let entry = &table.entries[left as usize];
-        assert!(!entry.is_named(&table.long_names, "abcéééaaéa", prefix_of("abcéééaaéa")));
-        assert!(entry.is_named(&table.long_names, "abcéééé\0aa", prefix_of("abcéééé\0aa")));
-    }
-
-    #[test]
-    fn a_term_entry_is_40_bytes_and_a_bin_place_4() {
+    fn a_term_entry_is_32_bytes_and_a_bin_place_4() {
         assert_eq!(std::mem::size_of::<TermRate>(), 12);
-        assert_eq!(std::mem::size_of::<TermEntry>(), 40);
+        assert_eq!(std::mem::size_of::<TermEntry>(), 32);
         assert_eq!(std::mem::size_of::<BinTerm>(), 4);
     }
 
@@ -1617,7 +1539,11 @@ mod tests {
     #[test]
     fn window_counts_move_between_the_entry_and_the_busy_list() {
         let mut table = TermTable::default();
-        let (refund, delay) = (table.intern("refund"), table.intern("delay"));
+        let mut names = TermNames::default();
+        let (refund, delay) = (
+            table.intern(&mut names, "refund"),
+            table.intern(&mut names, "delay"),
+        );
         let place = |id: TermId, count: u32| [BinTerm::new(id, count)];
         let busy_ids = |table: &TermTable| -> Vec<TermId> {
             table.busy_terms().map(|(busy, _)| busy.id).collect()
@@ -1653,7 +1579,8 @@ mod tests {
     #[test]
     fn stamps_wrap_without_a_term_looking_seen() {
         let mut table = TermTable::default();
-        let acme = table.intern("acme");
+        let mut names = TermNames::default();
+        let acme = table.intern(&mut names, "acme");
         table.stamp = 0;
         table.start_mention();
         assert!(table.hold_once(acme, false, false));
@@ -1672,10 +1599,11 @@ mod tests {
     #[test]
     fn the_census_counts_held_busy_rate_only_and_free_entries() {
         let mut table = TermTable::default();
-        let acme = table.intern("acme");
-        let bolt = table.intern("bolt");
-        let gone = table.intern("gone");
-        table.forget(gone);
+        let mut names = TermNames::default();
+        let acme = table.intern(&mut names, "acme");
+        let bolt = table.intern(&mut names, "bolt");
+        let gone = table.intern(&mut names, "gone");
+        table.forget(&mut names, gone);
         let mut bin = Vec::new();
         for _ in 0..3 {
             table.start_mention();
@@ -1711,7 +1639,11 @@ mod tests {
     #[test]
     fn a_full_place_starts_another_and_the_windows_stay_exact_sums() {
         let mut table = TermTable::default();
-        let (brand, other) = (table.intern("acme"), table.intern("other"));
+        let mut names = TermNames::default();
+        let (brand, other) = (
+            table.intern(&mut names, "acme"),
+            table.intern(&mut names, "other"),
+        );
         let mentions = 2 * MAX_PLACE_COUNT + 100;
         let mut bin = Vec::new();
         for mention in 0..mentions {
@@ -1752,21 +1684,22 @@ mod tests {
     #[test]
     fn a_term_past_the_ids_waits_for_a_free_one() {
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         for index in 0..MAX_TERM_IDS {
-            table.intern(&format!("w{index}"));
+            table.intern(&mut names, &format!("w{index}"));
         }
-        let sight = |table: &mut TermTable| {
+        let sight = |table: &mut TermTable, names: &mut TermNames| {
             table.start_mention();
-            table.sight("newcomer", prefix_of("newcomer"), 0, |_| true)
+            table.sight(names, "newcomer", prefix_of("newcomer"), 0, |_| true)
         };
-        assert_eq!(sight(&mut table), Sighting::First);
-        assert_eq!(sight(&mut table), Sighting::First);
+        assert_eq!(sight(&mut table, &mut names), Sighting::First);
+        assert_eq!(sight(&mut table, &mut names), Sighting::First);
         assert_eq!(table.take_losses(), (1, 0));
         assert_eq!(table.len(), MAX_TERM_IDS);
-        let freed = table.find("w7").expect("w7");
-        table.forget(freed);
+        let freed = table.find(&names, "w7").expect("w7");
+        table.forget(&mut names, freed);
         assert_eq!(
-            sight(&mut table),
+            sight(&mut table, &mut names),
             Sighting::Second {
                 id: freed,
                 first_bin: 0
@@ -1779,7 +1712,8 @@ mod tests {
     #[test]
     fn a_saturated_hold_stays() {
         let mut table = TermTable::default();
-        let acme = table.intern("acme");
+        let mut names = TermNames::default();
+        let acme = table.intern(&mut names, "acme");
         if let Some(entry) = table.entry_mut(acme) {
             entry.closed_bins = u16::MAX - 1;
         }
@@ -1814,9 +1748,10 @@ mod tests {
     #[test]
     fn closing_a_bin_merges_entries_and_moves_the_hold() {
         let mut table = TermTable::default();
-        let refund = table.intern("refund");
-        let delay = table.intern("delay");
-        assert_eq!(table.intern("refund"), refund);
+        let mut names = TermNames::default();
+        let refund = table.intern(&mut names, "refund");
+        let delay = table.intern(&mut names, "delay");
+        assert_eq!(table.intern(&mut names, "refund"), refund);
         // Three mentions, one naming refund twice.
         let mut bin = Vec::new();
         for mention in [&[refund, delay, refund][..], &[refund], &[refund]] {
@@ -1855,43 +1790,48 @@ mod tests {
     #[test]
     fn a_term_gets_an_entry_at_its_second_mention_in_the_kept_bins() {
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         let kept = |start: i64| start >= 60;
-        let sight = |table: &mut TermTable, name: &str, bin_start: i64| {
-            table.sight(name, prefix_of(name), bin_start, kept)
+        let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin_start: i64| {
+            table.sight(names, name, prefix_of(name), bin_start, kept)
         };
         for name in ["refund", "a-longer-term-name"] {
             table.start_mention();
-            assert_eq!(sight(&mut table, name, 60), Sighting::First);
+            assert_eq!(sight(&mut table, &mut names, name, 60), Sighting::First);
             // Twice in one mention is one mention.
-            assert_eq!(sight(&mut table, name, 60), Sighting::First);
-            assert_eq!(table.find(name), None);
-            assert_eq!(table.seen_once_bin(name), Some(60));
+            assert_eq!(sight(&mut table, &mut names, name, 60), Sighting::First);
+            assert_eq!(table.find(&names, name), None);
+            assert_eq!(table.seen_once_bin(&names, name), Some(60));
             table.start_mention();
-            let Sighting::Second { id, first_bin } = sight(&mut table, name, 120) else {
+            let Sighting::Second { id, first_bin } = sight(&mut table, &mut names, name, 120)
+            else {
                 panic!("{name}: no entry at the second mention");
             };
-            assert_eq!((table.name(id), first_bin), (name, 60));
-            assert_eq!(table.seen_once_bin(name), None);
+            assert_eq!((table.name(&names, id), first_bin), (name, 60));
+            assert_eq!(table.seen_once_bin(&names, name), None);
             table.start_mention();
-            assert_eq!(sight(&mut table, name, 120), Sighting::Known(id));
+            assert_eq!(
+                sight(&mut table, &mut names, name, 120),
+                Sighting::Known(id)
+            );
         }
         assert_eq!(table.len(), 2);
         // A first mention in a bin no longer kept is out of every window:
         // the next is a first mention again.
         table.start_mention();
-        assert_eq!(sight(&mut table, "delay", 0), Sighting::First);
+        assert_eq!(sight(&mut table, &mut names, "delay", 0), Sighting::First);
         table.start_mention();
-        assert_eq!(sight(&mut table, "delay", 120), Sighting::First);
-        assert_eq!(table.seen_once_bin("delay"), Some(120));
+        assert_eq!(sight(&mut table, &mut names, "delay", 120), Sighting::First);
+        assert_eq!(table.seen_once_bin(&names, "delay"), Some(120));
         // Notes of bins no longer kept are swept.
         for index in 0..40 {
             table.start_mention();
-            sight(&mut table, &format!("old{index}"), 0);
+            sight(&mut table, &mut names, &format!("old{index}"), 0);
         }
         table.sweep_seen_once(60);
-        assert_eq!(table.seen_once_bin("old0"), None);
-        assert_eq!(table.seen_once_bin("old39"), None);
-        assert_eq!(table.seen_once_bin("delay"), Some(120));
+        assert_eq!(table.seen_once_bin(&names, "old0"), None);
+        assert_eq!(table.seen_once_bin(&names, "old39"), None);
+        assert_eq!(table.seen_once_bin(&names, "delay"), Some(120));
         assert_eq!(table.len(), 2);
     }
 
@@ -1900,28 +1840,29 @@ mod tests {
     #[test]
     fn a_shed_term_that_comes_back_gets_its_rate_back() {
         let mut table = TermTable::with_limit(4, 60);
+        let mut names = TermNames::default();
         for (index, rate) in [0.5, 0.4, 0.3, 0.2, 0.1, 0.001].iter().enumerate() {
-            intern_at_rate(&mut table, &format!("t{index}"), *rate);
+            intern_at_rate(&mut table, &mut names, &format!("t{index}"), *rate);
         }
-        table.shed(4, &[10, 30, 60], 0, 0.01, std::iter::empty());
+        table.shed(&mut names, 4, &[10, 30, 60], 0, 0.01, std::iter::empty());
         // Six over four: down to three (none mentioned of late).
         assert_eq!(table.len(), 3);
-        assert!(table.find("t2").is_some() && table.find("t3").is_none());
+        assert!(table.find(&names, "t2").is_some() && table.find(&names, "t3").is_none());
         assert_eq!(table.take_losses(), (0, 3));
-        let sight = |table: &mut TermTable, name: &str, bin: i64| {
+        let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin: i64| {
             table.start_mention();
-            table.sight(name, prefix_of(name), bin, |_| true)
+            table.sight(names, name, prefix_of(name), bin, |_| true)
         };
         // t4 comes back 100 bins later, twice: its rate as when shed, as of
         // now (it was mentioned meanwhile, uncounted).
-        assert_eq!(sight(&mut table, "t4", 6000), Sighting::First);
-        let Sighting::Second { id, .. } = sight(&mut table, "t4", 6000) else {
+        assert_eq!(sight(&mut table, &mut names, "t4", 6000), Sighting::First);
+        let Sighting::Second { id, .. } = sight(&mut table, &mut names, "t4", 6000) else {
             panic!("no entry for t4");
         };
         assert_eq!(table.entry(id).map(|entry| entry.rate.at(100)), Some(0.1));
         // t5's rate was too rare to remember: it starts with none.
-        sight(&mut table, "t5", 6000);
-        let Sighting::Second { id, .. } = sight(&mut table, "t5", 6000) else {
+        sight(&mut table, &mut names, "t5", 6000);
+        let Sighting::Second { id, .. } = sight(&mut table, &mut names, "t5", 6000) else {
             panic!("no entry for t5");
         };
         assert_eq!(table.entry(id).map(|entry| entry.rate.at(100)), Some(0.0));
@@ -1933,42 +1874,57 @@ mod tests {
     #[test]
     fn at_the_note_limit_the_older_notes_make_room() {
         let mut table = TermTable::with_limit(64, 60);
+        let mut names = TermNames::default();
         let kept = |_: i64| true;
-        let sight = |table: &mut TermTable, name: &str, bin: i64| {
+        let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin: i64| {
             table.start_mention();
-            table.sight(name, prefix_of(name), bin, kept)
+            table.sight(names, name, prefix_of(name), bin, kept)
         };
         for index in 0..64 {
-            assert_eq!(sight(&mut table, &format!("a{index}"), 0), Sighting::First);
-            assert_eq!(sight(&mut table, &format!("b{index}"), 60), Sighting::First);
+            assert_eq!(
+                sight(&mut table, &mut names, &format!("a{index}"), 0),
+                Sighting::First
+            );
+            assert_eq!(
+                sight(&mut table, &mut names, &format!("b{index}"), 60),
+                Sighting::First
+            );
         }
         assert_eq!(table.take_losses(), (0, 0));
         // 128 notes: the limit. The next new term drops bin 0's.
-        assert_eq!(sight(&mut table, "fresh", 120), Sighting::First);
+        assert_eq!(sight(&mut table, &mut names, "fresh", 120), Sighting::First);
         assert_eq!(table.take_losses(), (64, 0));
-        assert_eq!(table.seen_once_bin("a0"), None);
-        assert_eq!(table.seen_once_bin("a63"), None);
-        assert_eq!(table.seen_once_bin("b0"), Some(60));
-        assert_eq!(table.seen_once_bin("fresh"), Some(120));
+        assert_eq!(table.seen_once_bin(&names, "a0"), None);
+        assert_eq!(table.seen_once_bin(&names, "a63"), None);
+        assert_eq!(table.seen_once_bin(&names, "b0"), Some(60));
+        assert_eq!(table.seen_once_bin(&names, "fresh"), Some(120));
         // A kept note still makes an entry at the second mention; a dropped
         // one starts over.
         assert!(matches!(
-            sight(&mut table, "b5", 120),
+            sight(&mut table, &mut names, "b5", 120),
             Sighting::Second { first_bin: 60, .. }
         ));
-        assert_eq!(sight(&mut table, "a5", 120), Sighting::First);
+        assert_eq!(sight(&mut table, &mut names, "a5", 120), Sighting::First);
         // All notes in one bin: they all go (a bin is the unit of age).
         let mut table = TermTable::with_limit(8, 60);
+        let mut names = TermNames::default();
         for index in 0..16 {
-            assert_eq!(sight(&mut table, &format!("c{index}"), 0), Sighting::First);
+            assert_eq!(
+                sight(&mut table, &mut names, &format!("c{index}"), 0),
+                Sighting::First
+            );
         }
-        assert_eq!(sight(&mut table, "d", 0), Sighting::First);
+        assert_eq!(sight(&mut table, &mut names, "d", 0), Sighting::First);
         assert_eq!(table.take_losses(), (16, 0));
-        assert_eq!(table.seen_once_bin("d"), Some(0));
+        assert_eq!(table.seen_once_bin(&names, "d"), Some(0));
         // No limit: the default table notes far more.
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         for index in 0..1000 {
-            assert_eq!(sight(&mut table, &format!("e{index}"), 0), Sighting::First);
+            assert_eq!(
+                sight(&mut table, &mut names, &format!("e{index}"), 0),
+                Sighting::First
+            );
         }
         assert_eq!(table.take_losses(), (0, 0));
     }
@@ -1979,13 +1935,14 @@ mod tests {
     #[test]
     fn stale_notes_make_room_before_the_notes_grow() {
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         let kept = |start: i64| start >= 60;
-        let sight = |table: &mut TermTable, name: &str, bin_start: i64| {
+        let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin_start: i64| {
             table.start_mention();
-            table.sight(name, prefix_of(name), bin_start, kept)
+            table.sight(names, name, prefix_of(name), bin_start, kept)
         };
         for index in 0..100 {
-            sight(&mut table, &format!("old{index}"), 0);
+            sight(&mut table, &mut names, &format!("old{index}"), 0);
         }
         // A regular sweep that frees nothing: the next waits for 141 notes.
         table.sweep_seen_once(0);
@@ -1993,20 +1950,20 @@ mod tests {
         let mut fresh = 0;
         // `capacity` is what fits before the table grows or rehashes.
         while table.seen_once.len() < table.seen_once.capacity() {
-            sight(&mut table, &format!("new{fresh}"), 60);
+            sight(&mut table, &mut names, &format!("new{fresh}"), 60);
             fresh += 1;
         }
         // Bin 0 leaves; too few notes for a regular sweep.
         table.sweep_seen_once(60);
-        assert_eq!(table.seen_once_bin("old0"), Some(0));
-        assert_eq!(sight(&mut table, "fresh", 60), Sighting::First);
+        assert_eq!(table.seen_once_bin(&names, "old0"), Some(0));
+        assert_eq!(sight(&mut table, &mut names, "fresh", 60), Sighting::First);
         assert_eq!(table.seen_once.slots(), size);
-        assert_eq!(table.seen_once_bin("old0"), None);
+        assert_eq!(table.seen_once_bin(&names, "old0"), None);
         assert_eq!(table.seen_once.len(), fresh + 1);
         // With nothing stale, the notes grow as before.
         for index in 0..200 {
             assert_eq!(
-                sight(&mut table, &format!("more{index}"), 60),
+                sight(&mut table, &mut names, &format!("more{index}"), 60),
                 Sighting::First
             );
         }
@@ -2058,37 +2015,48 @@ mod tests {
     #[test]
     fn notes_stay_within_the_span_they_read_back_in() {
         let mut table = TermTable::with_limit(0, 60);
+        let mut names = TermNames::default();
         let no_bin_kept = |_: i64| false;
-        let sight = |table: &mut TermTable, name: &str, bin_index: i64| {
+        let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin_index: i64| {
             table.start_mention();
-            table.sight(name, prefix_of(name), bin_index * 60, no_bin_kept)
+            table.sight(names, name, prefix_of(name), bin_index * 60, no_bin_kept)
         };
-        assert_eq!(sight(&mut table, "first", 100), Sighting::First);
-        assert_eq!(sight(&mut table, "second", 101), Sighting::First);
-        assert_eq!(table.seen_once_bin("first"), Some(100 * 60));
+        assert_eq!(sight(&mut table, &mut names, "first", 100), Sighting::First);
+        assert_eq!(
+            sight(&mut table, &mut names, "second", 101),
+            Sighting::First
+        );
+        assert_eq!(table.seen_once_bin(&names, "first"), Some(100 * 60));
         // A span later: the old notes go, not misread as recent.
         let later = 100 + MAX_NOTE_SPAN_BINS;
-        assert_eq!(sight(&mut table, "third", later), Sighting::First);
-        assert_eq!(table.seen_once_bin("first"), None);
-        assert_eq!(table.seen_once_bin("second"), None);
-        assert_eq!(table.seen_once_bin("third"), Some(later * 60));
+        assert_eq!(
+            sight(&mut table, &mut names, "third", later),
+            Sighting::First
+        );
+        assert_eq!(table.seen_once_bin(&names, "first"), None);
+        assert_eq!(table.seen_once_bin(&names, "second"), None);
+        assert_eq!(table.seen_once_bin(&names, "third"), Some(later * 60));
         assert_eq!(table.take_losses(), (0, 0), "stale notes are not losses");
         // A span earlier than the newest: not kept, and counted.
         assert_eq!(
-            sight(&mut table, "early", later - MAX_NOTE_SPAN_BINS),
+            sight(&mut table, &mut names, "early", later - MAX_NOTE_SPAN_BINS),
             Sighting::First
         );
-        assert_eq!(table.seen_once_bin("early"), None);
+        assert_eq!(table.seen_once_bin(&names, "early"), None);
         assert_eq!(table.take_losses(), (1, 0));
         // A quiet table's sweep takes notes half a span old: stale ones stay
         // until the notes grow by a quarter (and 16) since the last sweep.
         table.sweep_seen_once(later * 60);
         table.sweep_seen_once((later + 1) * 60);
-        assert_eq!(table.seen_once_bin("third"), Some(later * 60), "too few");
+        assert_eq!(
+            table.seen_once_bin(&names, "third"),
+            Some(later * 60),
+            "too few"
+        );
         table.sweep_seen_once((later + MAX_NOTE_SPAN_BINS / 2 - 1) * 60);
-        assert_eq!(table.seen_once_bin("third"), Some(later * 60));
+        assert_eq!(table.seen_once_bin(&names, "third"), Some(later * 60));
         table.sweep_seen_once((later + MAX_NOTE_SPAN_BINS / 2) * 60);
-        assert_eq!(table.seen_once_bin("third"), None);
+        assert_eq!(table.seen_once_bin(&names, "third"), None);
     }
 
     /// Entries are reused, never shrunk: they grow by an eighth, so that
@@ -2096,59 +2064,72 @@ mod tests {
     #[test]
     fn term_entries_grow_by_an_eighth() {
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         for index in 0..3000 {
-            table.intern(&format!("term{index}"));
+            table.intern(&mut names, &format!("term{index}"));
             let (len, capacity) = (table.entries.len(), table.entries.capacity());
             assert!(capacity <= len + len / 8 + 4, "{capacity} for {len}");
         }
     }
 
+    /// Forgotten terms let their names go (long ones compacted away), the
+    /// kept ones still read and find theirs, and a brand forgotten lets go
+    /// of every name it held.
     #[test]
-    fn long_names_survive_the_compaction_of_forgotten_ones() {
+    fn forgotten_terms_let_their_names_go() {
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         let name = |index: usize| format!("longer-name-{index:04}-{}", "é".repeat(index % 3));
         for index in 0..200 {
-            let rate = if index % 2 == 0 { 1.0 } else { 0.0 };
-            intern_at_rate(&mut table, &name(index), rate);
+            let rate = if index % 4 == 0 { 1.0 } else { 0.0 };
+            intern_at_rate(&mut table, &mut names, &name(index), rate);
         }
-        intern_at_rate(&mut table, "short", 1.0);
-        let before = table.long_names.len();
-        table.evict(0, 400, 0.5);
-        assert!(table.long_names.len() < before, "compacted");
-        assert_eq!(table.forgotten_bytes, 0);
-        let kept: usize = (0..200).step_by(2).map(|index| name(index).len()).sum();
-        assert_eq!(table.long_names.len(), kept);
+        intern_at_rate(&mut table, &mut names, "short", 1.0);
+        // Another brand holds one of the names that go here.
+        let mut other = TermTable::default();
+        other.intern(&mut names, &name(1));
+        let before = names.long_name_bytes();
+        table.evict(&mut names, 0, 400, 0.5);
+        assert!(names.long_name_bytes() < before, "compacted");
+        assert_eq!(names.len(), 50 + 1 + 1);
         for index in 0..200 {
-            let found = table.find(&name(index));
-            assert_eq!(found.is_some(), index % 2 == 0, "{}", name(index));
+            let found = table.find(&names, &name(index));
+            assert_eq!(found.is_some(), index % 4 == 0, "{}", name(index));
             if let Some(id) = found {
-                assert_eq!(table.name(id), name(index));
+                assert_eq!(table.name(&names, id), name(index));
             }
         }
+        assert_eq!(other.name(&names, 0), name(1));
         assert_eq!(
-            table.name(table.find("short").expect("short kept")),
+            table.name(&names, table.find(&names, "short").expect("short kept")),
             "short"
         );
-        let fresh = table.intern("a-fresh-long-name");
-        assert_eq!(table.name(fresh), "a-fresh-long-name");
-        assert_eq!(table.find("a-fresh-long-name"), Some(fresh));
+        let fresh = table.intern(&mut names, "a-fresh-long-name");
+        assert_eq!(table.name(&names, fresh), "a-fresh-long-name");
+        assert_eq!(table.find(&names, "a-fresh-long-name"), Some(fresh));
+        table.release_names(&mut names);
+        assert_eq!(names.len(), 1);
+        assert_eq!(table.find(&names, "short"), None);
+        other.release_names(&mut names);
+        assert_eq!(names.len(), 0);
     }
 
     #[test]
     fn terms_too_rare_to_matter_are_forgotten_below_the_limit_unless_held() {
         let mut table = TermTable::default();
-        let rare_held = intern_at_rate(&mut table, "rareheld", 0.001);
+        let mut names = TermNames::default();
+        let rare_held = intern_at_rate(&mut table, &mut names, "rareheld", 0.001);
         table.start_mention();
         table.hold_once(rare_held, false, false);
-        intern_at_rate(&mut table, "rare", 0.001);
-        intern_at_rate(&mut table, "common", 0.5);
+        intern_at_rate(&mut table, &mut names, "rare", 0.001);
+        intern_at_rate(&mut table, &mut names, "common", 0.5);
         // Decayed below the bar since its last update: rare by now.
-        intern_at_rate(&mut table, "faded", 0.0045);
-        table.evict(300, 400, 0.004);
-        assert!(table.find("rareheld").is_some());
-        assert!(table.find("common").is_some());
-        assert!(table.find("rare").is_none());
-        assert!(table.find("faded").is_none());
+        intern_at_rate(&mut table, &mut names, "faded", 0.0045);
+        table.evict(&mut names, 300, 400, 0.004);
+        assert!(table.find(&names, "rareheld").is_some());
+        assert!(table.find(&names, "common").is_some());
+        assert!(table.find(&names, "rare").is_none());
+        assert!(table.find(&names, "faded").is_none());
         assert_eq!(table.len(), 2);
     }
 
@@ -2157,68 +2138,83 @@ mod tests {
     #[test]
     fn the_hourly_tidy_fits_a_table_with_a_fifth_free() {
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         for index in 0..1000 {
-            intern_at_rate(&mut table, &format!("term{index:04}"), f64::from(index));
+            intern_at_rate(
+                &mut table,
+                &mut names,
+                &format!("term{index:04}"),
+                f64::from(index),
+            );
         }
-        let forget = |table: &mut TermTable, range: std::ops::Range<usize>| {
-            for index in range {
-                let id = table.find(&format!("term{index:04}")).expect("known");
-                table.forget(id);
-            }
-        };
+        let forget =
+            |table: &mut TermTable, names: &mut TermNames, range: std::ops::Range<usize>| {
+                for index in range {
+                    let id = table
+                        .find(names, &format!("term{index:04}"))
+                        .expect("known");
+                    table.forget(names, id);
+                }
+            };
         // A tenth free: nothing to fit either way.
-        forget(&mut table, 0..100);
+        forget(&mut table, &mut names, 0..100);
         assert!(!table.has_room_to_give_back(Fit::MostlyFree));
         assert!(!table.has_room_to_give_back(Fit::Hourly));
         // Three tenths free: only the hourly tidy fits it.
-        forget(&mut table, 100..300);
+        forget(&mut table, &mut names, 100..300);
         assert!(!table.has_room_to_give_back(Fit::MostlyFree));
         assert!(table.has_room_to_give_back(Fit::Hourly));
         let mut bins = [vec![BinTerm::new(
-            table.find("term0999").expect("known"),
+            table.find(&names, "term0999").expect("known"),
             2,
         )]];
-        table.give_back_room(Fit::MostlyFree, bins.iter_mut());
+        table.give_back_room(&names, Fit::MostlyFree, bins.iter_mut());
         assert_eq!(table.room().0, 1000);
-        table.give_back_room(Fit::Hourly, bins.iter_mut());
+        table.give_back_room(&names, Fit::Hourly, bins.iter_mut());
         assert_eq!(table.room().0, 700);
         assert_eq!(table.len(), 700);
-        assert_eq!(table.name(bins[0][0].id()), "term0999");
+        assert_eq!(table.name(&names, bins[0][0].id()), "term0999");
         for index in 300..1000 {
             let name = format!("term{index:04}");
-            let id = table.find(&name).expect("kept");
+            let id = table.find(&names, &name).expect("kept");
             assert!((id as usize) < 700);
-            assert_eq!(table.name(id), name);
+            assert_eq!(table.name(&names, id), name);
             let rate = table.entry(id).map(|entry| entry.rate.at(0));
             assert_eq!(rate, Some(index as f64));
         }
-        assert!(table.find("term0042").is_none());
+        assert!(table.find(&names, "term0042").is_none());
     }
 
     #[test]
     fn eviction_forgets_the_rarest_unheld_terms_and_reuses_their_ids() {
         let mut table = TermTable::default();
+        let mut names = TermNames::default();
         let limit = 8;
-        let held = table.intern("held");
+        let held = table.intern(&mut names, "held");
         table.start_mention();
         table.hold_once(held, false, false);
         for index in 0..12 {
-            intern_at_rate(&mut table, &format!("term{index:02}"), f64::from(index));
+            intern_at_rate(
+                &mut table,
+                &mut names,
+                &format!("term{index:02}"),
+                f64::from(index),
+            );
         }
         assert_eq!(table.len(), 13);
-        table.evict(0, limit, 0.0);
+        table.evict(&mut names, 0, limit, 0.0);
         // Six of the twelve unheld terms stay: the commonest; the held one too.
         assert_eq!(table.len(), 7);
-        assert!(table.find("held").is_some());
+        assert!(table.find(&names, "held").is_some());
         for index in 0..12 {
-            let known = table.find(&format!("term{index:02}")).is_some();
+            let known = table.find(&names, &format!("term{index:02}")).is_some();
             assert_eq!(known, index >= 6, "term{index:02}");
         }
         // Freed ids come back, under their new names only.
-        let fresh = table.intern("fresh");
+        let fresh = table.intern(&mut names, "fresh");
         assert!(fresh < 13);
-        assert_eq!(table.name(fresh), "fresh");
-        assert_eq!(table.find("fresh"), Some(fresh));
+        assert_eq!(table.name(&names, fresh), "fresh");
+        assert_eq!(table.find(&names, "fresh"), Some(fresh));
         // A new term starts at the highest rate forgotten (term05's): it
         // may be one of them back. It decays as any rate does.
         assert_eq!(table.entry(fresh).map(|entry| entry.rate.at(0)), Some(5.0));
@@ -2229,8 +2225,8 @@ mod tests {
         assert!(TermRate::new(5.0, 0).at(100) < 5.0);
         for index in 6..12 {
             let name = format!("term{index:02}");
-            let id = table.find(&name).expect("kept");
-            assert_eq!(table.name(id), name);
+            let id = table.find(&names, &name).expect("kept");
+            assert_eq!(table.name(&names, id), name);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Term extraction for the emerging-terms detector and alert evidence.
 
-use crate::term_table::prefix_of;
+use crate::term_names::prefix_of;
 
 /// Words too common to say anything.
 const STOPWORDS: [&str; 66] = [
@@ -93,7 +93,7 @@ pub fn terms_of(text: &str, brand: &str) -> Vec<String> {
 }
 
 /// Calls `found` with each term of a text (repeats included) and the
-/// term's first eight bytes (`term_table::prefix_of`), using `scratch`
+/// term's first eight bytes (`term_names::prefix_of`), using `scratch`
 /// instead of allocating: the detector runs this on every mention.
 /// `brand_lower` is the brand, lower-cased.
 pub fn for_each_term(
