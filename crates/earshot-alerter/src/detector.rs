@@ -18,11 +18,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use smallvec::SmallVec;
 use earshot_schema::{
     clip_chars, Alert, AlertEvidence, AlertKind, AlertMetrics, AlertStatus, SampleMention,
     ScoredMention, ScoredMentionView, SentimentLabel, Severity, TermEvidence,
 };
+use smallvec::SmallVec;
 
 use crate::config::{DetectorConfig, Thresholds};
 use crate::global_terms::GlobalTermShares;
@@ -1080,8 +1080,7 @@ fn brand_state_bytes(name: &String, state: &BrandState) -> StateBytes {
         .chain(&state.closed)
         .filter_map(|bin| bin.detail.as_ref())
     {
-        bytes.bins +=
-            size_of::<BinDetail>() + spilled_bytes(&detail.sources);
+        bytes.bins += size_of::<BinDetail>() + spilled_bytes(&detail.sources);
         bytes.bin_terms += detail.terms.capacity() * size_of::<BinTerm>();
         bytes.samples += detail.samples.capacity() * size_of::<BinSample>()
             + detail

@@ -309,9 +309,10 @@ pub(crate) fn effective_term_limit(limit: usize) -> usize {
     }
 }
 
-/// 32 bytes (a term's merge position in a closing bin is scratch outside
-/// it; its mood and a 2-byte stamp share 4; a busy term's window counts
-/// live in the busy list; its name is every brand's, in [`TermNames`]):
+/// 28 bytes (a term's merge position in a closing bin is scratch outside
+/// it, and so is whether the current mention holds it; a busy term's
+/// window counts live in the busy list; its name is every brand's, in
+/// [`TermNames`]):
 /// every term mentioned twice in a brand's kept hour has one, and entries
 /// are the largest part of a busy hour's state. Aligning it to a cache
 /// line measured slower, not faster.
@@ -328,8 +329,6 @@ pub(crate) struct TermEntry {
     /// the term is then held until shed, never forgotten while a bin names
     /// it.
     closed_bins: u16,
-    /// The mention or merge that last saw it ([`TermTable::next_stamp`]).
-    seen_stamp: u16,
     pub rate: TermRate,
     /// Entries of open bins naming it (one per mention).
     open_entries: u32,
@@ -450,7 +449,6 @@ impl TermEntry {
             open_entries: 0,
             closed_bins: 0,
             windows: TermWindows::NONE,
-            seen_stamp: 0,
             mood: TermMood::default(),
         }
     }
@@ -479,15 +477,15 @@ pub(crate) struct TermTable {
     /// of them seen once or twice; scanning them all at every bin close
     /// took most of the backtest's time. Their window counts live here.
     busy: Vec<BusyTerm>,
-    /// The last stamp given out, and the current mention's.
-    stamp: u16,
-    mention_stamp: u16,
     /// Live terms at which the next eviction runs (amortises its scan).
     evict_above: usize,
     /// Terms seen once, by name hash, and the hashes the current mention
     /// noted there (a mention naming a term twice is one mention).
     seen_once: SeenOnceNotes,
     noted: Vec<u64>,
+    /// The ids the current mention holds (a mention naming a term twice is
+    /// one mention): a few, searched, not a stamp in every entry.
+    mention_held: Vec<TermId>,
     /// The oldest and newest bin indexes the notes may hold (bounds: a note
     /// taken out leaves them), none while there are none.
     note_span: Option<(i64, i64)>,
@@ -891,6 +889,7 @@ impl TermTable {
             names: hash_table_bytes::<TermId>(self.by_name.capacity()),
             notes: self.seen_once.heap_bytes() + self.noted.capacity() * size_of::<u64>(),
             other: self.busy.capacity() * size_of::<BusyTerm>()
+                + self.mention_held.capacity() * size_of::<TermId>()
                 + hash_table_bytes::<ShedRate>(self.shed_rates.capacity()),
         }
     }
@@ -916,36 +915,22 @@ impl TermTable {
             .map(|(id, entry)| (id as TermId, entry))
     }
 
-    /// A fresh stamp for a mention's terms or a merge: an entry stamped
-    /// with it has been seen by that one (no search, no set). Stamps are 2
-    /// bytes: the reset at the wrap, a pass over the entries every 65,535
-    /// mentions and merges, costs less than 2 more bytes in every entry.
-    fn next_stamp(&mut self) -> u16 {
-        self.stamp = self.stamp.wrapping_add(1);
-        if self.stamp == 0 {
-            // Wrapped: no entry may keep a stamp that looks current.
-            for entry in &mut self.entries {
-                entry.seen_stamp = 0;
-            }
-            self.stamp = 1;
-        }
-        self.stamp
-    }
-
     /// Starts the next mention: [`TermTable::hold_once`] holds each of its
     /// terms once.
     pub(crate) fn start_mention(&mut self) {
-        self.mention_stamp = self.next_stamp();
         self.noted.clear();
+        self.mention_held.clear();
     }
 
     /// Holds `id` for an open bin's entry unless the current mention already
     /// does; says whether it did.
     pub(crate) fn hold_once(&mut self, id: TermId, negative: bool, toxic: bool) -> bool {
-        let stamp = self.mention_stamp;
+        if self.mention_held.contains(&id) {
+            return false;
+        }
         match self.entries.get_mut(id as usize) {
-            Some(entry) if entry.seen_stamp != stamp => {
-                entry.seen_stamp = stamp;
+            Some(entry) => {
+                self.mention_held.push(id);
                 entry.open_entries += 1;
                 entry.mood.follow(negative, toxic);
                 true
@@ -967,9 +952,10 @@ impl TermTable {
     /// times takes another place where its count fills one) and moves
     /// their hold from open to closed. `positions` is scratch, indexed by
     /// id, for where each term's merged entry went (shared by every brand,
-    /// so not a field of each entry).
+    /// so not a field of each entry): a term has one when its position is
+    /// among the merged ones and names it (whatever an earlier merge left
+    /// there).
     pub(crate) fn close_bin(&mut self, terms: &mut Vec<BinTerm>, positions: &mut Vec<u32>) {
-        let stamp = self.next_stamp();
         if positions.len() < self.entries.len() {
             positions.resize(self.entries.len(), 0);
         }
@@ -984,8 +970,9 @@ impl TermTable {
                 continue;
             };
             entry.open_entries = entry.open_entries.saturating_sub(1);
-            if entry.seen_stamp == stamp {
-                let merged = &mut terms[*position as usize];
+            let merged_at = *position as usize;
+            if merged_at < kept && terms[merged_at].id() == id {
+                let merged = &mut terms[merged_at];
                 let room = MAX_PLACE_COUNT - merged.count();
                 *merged = BinTerm::new(id, merged.count() + count.min(room));
                 if count <= room {
@@ -994,7 +981,6 @@ impl TermTable {
                 // Full: the rest starts the term's next place.
                 count -= room;
             }
-            entry.seen_stamp = stamp;
             *position = kept as u32;
             entry.closed_bins = entry.closed_bins.saturating_add(1);
             // `kept <= index`: the place read above is the last overwritten.
@@ -1256,13 +1242,12 @@ impl TermTable {
         if excess < ranked.len() {
             ranked.select_nth_unstable_by(excess, order);
         }
-        let stamp = self.next_stamp();
+        let mut is_shed = vec![false; self.entries.len()];
         for (_, _, id) in &ranked[..excess] {
-            self.entries[*id as usize].seen_stamp = stamp;
+            is_shed[*id as usize] = true;
         }
-        let entries = &self.entries;
         for terms in bins {
-            terms.retain(|term| entries[term.id() as usize].seen_stamp != stamp);
+            terms.retain(|term| !is_shed[term.id() as usize]);
         }
         for (_, _, id) in &ranked[..excess] {
             self.unlist_busy(*id);
@@ -1500,9 +1485,9 @@ mod tests {
     }
 
     #[test]
-    fn a_term_entry_is_32_bytes_and_a_bin_place_4() {
+    fn a_term_entry_is_28_bytes_and_a_bin_place_4() {
         assert_eq!(std::mem::size_of::<TermRate>(), 12);
-        assert_eq!(std::mem::size_of::<TermEntry>(), 32);
+        assert_eq!(std::mem::size_of::<TermEntry>(), 28);
         assert_eq!(std::mem::size_of::<BinTerm>(), 4);
     }
 
@@ -1574,24 +1559,52 @@ mod tests {
         assert_eq!(table.window_counts(refund), [0; MAX_WINDOWS]);
     }
 
-    /// A term last seen by a stamp from before the wrap is not taken for
-    /// seen by the same stamp after it: fails without the reset.
+    /// A term is held once per mention, and again by the next.
     #[test]
-    fn stamps_wrap_without_a_term_looking_seen() {
+    fn a_mention_holds_a_term_once() {
         let mut table = TermTable::default();
         let mut names = TermNames::default();
-        let acme = table.intern(&mut names, "acme");
-        table.stamp = 0;
+        let (acme, bolt) = (
+            table.intern(&mut names, "acme"),
+            table.intern(&mut names, "bolt"),
+        );
         table.start_mention();
         assert!(table.hold_once(acme, false, false));
+        assert!(table.hold_once(bolt, false, false));
         assert!(!table.hold_once(acme, false, false), "once per mention");
-        // Every other stamp goes to mentions without it, up to the wrap.
-        table.stamp = u16::MAX - 1;
         table.start_mention();
-        table.start_mention();
-        assert_eq!(table.mention_stamp, 1);
         assert!(table.hold_once(acme, false, false));
-        assert!(!table.hold_once(acme, false, false), "once per mention");
+        assert_eq!(table.entry(acme).map(|entry| entry.open_entries), Some(2));
+        assert_eq!(table.entry(bolt).map(|entry| entry.open_entries), Some(1));
+    }
+
+    /// A merge reads only its own positions: scratch left by other merges
+    /// (here pointing every id at the first place) does not merge two
+    /// terms into one place.
+    #[test]
+    fn a_merge_ignores_positions_left_by_others() {
+        let mut table = TermTable::default();
+        let mut names = TermNames::default();
+        let ids: Vec<TermId> = ["acme", "bolt", "crux"]
+            .iter()
+            .map(|name| table.intern(&mut names, name))
+            .collect();
+        let mut bin = Vec::new();
+        for id in [ids[1], ids[0], ids[1], ids[2], ids[0], ids[1]] {
+            table.start_mention();
+            table.hold_once(id, false, false);
+            bin.push(BinTerm::once(id));
+        }
+        let mut positions = vec![0; 16];
+        table.close_bin(&mut bin, &mut positions);
+        assert_eq!(
+            bin,
+            vec![
+                BinTerm::new(ids[1], 3),
+                BinTerm::new(ids[0], 2),
+                BinTerm::new(ids[2], 1)
+            ]
+        );
     }
 
     /// The census sorts entries by what holds them: a bin (busy at three
