@@ -11,6 +11,7 @@ pub mod rebuild;
 mod seen_once;
 pub mod synth;
 pub mod tails;
+mod term_index;
 mod term_names;
 mod term_table;
 pub mod terms;

@@ -11,6 +11,7 @@ use hashbrown::HashTable;
 
 use crate::detector::{LEVEL_ALPHA, MAX_WINDOWS};
 use crate::seen_once::{SeenOnce, SeenOnceNotes};
+use crate::term_index::TermIndex;
 use crate::term_names::{NameId, TermNames, NO_NAME};
 
 pub(crate) type TermId = u32;
@@ -470,7 +471,7 @@ impl TermEntry {
 pub(crate) struct TermTable {
     entries: Vec<TermEntry>,
     free: Vec<TermId>,
-    by_name: HashTable<TermId>,
+    by_name: TermIndex,
     /// Ids with [`MIN_TERM_COUNT`] or more mentions in the longest term
     /// window (which holds every other): the only ones the detector reads.
     /// Real texts put thousands of terms in a busy brand's windows, most
@@ -559,7 +560,7 @@ impl TermTable {
         };
         let entries = &self.entries;
         self.by_name
-            .insert_unique(hash, id, |id| names.hash_of(entries[*id as usize].name));
+            .insert(hash, id, |id| names.hash_of(entries[id as usize].name));
         id
     }
 
@@ -581,10 +582,11 @@ impl TermTable {
     ) -> Sighting {
         let hash = names.hash(name, prefix);
         let entries = &self.entries;
-        if let Some(id) = self.by_name.find(hash, |id| {
-            names.is(entries[*id as usize].name, name, prefix)
-        }) {
-            return Sighting::Known(*id);
+        if let Some(id) = self
+            .by_name
+            .find(hash, |id| names.is(entries[id as usize].name, name, prefix))
+        {
+            return Sighting::Known(id);
         }
         let bin_index = self.bin_index(bin_start);
         let newest_note = self.note_span.map_or(bin_index, |(_, newest)| newest);
@@ -825,11 +827,9 @@ impl TermTable {
     #[cfg(test)]
     pub(crate) fn find(&self, names: &TermNames, name: &str) -> Option<TermId> {
         let prefix = crate::term_names::prefix_of(name);
-        self.by_name
-            .find(names.hash(name, prefix), |id| {
-                names.is(self.entries[*id as usize].name, name, prefix)
-            })
-            .copied()
+        self.by_name.find(names.hash(name, prefix), |id| {
+            names.is(self.entries[id as usize].name, name, prefix)
+        })
     }
 
     /// The name of `id` ("" for a free or unknown id).
@@ -886,7 +886,7 @@ impl TermTable {
         TableBytes {
             entries: self.entries.capacity() * size_of::<TermEntry>()
                 + self.free.capacity() * size_of::<TermId>(),
-            names: hash_table_bytes::<TermId>(self.by_name.capacity()),
+            names: self.by_name.heap_bytes(),
             notes: self.seen_once.heap_bytes() + self.noted.capacity() * size_of::<u64>(),
             other: self.busy.capacity() * size_of::<BusyTerm>()
                 + self.mention_held.capacity() * size_of::<TermId>()
@@ -1320,9 +1320,10 @@ impl TermTable {
             }
             self.entries = live;
             self.free = Vec::new();
-            let rename = |id: &mut TermId| *id = renamed[*id as usize];
-            self.by_name.iter_mut().for_each(rename);
-            self.busy.iter_mut().for_each(|busy| rename(&mut busy.id));
+            self.by_name.rename(&renamed);
+            for busy in &mut self.busy {
+                busy.id = renamed[busy.id as usize];
+            }
             self.busy.shrink_to_fit();
             for terms in bins {
                 for term in terms.iter_mut() {
@@ -1330,9 +1331,8 @@ impl TermTable {
                 }
             }
             let entries = &self.entries;
-            self.by_name.shrink_to(entries.len(), |id| {
-                names.hash_of(entries[*id as usize].name)
-            });
+            self.by_name
+                .shrink_to_fit(|id| names.hash_of(entries[id as usize].name));
         }
         if mostly_unused(self.seen_once.len(), self.seen_once.capacity()) {
             self.seen_once.shrink_to_fit();
@@ -1412,9 +1412,7 @@ impl TermTable {
         }
         let name = std::mem::replace(&mut entry.name, NO_NAME);
         let hash = names.hash_of(name);
-        if let Ok(found) = self.by_name.find_entry(hash, |known| *known == id) {
-            found.remove();
-        }
+        self.by_name.remove(hash, id);
         names.release(name);
         self.free.push(id);
         Some(hash)
