@@ -73,6 +73,7 @@ pub(crate) struct TermIndex {
 }
 
 impl TermIndex {
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
