@@ -1,11 +1,11 @@
-//! Terms a brand has mentioned once in its kept bins: 8-byte notes of a
+//! Terms a brand has mentioned once in its kept bins: 6-byte notes of a
 //! name's hash and the bin, in a table of their own.
 //!
 //! The notes were hashbrown's table, 9 bytes a slot and doubling as it
 //! grew: at 10k brands' busiest hour it was 42% full, a fifth of the
 //! detector's state. This one is open addressing with linear probing over
 //! the notes themselves (0 marks an empty slot, which no note is), any
-//! number of slots, grown by an eighth at nine tenths full: 8 bytes a slot,
+//! number of slots, grown by an eighth at nine tenths full: 6 bytes a slot,
 //! 80% to 90% full. Robin Hood placement keeps each run in order of the
 //! notes' home slots, so a lookup for a term not noted (most are) stops as
 //! soon as it passes where the note would be, not at the run's end (plain
@@ -14,39 +14,61 @@
 
 /// The bits of a note that hold its bin.
 pub(crate) const NOTE_BIN_MASK: u64 = (1 << 16) - 1;
-/// Set in every note, so that none is 0 (an empty slot): a note keeps 47
-/// bits of its name's hash.
-const NOTE_MARK: u64 = 1 << 63;
+/// Bits of its name's hash a note keeps: the highest.
+const NOTE_HASH_BITS: u32 = 31;
+/// Set in every note, so that none is 0 (an empty slot).
+const NOTE_MARK: u64 = 1 << (16 + NOTE_HASH_BITS);
 
-/// A term mentioned once in the kept bins, in 8 bytes: its name's keyed
-/// hash but the lowest 16 bits and the highest, and the bin's index modulo
-/// 2^16 in the low bits. Two names of one busy brand's hour sharing 47 bits
-/// is about a 1e-7 chance (a mention counted for another term's first).
-/// The bin is read back against the newest note's (`TermTable::note_span`,
-/// exact while the notes span under 2^16 bins, which the table keeps to
-/// under 2^15).
+/// A term mentioned once in the kept bins, in 6 bytes (the low 48 bits of
+/// this): a mark, the top 31 bits of its name's keyed hash, and the bin's
+/// index modulo 2^16 in the low bits. A term not noted is taken for a noted
+/// one when it shares those 31 bits with a note its lookup reads (a few):
+/// about 1e-9 a lookup, once every few days at 100k brands' volume (a
+/// mention's term counted as another's second). With 47 bits kept in 8 bytes, notes were
+/// an eighth of a busy hour's state. The bin is read back against the
+/// newest note's (`TermTable::note_span`, exact while the notes span under
+/// 2^16 bins, which the table keeps to under 2^15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SeenOnce(u64);
 
 impl SeenOnce {
     pub(crate) fn new(hash: u64, bin_index: i64) -> Self {
-        SeenOnce((hash | NOTE_MARK) & !NOTE_BIN_MASK | bin_index as u64 & NOTE_BIN_MASK)
+        SeenOnce(NOTE_MARK | kept_hash(hash) << 16 | bin_index as u64 & NOTE_BIN_MASK)
     }
 
     pub(crate) fn is_of(&self, hash: u64) -> bool {
-        (self.0 ^ (hash | NOTE_MARK)) & !NOTE_BIN_MASK == 0
+        self.0 >> 16 == NOTE_MARK >> 16 | kept_hash(hash)
     }
 
-    /// What places a note of `hash` in the table: the kept hash bits but
-    /// the mark, from the top (a slot is taken from the highest bits).
+    /// What places a note of `hash` in the table: the kept hash bits, from
+    /// the top (a slot is taken from the highest bits).
     fn placement_of(hash: u64) -> u64 {
-        (hash & !NOTE_BIN_MASK) << 1
+        kept_hash(hash) << (64 - NOTE_HASH_BITS)
     }
 
     fn placement(self) -> u64 {
-        SeenOnce::placement_of(self.0)
+        (self.0 >> 16 & ((1 << NOTE_HASH_BITS) - 1)) << (64 - NOTE_HASH_BITS)
     }
+}
 
+/// The hash bits a note keeps, as a number.
+fn kept_hash(hash: u64) -> u64 {
+    hash >> (64 - NOTE_HASH_BITS)
+}
+
+/// A note as its slot stores it: three 16-bit words, highest first.
+type Slot = [u16; 3];
+
+fn to_slot(note: u64) -> Slot {
+    debug_assert!(note < 1 << 48);
+    [(note >> 32) as u16, (note >> 16) as u16, note as u16]
+}
+
+fn from_slot(slot: Slot) -> u64 {
+    u64::from(slot[0]) << 32 | u64::from(slot[1]) << 16 | u64::from(slot[2])
+}
+
+impl SeenOnce {
     /// The bin's index, given the newest note's: exact when it is under
     /// 2^16 bins older.
     pub(crate) fn bin_index(&self, newest: i64) -> i64 {
@@ -61,7 +83,7 @@ const MIN_SLOTS: usize = 8;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct SeenOnceNotes {
     /// Notes and empty slots (0).
-    slots: Vec<u64>,
+    slots: Vec<Slot>,
     len: usize,
 }
 
@@ -93,7 +115,7 @@ impl SeenOnceNotes {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * std::mem::size_of::<u64>()
+        self.slots.capacity() * std::mem::size_of::<Slot>()
     }
 
     /// Where a note placed by `placement` starts looking: the top bits
@@ -120,6 +142,14 @@ impl SeenOnceNotes {
         }
     }
 
+    fn load(&self, slot: usize) -> u64 {
+        from_slot(self.slots[slot])
+    }
+
+    fn store(&mut self, slot: usize, note: u64) {
+        self.slots[slot] = to_slot(note);
+    }
+
     /// The slot of the note of `hash`, if there is one.
     pub(crate) fn find(&self, hash: u64) -> Option<usize> {
         if self.slots.is_empty() {
@@ -128,7 +158,7 @@ impl SeenOnceNotes {
         let mut slot = self.home(SeenOnce::placement_of(hash));
         let mut distance = 0;
         loop {
-            let note = self.slots[slot];
+            let note = self.load(slot);
             if note == 0 {
                 return None;
             }
@@ -147,13 +177,13 @@ impl SeenOnceNotes {
 
     /// The note in `slot` (from [`Self::find`]).
     pub(crate) fn get(&self, slot: usize) -> SeenOnce {
-        SeenOnce(self.slots[slot])
+        SeenOnce(self.load(slot))
     }
 
     /// Puts `note`, of the same hash, in place of the one in `slot`.
     pub(crate) fn replace(&mut self, slot: usize, note: SeenOnce) {
         debug_assert_eq!(note.placement(), self.get(slot).placement());
-        self.slots[slot] = note.0;
+        self.store(slot, note.0);
     }
 
     /// Takes out the note in `slot` (from [`Self::find`]): the notes after
@@ -162,14 +192,14 @@ impl SeenOnceNotes {
         let mut hole = slot;
         loop {
             let next = self.next(hole);
-            let note = self.slots[next];
+            let note = self.load(next);
             if note == 0 || self.distance(next, note) == 0 {
                 break;
             }
-            self.slots[hole] = note;
+            self.store(hole, note);
             hole = next;
         }
-        self.slots[hole] = 0;
+        self.store(hole, 0);
         self.len -= 1;
     }
 
@@ -190,14 +220,14 @@ impl SeenOnceNotes {
         let mut slot = self.home(note.placement());
         let mut distance = 0;
         loop {
-            let held = self.slots[slot];
+            let held = self.load(slot);
             if held == 0 {
-                self.slots[slot] = carried;
+                self.store(slot, carried);
                 return;
             }
             let held_distance = self.distance(slot, held);
             if held_distance < distance {
-                self.slots[slot] = carried;
+                self.store(slot, carried);
                 carried = held;
                 distance = held_distance;
             }
@@ -208,8 +238,8 @@ impl SeenOnceNotes {
 
     /// Moves the notes into `slot_count` slots (none if 0).
     fn rebuild(&mut self, slot_count: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![0; slot_count]);
-        for note in old.into_iter().filter(|note| *note != 0) {
+        let old = std::mem::replace(&mut self.slots, vec![[0; 3]; slot_count]);
+        for note in old.into_iter().map(from_slot).filter(|note| *note != 0) {
             self.place(SeenOnce(note));
         }
     }
@@ -217,8 +247,9 @@ impl SeenOnceNotes {
     pub(crate) fn iter(&self) -> impl Iterator<Item = SeenOnce> + '_ {
         self.slots
             .iter()
-            .filter(|note| **note != 0)
-            .map(|note| SeenOnce(*note))
+            .map(|slot| from_slot(*slot))
+            .filter(|note| *note != 0)
+            .map(SeenOnce)
     }
 
     /// Keeps the notes `keep` says, in place: each note taken out shifts
@@ -228,7 +259,7 @@ impl SeenOnceNotes {
     pub(crate) fn retain(&mut self, keep: impl Fn(&SeenOnce) -> bool) {
         let mut slot = 0;
         while slot < self.slots.len() {
-            let note = self.slots[slot];
+            let note = self.load(slot);
             if note != 0 && !keep(&SeenOnce(note)) {
                 self.remove(slot);
             } else {
@@ -257,7 +288,7 @@ mod tests {
     /// Hashes that crowd a few slots (their top bits alike), so that runs
     /// wrap and removals shift.
     fn crowded_hash(index: u64) -> u64 {
-        (index % 7) << 61 | index.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8 & !NOTE_BIN_MASK
+        (index % 7) << 61 | (index & 0x3ff) << 40 | index.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 24
     }
 
     proptest::proptest! {
@@ -298,7 +329,7 @@ mod tests {
                 // slot further from its home than the one before.
                 for slot in 0..notes.slots() {
                     let next = notes.next(slot);
-                    let (here, there) = (notes.slots[slot], notes.slots[next]);
+                    let (here, there) = (notes.load(slot), notes.load(next));
                     if here != 0 && there != 0 {
                         proptest::prop_assert!(
                             notes.distance(next, there) <= notes.distance(slot, here) + 1
@@ -320,9 +351,13 @@ mod tests {
         let note = SeenOnce::new(0, 0);
         assert_ne!(note.0, 0);
         assert!(note.is_of(0));
-        assert!(note.is_of(NOTE_BIN_MASK));
-        assert!(!note.is_of(1 << 16));
-        assert_eq!(SeenOnce::new(u64::MAX, 70_000).bin_index(70_010), 70_000);
+        assert!(note.is_of((1 << 33) - 1), "the low 33 bits are not kept");
+        assert!(!note.is_of(1 << 33));
+        let top = SeenOnce::new(u64::MAX, 70_000);
+        assert_eq!(top.bin_index(70_010), 70_000);
+        assert!(top.is_of(u64::MAX) && !top.is_of(u64::MAX >> 1));
+        assert_eq!(from_slot(to_slot(top.0)), top.0);
+        assert_eq!(std::mem::size_of::<Slot>(), 6);
     }
 
     #[test]
