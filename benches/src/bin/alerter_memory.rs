@@ -10,7 +10,10 @@
 //! real texts: a real vocabulary fills each brand's term table, which the
 //! built-in twenty-word list never does. As the service does, the free heap
 //! goes back to the system after each hourly tidy (`heap`); set
-//! EARSHOT_BENCH_NO_TRIM=1 to see what glibc keeps without it.
+//! EARSHOT_BENCH_NO_TRIM=1 to see what glibc keeps without it. Large
+//! tables get pages of their own as in the service
+//! (`heap::configure_allocator`); EARSHOT_BENCH_DEFAULT_MALLOC=1 leaves
+//! glibc's default.
 
 use std::time::Instant;
 
@@ -59,6 +62,9 @@ fn main() {
         .with_ymd_and_hms(2026, 11, 2, 0, 0, 0)
         .single()
         .unwrap_or_default();
+    if std::env::var_os("EARSHOT_BENCH_DEFAULT_MALLOC").is_none() {
+        earshot_alerter::heap::configure_allocator();
+    }
     let before = resident_bytes();
     let started = Instant::now();
     let mut detector = Detector::new(config);

@@ -551,6 +551,7 @@ pub fn synth_scenario(
 
 /// Runs the chosen subcommand.
 pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
+    heap::configure_allocator();
     match cli.command {
         Command::Backtest(args) => {
             let config = args.detector.load()?;
