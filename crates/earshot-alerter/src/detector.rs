@@ -29,8 +29,8 @@ use crate::global_terms::GlobalTermShares;
 use crate::tails;
 use crate::term_names::TermNames;
 use crate::term_table::{
-    hash_table_bytes, push_with_little_room, BinTerm, Fit, Sighting, TermCensus, TermId, TermMood,
-    TermTable, MAX_PLACE_COUNT, MIN_TERM_COUNT,
+    hash_table_bytes, BinTerm, Fit, Sighting, TermCensus, TermId, TermMood, TermTable,
+    MAX_PLACE_COUNT, MIN_TERM_COUNT,
 };
 use crate::terms::for_each_term;
 
@@ -367,7 +367,8 @@ impl TopAlarms {
     }
 }
 
-/// A brand's source names, shared by its bins.
+/// Source names, shared by every brand's bins (sources are few and every
+/// brand's: one table per brand was about 150 bytes of each).
 #[derive(Debug, Clone, Default)]
 struct Interner {
     names: FastMap<Arc<str>, ()>,
@@ -381,6 +382,16 @@ impl Interner {
         let name: Arc<str> = Arc::from(name);
         self.names.insert(name.clone(), ());
         name
+    }
+
+    /// Heap bytes: its table and the names.
+    fn heap_bytes(&self) -> usize {
+        hash_table_bytes::<(Arc<str>, ())>(self.names.capacity())
+            + self
+                .names
+                .keys()
+                .map(|source| source.len() + 2 * std::mem::size_of::<usize>())
+                .sum::<usize>()
     }
 
     /// Forgets names nothing else holds any more (old bins).
@@ -670,7 +681,6 @@ struct BrandState {
     baseline: Baseline,
     /// Terms with their rates and window counts.
     terms: TermTable,
-    sources: Interner,
     /// Sums of each term window and of each count window.
     windows: [WindowCounts; MAX_WINDOWS],
     count_sums: [WindowCounts; MAX_COUNT_WINDOWS],
@@ -698,7 +708,6 @@ impl BrandState {
             closed_bins: 0,
             baseline: Baseline::new(),
             terms: TermTable::with_limit(config.max_terms_per_brand, config.bin_seconds),
-            sources: Interner::default(),
             windows: [WindowCounts::default(); MAX_WINDOWS],
             count_sums: [WindowCounts::default(); MAX_COUNT_WINDOWS],
             last_closed: None,
@@ -1054,13 +1063,6 @@ fn brand_state_bytes(name: &String, state: &BrandState) -> StateBytes {
         brands: name.capacity()
             + size_of::<BrandState>()
             + state.brand_lower.capacity()
-            + hash_table_bytes::<(Arc<str>, ())>(state.sources.names.capacity())
-            + state
-                .sources
-                .names
-                .keys()
-                .map(|source| source.len() + 2 * size_of::<usize>())
-                .sum::<usize>()
             + state
                 .incidents
                 .iter()
@@ -1127,6 +1129,7 @@ pub struct Detector {
     merge_positions: Vec<u32>,
     /// The watermark at which idle brands were last looked for.
     idle_checked_at: Option<i64>,
+    sources: Interner,
     global_terms: SharedTerms,
     pub stats: DetectorStats,
 }
@@ -1156,6 +1159,7 @@ impl Detector {
             mention_terms: Vec::new(),
             merge_positions: Vec::new(),
             idle_checked_at: None,
+            sources: Interner::default(),
             global_terms: SharedTerms::default(),
             stats: DetectorStats::default(),
         }
@@ -1170,7 +1174,8 @@ impl Detector {
     /// for once-an-hour gauges and benchmarks, not for every mention.
     pub fn state_bytes(&self) -> StateBytes {
         let mut bytes = StateBytes {
-            brands: hash_table_bytes::<(String, Box<BrandState>)>(self.brands.capacity()),
+            brands: hash_table_bytes::<(String, Box<BrandState>)>(self.brands.capacity())
+                + self.sources.heap_bytes(),
             term_names: self.global_terms.names.heap_bytes(),
             term_other: self.global_terms.shares.heap_bytes(),
             ..StateBytes::default()
@@ -1318,7 +1323,6 @@ impl Detector {
             open_bins,
             closed,
             brand_lower,
-            sources,
             term_entries_hint,
             last_closed,
             ..
@@ -1360,7 +1364,12 @@ impl Detector {
         open_bins
             .entry(bin_start)
             .or_insert_with(|| Bin::empty(bin_start))
-            .add(mention, terms.drain(..), sources, *term_entries_hint);
+            .add(
+                mention,
+                terms.drain(..),
+                &mut self.sources,
+                *term_entries_hint,
+            );
     }
 }
 
@@ -1449,8 +1458,12 @@ fn place_first_mention(
     let age = ((last_closed.unwrap_or(first_bin) - first_bin) / bin_seconds) as usize;
     let detail = closed[position].detail.get_or_insert_with(Box::default);
     // Shrunk to fit at close: doubling it for returning terms left a third
-    // of closed bins' term places unused for the rest of their hour.
-    push_with_little_room(&mut detail.terms, first);
+    // of closed bins' term places unused for the rest of their hour, and
+    // four places of room at each growth a tenth.
+    if detail.terms.len() == detail.terms.capacity() {
+        detail.terms.reserve_exact(detail.terms.len() / 16 + 1);
+    }
+    detail.terms.push(first);
     // A bin past the longest term window has taught its terms already.
     let learned = detail
         .term_learning
@@ -1591,8 +1604,8 @@ impl Detector {
                     keep
                 });
             }
-            state.sources.prune(64);
         }
+        self.sources.prune(64);
         self.stats.hourly_tidies += u64::from(tidied);
         self.global_terms.shares.learn_pending();
         if tidied {
