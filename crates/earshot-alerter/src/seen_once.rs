@@ -1,11 +1,11 @@
-//! Terms a brand has mentioned once in its kept bins: 6-byte notes of a
+//! Terms a brand has mentioned once in its kept bins: 7-byte notes of a
 //! name's hash and the bin, in a table of their own.
 //!
 //! The notes were hashbrown's table, 9 bytes a slot and doubling as it
 //! grew: at 10k brands' busiest hour it was 42% full, a fifth of the
 //! detector's state. This one is open addressing with linear probing over
 //! the notes themselves (0 marks an empty slot, which no note is), any
-//! number of slots, grown by an eighth at nine tenths full: 6 bytes a slot,
+//! number of slots, grown by an eighth at nine tenths full: 7 bytes a slot,
 //! 80% to 90% full. Robin Hood placement keeps each run in order of the
 //! notes' home slots, so a lookup for a term not noted (most are) stops as
 //! soon as it passes where the note would be, not at the run's end (plain
@@ -15,19 +15,23 @@
 /// The bits of a note that hold its bin.
 pub(crate) const NOTE_BIN_MASK: u64 = (1 << 16) - 1;
 /// Bits of its name's hash a note keeps: the highest.
-const NOTE_HASH_BITS: u32 = 31;
+const NOTE_HASH_BITS: u32 = 39;
 /// Set in every note, so that none is 0 (an empty slot).
 const NOTE_MARK: u64 = 1 << (16 + NOTE_HASH_BITS);
 
-/// A term mentioned once in the kept bins, in 6 bytes (the low 48 bits of
-/// this): a mark, the top 31 bits of its name's keyed hash, and the bin's
-/// index modulo 2^16 in the low bits. A term not noted is taken for a noted
-/// one when it shares those 31 bits with a note its lookup reads (a few):
-/// about 1e-9 a lookup, once every few days at 100k brands' volume (a
-/// mention's term counted as another's second). With 47 bits kept in 8 bytes, notes were
-/// an eighth of a busy hour's state. The bin is read back against the
+/// A term mentioned once in the kept bins, in 7 bytes (the low 56 bits of
+/// this): a mark, the top 39 bits of its name's keyed hash, and the bin's
+/// index modulo 2^16 in the low bits. The bin is read back against the
 /// newest note's (`TermTable::note_span`, exact while the notes span under
 /// 2^16 bins, which the table keeps to under 2^15).
+///
+/// A term not noted is taken for a noted one when their kept bits agree.
+/// Only a note at the same home slot can (its top bits place it), so a
+/// lookup risks about `slots / 2^39` (3e-8 in a table of 16k slots, four
+/// times a busy brand's at its peak), a few a day at 100k brands' volume:
+/// a mention's term counted as another's second (one mention in an
+/// earlier bin). With 47 bits in 8 bytes notes were an eighth of a busy
+/// hour's state; with 31 bits in 6 it was hundreds a day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct SeenOnce(u64);
 
@@ -56,16 +60,21 @@ fn kept_hash(hash: u64) -> u64 {
     hash >> (64 - NOTE_HASH_BITS)
 }
 
-/// A note as its slot stores it: three 16-bit words, highest first.
-type Slot = [u16; 3];
+/// A note as its slot stores it: its low seven bytes, little-endian.
+type Slot = [u8; 7];
 
 fn to_slot(note: u64) -> Slot {
-    debug_assert!(note < 1 << 48);
-    [(note >> 32) as u16, (note >> 16) as u16, note as u16]
+    debug_assert!(note < 1 << 56);
+    let bytes = note.to_le_bytes();
+    [
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6],
+    ]
 }
 
 fn from_slot(slot: Slot) -> u64 {
-    u64::from(slot[0]) << 32 | u64::from(slot[1]) << 16 | u64::from(slot[2])
+    let mut bytes = [0; 8];
+    bytes[..7].copy_from_slice(&slot);
+    u64::from_le_bytes(bytes)
 }
 
 impl SeenOnce {
@@ -238,7 +247,7 @@ impl SeenOnceNotes {
 
     /// Moves the notes into `slot_count` slots (none if 0).
     fn rebuild(&mut self, slot_count: usize) {
-        let old = std::mem::replace(&mut self.slots, vec![[0; 3]; slot_count]);
+        let old = std::mem::replace(&mut self.slots, vec![[0; 7]; slot_count]);
         for note in old.into_iter().map(from_slot).filter(|note| *note != 0) {
             self.place(SeenOnce(note));
         }
@@ -351,13 +360,13 @@ mod tests {
         let note = SeenOnce::new(0, 0);
         assert_ne!(note.0, 0);
         assert!(note.is_of(0));
-        assert!(note.is_of((1 << 33) - 1), "the low 33 bits are not kept");
-        assert!(!note.is_of(1 << 33));
+        assert!(note.is_of((1 << 25) - 1), "the low 25 bits are not kept");
+        assert!(!note.is_of(1 << 25));
         let top = SeenOnce::new(u64::MAX, 70_000);
         assert_eq!(top.bin_index(70_010), 70_000);
         assert!(top.is_of(u64::MAX) && !top.is_of(u64::MAX >> 1));
         assert_eq!(from_slot(to_slot(top.0)), top.0);
-        assert_eq!(std::mem::size_of::<Slot>(), 6);
+        assert_eq!(std::mem::size_of::<Slot>(), 7);
     }
 
     #[test]

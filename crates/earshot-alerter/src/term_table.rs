@@ -159,13 +159,14 @@ fn mostly_unused(len: usize, capacity: usize) -> bool {
 }
 
 /// Pushes onto a vector that lives on at the size it grows to (a table's
-/// entries, reused and never shrunk; a closed bin's term places, for the
-/// rest of its hour): it grows by an eighth, not by doubling, so that about
-/// an eighth of it at most is unused room (a doubling left a third of both
-/// unused at a day's busiest hour).
+/// entries, reused and only shrunk by a fitting; its busy list): it grows
+/// by a sixteenth, not by doubling, so that about a sixteenth of it at most
+/// is unused room (a doubling left a third unused at a day's busiest hour,
+/// an eighth 4 MiB of 10k brands' entries). The large ones have pages of
+/// their own (`heap::configure_allocator`) and grow in place.
 pub(crate) fn push_with_little_room<T>(items: &mut Vec<T>, item: T) {
     if items.len() == items.capacity() {
-        items.reserve_exact(items.len() / 8 + 4);
+        items.reserve_exact(items.len() / 16 + 4);
     }
     items.push(item);
 }
@@ -1062,7 +1063,7 @@ impl TermTable {
             if counts[longest] >= MIN_TERM_COUNT {
                 entry.windows = TermWindows::busy_at(self.busy.len());
                 // 20 bytes each, 455k at 10k brands' busiest hour:
-                // an eighth of room at most, not half.
+                // a sixteenth of room at most, not half.
                 push_with_little_room(
                     &mut self.busy,
                     BusyTerm {
@@ -1982,7 +1983,7 @@ mod tests {
         assert_eq!(table.seen_once.len(), fresh + 201);
     }
 
-    /// A note is found by the top 31 bits of its hash only, and gives
+    /// A note is found by the top 39 bits of its hash only, and gives
     /// back its bin's index against any newer one under 2^16 bins away,
     /// also across the wraps of the stored 16 bits and below zero.
     #[test]
@@ -2001,9 +2002,9 @@ mod tests {
             for hash in [0, 1, u64::MAX, 0x8000_0000_ffff_0001] {
                 let note = SeenOnce::new(hash, bin_index);
                 assert!(note.is_of(hash));
-                assert!(note.is_of(hash ^ 0xffff), "the low 33 bits are not kept");
-                assert!(note.is_of(hash ^ (1 << 32)));
-                assert!(!note.is_of(hash ^ (1 << 33)));
+                assert!(note.is_of(hash ^ 0xffff), "the low 25 bits are not kept");
+                assert!(note.is_of(hash ^ (1 << 24)));
+                assert!(!note.is_of(hash ^ (1 << 25)));
                 assert!(!note.is_of(hash ^ (1 << 63)));
                 for newer in [0, 1, 59, 32_767, 65_535] {
                     let newest = bin_index + newer;
@@ -2072,13 +2073,13 @@ mod tests {
     /// Entries are reused, never shrunk: they grow by an eighth, so that
     /// whatever their count about an eighth of them at most is unused.
     #[test]
-    fn term_entries_grow_by_an_eighth() {
+    fn term_entries_grow_by_a_sixteenth() {
         let mut table = TermTable::default();
         let mut names = TermNames::default();
         for index in 0..3000 {
             table.intern(&mut names, &format!("term{index}"));
             let (len, capacity) = (table.entries.len(), table.entries.capacity());
-            assert!(capacity <= len + len / 8 + 4, "{capacity} for {len}");
+            assert!(capacity <= len + len / 16 + 4, "{capacity} for {len}");
         }
     }
 
