@@ -918,7 +918,7 @@ pub struct DetectorStats {
 /// (resident memory is more: the allocator's own room and fragmentation).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct StateBytes {
-    /// Term entries (32 bytes per held term and per unheld one remembered).
+    /// Term entries (28 bytes per held term and per unheld one remembered).
     pub term_entries: usize,
     /// Term name indexes, and every brand's names (by brand: the indexes).
     pub term_names: usize,
