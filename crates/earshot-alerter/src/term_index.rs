@@ -4,7 +4,7 @@
 //! them, about 8 bytes a term (17 MiB of 10k brands' busiest hour). Here
 //! each slot holds a term's id with a few bits of its hash (a tag, so that
 //! most slots are told apart without reading the entry) and its distance
-//! from its home slot: Robin Hood placement, any number of slots, 72% to
+//! from its home slot: Robin Hood placement, any number of slots, 70% to
 //! 88% full. A lookup stops at an empty slot or one nearer its home than
 //! the term would be; removal shifts the run back (the distances say how,
 //! no hash needed). Only growing needs the hashes again, from the names.
