@@ -91,6 +91,24 @@ impl SeenOnce {
     }
 }
 
+/// The home slot of `bits` among `slots`, for open addressing over any
+/// number of slots (no power of two needed): the top bits, scaled. Shared
+/// with `term_index`.
+#[inline]
+pub(crate) fn home_slot(bits: u64, slots: usize) -> usize {
+    ((u128::from(bits) * slots as u128) >> 64) as usize
+}
+
+/// The slot after `slot` among `slots`, wrapping to the first.
+#[inline]
+pub(crate) fn next_slot(slot: usize, slots: usize) -> usize {
+    if slot + 1 == slots {
+        0
+    } else {
+        slot + 1
+    }
+}
+
 /// Slots a table starts with.
 const MIN_SLOTS: usize = 8;
 
@@ -131,18 +149,13 @@ impl SeenOnceNotes {
         self.slots.capacity() * std::mem::size_of::<Slot>()
     }
 
-    /// Where a note placed by `placement` starts looking: the top bits
-    /// scaled to the slots (no power of two needed).
+    /// Where a note placed by `placement` starts looking.
     fn home(&self, placement: u64) -> usize {
-        ((u128::from(placement) * self.slots.len() as u128) >> 64) as usize
+        home_slot(placement, self.slots.len())
     }
 
     fn next(&self, slot: usize) -> usize {
-        if slot + 1 == self.slots.len() {
-            0
-        } else {
-            slot + 1
-        }
+        next_slot(slot, self.slots.len())
     }
 
     /// How far `slot` is past the home slot of the note in it.

@@ -12,6 +12,7 @@
 //! in their top bits: the keyed hash makes it chance) wait in a short list
 //! searched after the slots.
 
+use crate::seen_once::{home_slot, next_slot};
 use crate::term_table::{TermId, MAX_TERM_IDS};
 
 const ID_BITS: u32 = MAX_TERM_IDS.trailing_zeros();
@@ -82,18 +83,14 @@ impl TermIndex {
         (self.slots.capacity() + self.overflow.capacity()) * std::mem::size_of::<u32>()
     }
 
-    /// Where a term of `hash` starts looking: the top bits scaled to the
-    /// slots (the tag is the low bits).
+    /// Where a term of `hash` starts looking: its top bits (the tag is the
+    /// low bits).
     fn home(&self, hash: u64) -> usize {
-        ((u128::from(hash) * self.slots.len() as u128) >> 64) as usize
+        home_slot(hash, self.slots.len())
     }
 
     fn next(&self, slot: usize) -> usize {
-        if slot + 1 == self.slots.len() {
-            0
-        } else {
-            slot + 1
-        }
+        next_slot(slot, self.slots.len())
     }
 
     /// The slot of the id of `hash` that `is_it` says is the one.
