@@ -15,7 +15,6 @@
 //! same code over months of history.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use earshot_schema::{
@@ -118,10 +117,10 @@ struct Bin {
 /// stored once, not 60 times; bins name terms by id.
 #[derive(Debug, Clone, Default)]
 struct BinDetail {
-    /// Inline for one (most bins name one source: an allocation of its
+    /// Inline for two (most bins name one source: an allocation of its
     /// own cost 32 bytes and more in each kept bin), then grown one at a
     /// time.
-    sources: SmallVec<[(Arc<str>, u32); 1]>,
+    sources: SmallVec<[(SourceId, u32); 2]>,
     /// While the bin is open, one entry per mention and term; at close,
     /// merged into one entry per term ([`TermTable::close_bin`]).
     terms: Vec<BinTerm>,
@@ -133,24 +132,32 @@ struct BinDetail {
 
 /// The seasonal factor and weight a closed bin's baseline learned it with,
 /// its terms' to learn with; a factor of 0 (factors are at least 0.05)
-/// until the bin is learned. 16 bytes, not an `Option`'s 24, in every kept
-/// bin with a mention.
+/// until the bin is learned. 8 bytes, in single precision (the terms'
+/// rates are stored so): every kept bin with a mention has one, and at 16
+/// bytes its details took a 112-byte block of the allocator, not 96.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct TermLearning {
-    factor: f64,
-    alpha: f64,
+    factor: f32,
+    alpha: f32,
 }
 
 impl TermLearning {
+    fn new(factor: f64, alpha: f64) -> Self {
+        TermLearning {
+            factor: factor as f32,
+            alpha: alpha as f32,
+        }
+    }
+
     fn get(self) -> Option<(f64, f64)> {
-        (self.factor > 0.0).then_some((self.factor, self.alpha))
+        (self.factor > 0.0).then_some((f64::from(self.factor), f64::from(self.alpha)))
     }
 }
 
 /// A sample mention as a bin keeps it: id, url and clipped text in one
-/// allocation, the source shared with the bin's sources (most mentions
-/// that become a sample are replaced by a more alarming one before the
-/// bin closes, so a sample should cost one allocation, not four).
+/// allocation, the source by id (most mentions that become a sample are
+/// replaced by a more alarming one before the bin closes, so a sample
+/// should cost one allocation, not four).
 #[derive(Debug, Clone)]
 struct BinSample {
     alarm: f32,
@@ -158,7 +165,7 @@ struct BinSample {
     toxic: bool,
     sentiment_score: f32,
     toxicity_score: f32,
-    source: Arc<str>,
+    source: SourceId,
     /// `id`, then `url` if any, then the text clipped to
     /// [`SAMPLE_TEXT_CHARS`] characters.
     strings: Box<str>,
@@ -167,7 +174,7 @@ struct BinSample {
 }
 
 impl BinSample {
-    fn new(mention: &ScoredMentionView<'_>, source: Arc<str>, alarm: f32) -> Self {
+    fn new(mention: &ScoredMentionView<'_>, source: SourceId, alarm: f32) -> Self {
         let text = clip_chars(&mention.text, SAMPLE_TEXT_CHARS);
         let url = mention.url.as_deref();
         let mut strings =
@@ -202,7 +209,7 @@ impl BinSample {
         }
     }
 
-    fn to_sample(&self) -> SampleMention {
+    fn to_sample(&self, sources: &SourceNames) -> SampleMention {
         let id_end = self.id_end as usize;
         let text_start = self.url_end.map_or(id_end, |end| end as usize);
         SampleMention {
@@ -218,7 +225,7 @@ impl BinSample {
                 .get(text_start..)
                 .unwrap_or_default()
                 .to_owned(),
-            source: self.source.to_string(),
+            source: sources.name(self.source).to_owned(),
             sentiment_score: self.sentiment_score,
             toxicity_score: self.toxicity_score,
         }
@@ -249,7 +256,7 @@ impl Bin {
             .map_or(&[], |detail| detail.terms.as_slice())
     }
 
-    fn sources(&self) -> impl Iterator<Item = &(Arc<str>, u32)> {
+    fn sources(&self) -> impl Iterator<Item = &(SourceId, u32)> {
         self.detail.iter().flat_map(|detail| detail.sources.iter())
     }
 
@@ -280,7 +287,7 @@ impl Bin {
         &mut self,
         mention: &ScoredMentionView<'_>,
         terms: impl IntoIterator<Item = TermId>,
-        sources: &mut Interner,
+        sources: &mut SourceNames,
         term_capacity: usize,
     ) {
         self.total += 1;
@@ -300,7 +307,7 @@ impl Bin {
         let source_index = match detail
             .sources
             .iter_mut()
-            .position(|(known, _)| **known == *source)
+            .position(|(known, _)| sources.name(*known) == source)
         {
             Some(index) => {
                 detail.sources[index].1 += 1;
@@ -330,7 +337,7 @@ impl Bin {
         if full {
             detail.samples.pop();
         }
-        let source = detail.sources[source_index].0.clone();
+        let source = detail.sources[source_index].0;
         let at = detail
             .samples
             .partition_point(|sample| sample.alarm.total_cmp(&alarm).is_ge());
@@ -367,38 +374,81 @@ impl TopAlarms {
     }
 }
 
-/// Source names, shared by every brand's bins (sources are few and every
-/// brand's: one table per brand was about 150 bytes of each).
+/// A source's id in the detector's [`SourceNames`].
+type SourceId = u32;
+
+/// Source names, shared by every brand's bins, which name them by id:
+/// sources are few and every brand's (one table per brand was about 150
+/// bytes of each), and a shared name's reference took 16 bytes of every
+/// kept bin and sample, 4 as an id.
 #[derive(Debug, Clone, Default)]
-struct Interner {
-    names: FastMap<Arc<str>, ()>,
+struct SourceNames {
+    /// By id; empty while the id is free.
+    names: Vec<Box<str>>,
+    ids: FastMap<Box<str>, SourceId>,
+    free: Vec<SourceId>,
+    /// Names at which unused ones are next looked for (amortises the walk
+    /// over every bin that finds them).
+    prune_above: usize,
 }
 
-impl Interner {
-    fn intern(&mut self, name: &str) -> Arc<str> {
-        if let Some((known, _)) = self.names.get_key_value(name) {
-            return known.clone();
+/// Source names kept before unused ones are looked for at the hourly tidy.
+const SOURCE_NAMES_KEPT: usize = 64;
+
+impl SourceNames {
+    fn intern(&mut self, name: &str) -> SourceId {
+        if let Some(id) = self.ids.get(name) {
+            return *id;
         }
-        let name: Arc<str> = Arc::from(name);
-        self.names.insert(name.clone(), ());
-        name
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.names[id as usize] = name.into();
+                id
+            }
+            None => {
+                self.names.push(name.into());
+                (self.names.len() - 1) as SourceId
+            }
+        };
+        self.ids.insert(name.into(), id);
+        id
     }
 
-    /// Heap bytes: its table and the names.
+    fn name(&self, id: SourceId) -> &str {
+        self.names.get(id as usize).map_or("", |name| name)
+    }
+
+    fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether enough names came since the last pruning to look for unused
+    /// ones: more than [`SOURCE_NAMES_KEPT`] at the hourly tidy, or twice
+    /// as many as the last pruning kept at any time (a stream of new
+    /// sources costs a walk per doubling, not per mention).
+    fn wants_pruning(&self, hourly: bool) -> bool {
+        let len = self.len();
+        len > SOURCE_NAMES_KEPT && (hourly || len > self.prune_above)
+    }
+
+    /// Frees every name whose id is not in `used` (one flag per id).
+    fn keep_only(&mut self, used: &[bool]) {
+        for (id, name) in self.names.iter_mut().enumerate() {
+            if !name.is_empty() && !used.get(id).copied().unwrap_or(false) {
+                self.ids.remove(&**name);
+                *name = Box::default();
+                self.free.push(id as SourceId);
+            }
+        }
+        self.prune_above = 2 * self.len().max(SOURCE_NAMES_KEPT);
+    }
+
+    /// Heap bytes: its table and the names (twice: by id and by name).
     fn heap_bytes(&self) -> usize {
-        hash_table_bytes::<(Arc<str>, ())>(self.names.capacity())
-            + self
-                .names
-                .keys()
-                .map(|source| source.len() + 2 * std::mem::size_of::<usize>())
-                .sum::<usize>()
-    }
-
-    /// Forgets names nothing else holds any more (old bins).
-    fn prune(&mut self, limit: usize) {
-        if self.names.len() > limit {
-            self.names.retain(|name, _| Arc::strong_count(name) > 1);
-        }
+        hash_table_bytes::<(Box<str>, SourceId)>(self.ids.capacity())
+            + self.names.capacity() * std::mem::size_of::<Box<str>>()
+            + self.free.capacity() * std::mem::size_of::<SourceId>()
+            + 2 * self.names.iter().map(|name| name.len()).sum::<usize>()
     }
 }
 
@@ -513,7 +563,7 @@ impl Baseline {
         // What its terms learn when it leaves the longest term window
         // (`BrandState::push_closed`).
         if let Some(detail) = &mut bin.detail {
-            detail.term_learning = TermLearning { factor, alpha };
+            detail.term_learning = TermLearning::new(factor, alpha);
         }
         self.level += slowed(anomalous.volume) * (count / factor - self.level);
         if self.level > 0.0 && self.bins_observed >= 60 {
@@ -720,7 +770,7 @@ impl BrandState {
 
     /// Adds the newest closed bin to every window and takes out the bins
     /// that leave them; drops bins older than the longest window.
-    fn push_closed(&mut self, bin: Bin, windows: &Windows, global: &mut SharedTerms) {
+    fn push_closed(&mut self, bin: Bin, windows: &Windows, global: &mut Shared) {
         let bin_seconds = windows.bin_seconds;
         let newest = bin.start;
         self.last_closed = Some(newest);
@@ -871,7 +921,7 @@ impl BrandState {
     }
 
     /// Forgets every closed bin (after a gap longer than any window).
-    fn clear_closed(&mut self, windows: &Windows, global: &mut SharedTerms) {
+    fn clear_closed(&mut self, windows: &Windows, global: &mut Shared) {
         // Bins still in the longest term window have not taught their terms.
         let learned_before = self.last_closed.map_or(i64::MIN, |newest| {
             newest - windows.terms[windows.longest_term] as i64 * windows.bin_seconds
@@ -1103,13 +1153,14 @@ fn spilled_bytes<A: smallvec::Array>(items: &SmallVec<A>) -> usize {
     }
 }
 
-/// What every brand of a detector shares about terms: their names (each
-/// stored once, [`TermNames`]) and the share of mentions naming each
-/// ([`GlobalTermShares`]).
+/// What every brand of a detector shares: term names (each stored once,
+/// [`TermNames`]), the share of mentions naming each term
+/// ([`GlobalTermShares`]) and source names.
 #[derive(Debug, Default)]
-struct SharedTerms {
+struct Shared {
     names: TermNames,
     shares: GlobalTermShares,
+    sources: SourceNames,
 }
 
 /// The per-brand detector over a whole stream.
@@ -1129,8 +1180,7 @@ pub struct Detector {
     merge_positions: Vec<u32>,
     /// The watermark at which idle brands were last looked for.
     idle_checked_at: Option<i64>,
-    sources: Interner,
-    global_terms: SharedTerms,
+    shared: Shared,
     pub stats: DetectorStats,
 }
 
@@ -1159,8 +1209,7 @@ impl Detector {
             mention_terms: Vec::new(),
             merge_positions: Vec::new(),
             idle_checked_at: None,
-            sources: Interner::default(),
-            global_terms: SharedTerms::default(),
+            shared: Shared::default(),
             stats: DetectorStats::default(),
         }
     }
@@ -1175,9 +1224,9 @@ impl Detector {
     pub fn state_bytes(&self) -> StateBytes {
         let mut bytes = StateBytes {
             brands: hash_table_bytes::<(String, Box<BrandState>)>(self.brands.capacity())
-                + self.sources.heap_bytes(),
-            term_names: self.global_terms.names.heap_bytes(),
-            term_other: self.global_terms.shares.heap_bytes(),
+                + self.shared.sources.heap_bytes(),
+            term_names: self.shared.names.heap_bytes(),
+            term_other: self.shared.shares.heap_bytes(),
             ..StateBytes::default()
         };
         for (_, brand_bytes) in self.state_bytes_by_brand() {
@@ -1317,7 +1366,7 @@ impl Detector {
         // A mention's distinct terms, held open until its bin closes.
         let terms = &mut self.mention_terms;
         terms.clear();
-        let term_names = &mut self.global_terms.names;
+        let term_names = &mut self.shared.names;
         let BrandState {
             terms: brand_terms,
             open_bins,
@@ -1367,7 +1416,7 @@ impl Detector {
             .add(
                 mention,
                 terms.drain(..),
-                &mut self.sources,
+                &mut self.shared.sources,
                 *term_entries_hint,
             );
     }
@@ -1376,12 +1425,7 @@ impl Detector {
 /// What a bin leaving the longest term window teaches (it leaves by age,
 /// or all at once after a gap longer than any window): its brand's term
 /// rates, and every brand's shares, both at the same bins.
-fn learn_from_leaving_bin(
-    terms: &mut TermTable,
-    global: &mut SharedTerms,
-    bin: &Bin,
-    bin_seconds: i64,
-) {
+fn learn_from_leaving_bin(terms: &mut TermTable, global: &mut Shared, bin: &Bin, bin_seconds: i64) {
     learn_term_rates(terms, bin, bin_seconds);
     global
         .shares
@@ -1482,7 +1526,7 @@ impl Detector {
         let windows = &self.windows;
         let stats = &mut self.stats;
         let merge_positions = &mut self.merge_positions;
-        let global_terms = &mut self.global_terms;
+        let shared = &mut self.shared;
         let mut tidied = false;
         for (brand, state) in &mut self.brands {
             let mut next = match state.last_closed {
@@ -1497,7 +1541,7 @@ impl Detector {
             let gap_bins = (watermark - next) / config.bin_seconds;
             if gap_bins > 2 * 24 * 60 {
                 next = watermark - 2 * 24 * 60 * config.bin_seconds;
-                state.clear_closed(windows, global_terms);
+                state.clear_closed(windows, shared);
             }
             while next + config.bin_seconds <= watermark {
                 let mut bin = state
@@ -1508,10 +1552,10 @@ impl Detector {
                 // The next bin likely holds about as many (a little room
                 // spares a doubling; bounded so a spike does not pin memory).
                 state.term_entries_hint = (entries + entries / 8).min(MAX_TERM_ENTRIES_HINT);
-                state.push_closed(bin, windows, global_terms);
+                state.push_closed(bin, windows, shared);
                 let decision_time = next + config.bin_seconds;
                 let (bin_alerts, anomalies) =
-                    evaluate(brand, state, config, windows, decision_time, global_terms);
+                    evaluate(brand, state, config, windows, decision_time, shared);
                 alerts.extend(bin_alerts);
                 let bin_index = next / config.bin_seconds;
                 let oldest_held = state.oldest_held_start(config.bin_seconds);
@@ -1531,13 +1575,13 @@ impl Detector {
                 };
                 baseline.learn(newest, thresholds.dispersion, &anomalies);
                 terms.evict(
-                    &mut global_terms.names,
+                    &mut shared.names,
                     bin_index,
                     MAX_TERMS_PER_BRAND,
                     windows.rare_term_rate,
                 );
                 terms.shed(
-                    &mut global_terms.names,
+                    &mut shared.names,
                     config.max_terms_per_brand,
                     &windows.terms,
                     bin_index,
@@ -1558,7 +1602,7 @@ impl Detector {
                 // with them.
                 let fit = if bin_index % TIDY_EVERY_BINS == 0 {
                     terms.tidy(
-                        &mut global_terms.names,
+                        &mut shared.names,
                         bin_index,
                         MAX_TERMS_PER_BRAND,
                         windows.rare_term_rate,
@@ -1570,7 +1614,7 @@ impl Detector {
                 };
                 if terms.has_room_to_give_back(fit) {
                     terms.give_back_room(
-                        &global_terms.names,
+                        &shared.names,
                         fit,
                         open_bins
                             .values_mut()
@@ -1605,18 +1649,20 @@ impl Detector {
                 });
             }
         }
-        self.sources.prune(64);
         self.stats.hourly_tidies += u64::from(tidied);
-        self.global_terms.shares.learn_pending();
+        self.shared.shares.learn_pending();
         if tidied {
-            self.global_terms.shares.hourly();
-            if let Some(renamed) = self.global_terms.names.give_back_room() {
+            self.shared.shares.hourly();
+            if let Some(renamed) = self.shared.names.give_back_room() {
                 for state in self.brands.values_mut() {
                     state.terms.rename_names(&renamed);
                 }
             }
         }
         self.forget_idle_brands(watermark);
+        if self.shared.sources.wants_pruning(tidied) {
+            self.prune_sources();
+        }
         // Brands come in the map's (seeded, random) order: the same stream
         // gives the same alerts in the same order on every run. Stable, so
         // a brand's changes at one time stay in the order they happened.
@@ -1624,6 +1670,24 @@ impl Detector {
             (left.detected_at, &left.brand).cmp(&(right.detected_at, &right.brand))
         });
         alerts
+    }
+
+    /// Frees the source names no brand's bin or sample names any more (a
+    /// walk over every kept bin: hourly at most, or once per doubling).
+    fn prune_sources(&mut self) {
+        let mut used = vec![false; self.shared.sources.names.len()];
+        let mut mark = |id: SourceId| {
+            if let Some(flag) = used.get_mut(id as usize) {
+                *flag = true;
+            }
+        };
+        for state in self.brands.values() {
+            for bin in state.open_bins.values().chain(&state.closed) {
+                bin.sources().for_each(|(id, _)| mark(*id));
+                bin.samples().for_each(|sample| mark(sample.source));
+            }
+        }
+        self.shared.sources.keep_only(&used);
     }
 
     /// Forgets the brands idle for `forget_idle_bins` (looked for once an
@@ -1640,7 +1704,7 @@ impl Detector {
         }
         self.idle_checked_at = Some(watermark);
         let before = self.brands.len();
-        let names = &mut self.global_terms.names;
+        let names = &mut self.shared.names;
         self.brands.retain(|_, state| {
             let idle = state.is_idle(watermark, idle_seconds, bin_seconds);
             if idle {
@@ -1835,7 +1899,7 @@ fn readings(
     state: &BrandState,
     config: &DetectorConfig,
     windows: &Windows,
-    global: &SharedTerms,
+    global: &Shared,
 ) -> [Option<Reading>; 4] {
     let baseline = &state.baseline;
     let thresholds = &state.thresholds;
@@ -2221,7 +2285,7 @@ fn evaluate(
     config: &DetectorConfig,
     windows: &Windows,
     decision_time: i64,
-    global: &SharedTerms,
+    global: &Shared,
 ) -> (Vec<Alert>, Anomalies) {
     let mut alerts = Vec::new();
     let mut anomalies = Anomalies::default();
@@ -2382,7 +2446,7 @@ fn build_alert(
     status: AlertStatus,
     decision_time: i64,
     windows: &Windows,
-    global: &SharedTerms,
+    global: &Shared,
 ) -> Alert {
     let window_counts = reading.counts;
     let last_start = state.last_closed.unwrap_or(0);
@@ -2429,7 +2493,9 @@ fn build_alert(
     let mut sources: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
     for bin in state.closed_within(reading.window_bins, windows.bin_seconds) {
         for (source, count) in bin.sources() {
-            *sources.entry(source.to_string()).or_default() += u64::from(*count);
+            *sources
+                .entry(global.sources.name(*source).to_owned())
+                .or_default() += u64::from(*count);
         }
     }
     let window_seconds = reading.window_bins as u64 * windows.bin_seconds as u64;
@@ -2504,7 +2570,10 @@ fn build_alert(
         },
         evidence: AlertEvidence {
             top_terms: terms,
-            samples: samples.into_iter().map(BinSample::to_sample).collect(),
+            samples: samples
+                .into_iter()
+                .map(|sample| sample.to_sample(&global.sources))
+                .collect(),
             sources,
         },
         summary,
@@ -2734,14 +2803,14 @@ mod tests {
             if detector.stats.term_tables_fitted > fitted || index % 97 == 0 {
                 check_windows_and_holds(
                     state,
-                    &detector.global_terms.names,
+                    &detector.shared.names,
                     &detector.windows,
                     bin_seconds,
                 );
                 check_counts_by_name(
                     "viral",
                     state,
-                    &detector.global_terms.names,
+                    &detector.shared.names,
                     &detector.windows,
                     bin_seconds,
                     &placed,
@@ -2976,7 +3045,7 @@ mod tests {
                     check_counts_by_name(
                         brand,
                         state,
-                        &detector.global_terms.names,
+                        &detector.shared.names,
                         &detector.windows,
                         bin_seconds,
                         &placed,
@@ -2985,7 +3054,7 @@ mod tests {
                 most_terms = most_terms.max(state.terms.len());
                 check_windows_and_holds(
                     state,
-                    &detector.global_terms.names,
+                    &detector.shared.names,
                     &detector.windows,
                     bin_seconds,
                 );
@@ -3023,7 +3092,7 @@ mod tests {
                 );
                 long_names_seen += long_bytes;
             }
-            let names = &detector.global_terms.names;
+            let names = &detector.shared.names;
             assert!(names.long_name_bytes() < long_names_seen);
         }
         check_names_held(&detector);
@@ -3032,7 +3101,7 @@ mod tests {
     /// Every name the detector keeps is held by the brands' live entries,
     /// as many times as they hold it, and no other.
     fn check_names_held(detector: &Detector) {
-        let names = &detector.global_terms.names;
+        let names = &detector.shared.names;
         let mut holders: HashMap<&str, u32> = HashMap::new();
         for state in detector.brands.values() {
             for id in state.terms.live_ids() {
@@ -3075,7 +3144,7 @@ mod tests {
             ),
         ) {
             let mut bin = Bin::empty(0);
-            let mut sources = Interner::default();
+            let mut sources = SourceNames::default();
             let mut expected: Vec<(f32, SampleMention)> = Vec::new();
             for (index, (sentiment, toxicity, url, text)) in mentions.into_iter().enumerate() {
                 let mut scored = crate::synth::scored(
@@ -3111,7 +3180,7 @@ mod tests {
             }
             let kept: Vec<(f32, SampleMention)> = bin
                 .samples()
-                .map(|sample| (sample.alarm, sample.to_sample()))
+                .map(|sample| (sample.alarm, sample.to_sample(&sources)))
                 .collect();
             proptest::prop_assert_eq!(kept, expected);
         }
@@ -3130,6 +3199,60 @@ mod tests {
         assert_eq!(windows.terms, [10, MAX_WINDOW_BINS]);
         assert_eq!(windows.counts, [30, MAX_WINDOW_BINS]);
         assert_eq!(windows.longest, MAX_WINDOW_BINS);
+    }
+
+    /// Source names no kept bin names any more are freed (once their count
+    /// has doubled, and at the hourly tidy), their ids reused; those still
+    /// named keep their names.
+    #[test]
+    fn sources_no_bin_names_are_freed_and_the_others_kept() {
+        let mut detector = Detector::new(DetectorConfig::default());
+        let start: i64 = 1_793_577_600;
+        let mention = |index: i64, source: &str| {
+            let mut scored = crate::synth::scored(
+                format!("m{index}"),
+                "acme",
+                "a mention".into(),
+                DateTime::from_timestamp(start + index * 30, 0).expect("time"),
+                true,
+                false,
+                false,
+            );
+            scored.mention.source = source.into();
+            scored
+        };
+        let kept_sources = |detector: &Detector| -> Vec<String> {
+            let state = detector.brands.get("acme").expect("acme");
+            let mut names: Vec<String> = state
+                .closed
+                .iter()
+                .chain(state.open_bins.values())
+                .flat_map(Bin::sources)
+                .map(|(id, _)| detector.shared.sources.name(*id).to_owned())
+                .collect();
+            names.sort();
+            names.dedup();
+            names
+        };
+        // 150 sources, two a minute: pruned at 65 names, all in use, then
+        // at 129 (twice what was kept), the first bins gone by then.
+        for index in 0..150 {
+            detector.ingest(&mention(index, &format!("forum-{index:03}")));
+        }
+        let named = kept_sources(&detector);
+        assert!(named.len() > 100 && named.iter().all(|name| name.starts_with("forum-")));
+        assert!(detector.shared.sources.len() < 150);
+        // Then one source for two hours: only it is in the bins, and the
+        // hourly tidy freed the names of the bins gone (under
+        // SOURCE_NAMES_KEPT names it leaves the rest be).
+        for index in 150..390 {
+            detector.ingest(&mention(index, "news"));
+        }
+        assert_eq!(kept_sources(&detector), ["news"]);
+        assert!(detector.shared.sources.len() <= SOURCE_NAMES_KEPT);
+        let reused = detector.shared.sources.intern("blog");
+        assert!(reused < 150, "a freed id: {reused}");
+        assert_eq!(detector.shared.sources.name(reused), "blog");
     }
 
     /// Dropping the samples newer ones outrank changes no alert's evidence:
@@ -3190,7 +3313,7 @@ mod tests {
                     let shown: Vec<String> = state
                         .evidence_samples(window, bin_seconds, kind)
                         .iter()
-                        .map(|sample| sample.to_sample().id)
+                        .map(|sample| sample.to_sample(&detector.shared.sources).id)
                         .collect();
                     let mut expected: Vec<&Own> = every_bin
                         .iter()
@@ -3256,35 +3379,22 @@ mod tests {
         detector.ingest(&mention(1, first + 10, "zebra okapi"));
         detector.advance_watermark(start + first + 3 * bin_seconds);
         let state = detector.brands.get("acme").expect("brand");
-        assert!(state
-            .terms
-            .find(&detector.global_terms.names, "quagga")
-            .is_none());
+        assert!(state.terms.find(&detector.shared.names, "quagga").is_none());
         assert_eq!(
-            state
-                .terms
-                .seen_once_bin(&detector.global_terms.names, "quagga"),
+            state.terms.seen_once_bin(&detector.shared.names, "quagga"),
             Some(start + first)
         );
-        assert!(state
-            .terms
-            .find(&detector.global_terms.names, "zebra")
-            .is_some());
+        assert!(state.terms.find(&detector.shared.names, "zebra").is_some());
         detector.ingest(&mention(2, first + 5 * bin_seconds, "quagga"));
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
-            let id = state
-                .terms
-                .find(&detector.global_terms.names, name)
-                .expect(name);
+            let id = state.terms.find(&detector.shared.names, name).expect(name);
             let entry = state.terms.entry(id).expect(name).clone();
             (entry, state.terms.window_counts(id))
         };
         let (quagga, zebra) = (entry("quagga"), entry("zebra"));
         assert_eq!(
-            state
-                .terms
-                .seen_once_bin(&detector.global_terms.names, "quagga"),
+            state.terms.seen_once_bin(&detector.shared.names, "quagga"),
             None
         );
         assert_eq!(quagga.1[..3], [1, 1, 1]);
@@ -3295,18 +3405,12 @@ mod tests {
             (quagga.rate.at(first_bin), zebra.rate.at(first_bin)),
             (0.0, 0.0)
         );
-        assert!(state
-            .terms
-            .find(&detector.global_terms.names, "okapi")
-            .is_none());
+        assert!(state.terms.find(&detector.shared.names, "okapi").is_none());
         // The first bin has left the hour (bins up to first + 60 closed).
         detector.advance_watermark(start + first + 61 * bin_seconds);
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
-            let id = state
-                .terms
-                .find(&detector.global_terms.names, name)
-                .expect(name);
+            let id = state.terms.find(&detector.shared.names, name).expect(name);
             let entry = state.terms.entry(id).expect(name).clone();
             (entry, state.terms.window_counts(id))
         };
@@ -3344,9 +3448,9 @@ mod tests {
         }
         detector.advance_watermark(start + 10 * bin_seconds);
         // In the window: nothing learned yet.
-        assert_eq!(detector.global_terms.shares.share("walrusgate"), 0.0);
+        assert_eq!(detector.shared.shares.share("walrusgate"), 0.0);
         detector.advance_watermark(start + 3 * 24 * 60 * bin_seconds);
-        assert_eq!(detector.global_terms.shares.share("walrusgate"), 1.0);
+        assert_eq!(detector.shared.shares.share("walrusgate"), 1.0);
     }
 
     /// A word every brand uses is read against its share of a brand's
@@ -3426,7 +3530,7 @@ mod tests {
                 .any(|summary| summary.contains("of \"time\"")),
             "{small_terms:?}"
         );
-        assert!(detector.global_terms.shares.share("time") > 0.2);
+        assert!(detector.shared.shares.share("time") > 0.2);
     }
 
     /// A term backs a surge when its mentions are of the surge's kind well
@@ -3533,10 +3637,11 @@ mod tests {
         let bins_ago = |bins: i64| last - bins * 20 * bin_seconds;
         assert_eq!(kept, [bins_ago(2), bins_ago(1), bins_ago(0)]);
         assert!(state.closed.capacity() <= 4, "{}", state.closed.capacity());
-        // Each kept bin's one source takes one slot, not a first push's four.
+        // Each kept bin's one source is inline, not a first push's four
+        // places of their own.
         for bin in &state.closed {
-            let sources = bin.detail.as_ref().map(|detail| detail.sources.capacity());
-            assert_eq!(sources, Some(1));
+            let spilled = bin.detail.as_ref().map(|detail| detail.sources.spilled());
+            assert_eq!(spilled, Some(false));
         }
         assert_eq!(state.closed_bins, 60);
         let (ten, hour) = (state.count_sums[0], state.count_sums[2]);
@@ -3604,7 +3709,7 @@ mod tests {
         assert_eq!(tracked(&detector), ["busy", "stuck"]);
         assert_eq!(detector.stats.brands_forgotten, 1);
         // Its names went with it, but those another brand holds.
-        let names = &detector.global_terms.names;
+        let names = &detector.shared.names;
         assert_eq!(names.holders_of("pone"), 0);
         assert_eq!(names.holders_of("bosy"), 1);
         check_names_held(&detector);
@@ -3634,10 +3739,7 @@ mod tests {
                 BinTerm::new(crash, MAX_PLACE_COUNT),
                 BinTerm::new(crash, 100),
             ],
-            term_learning: TermLearning {
-                factor: 2.0,
-                alpha: 0.5,
-            },
+            term_learning: TermLearning::new(2.0, 0.5),
             ..BinDetail::default()
         }));
         learn_term_rates(&mut terms, &bin, 60);
@@ -3647,12 +3749,13 @@ mod tests {
         assert_eq!(rate(other), Some(0.5 * 2.0 / 2.0));
     }
 
-    /// A bin's details stay in one 96-byte allocation with one source
-    /// inline (a second allocation of its own for the sources of most
-    /// bins cost more).
+    /// A bin's details stay in one 80-byte allocation (a 96-byte block of
+    /// glibc's) with two sources inline (a second allocation of its own
+    /// for the sources of most bins cost more).
     #[test]
-    fn a_bins_details_take_96_bytes_with_one_source_inline() {
-        assert_eq!(std::mem::size_of::<BinDetail>(), 96);
+    fn a_bins_details_take_80_bytes_with_two_sources_inline() {
+        assert_eq!(std::mem::size_of::<BinDetail>(), 80);
+        assert_eq!(std::mem::size_of::<BinSample>(), 48);
         let mut bin = Bin::empty(0);
         let mention = crate::synth::scored(
             "1".into(),
@@ -3663,7 +3766,7 @@ mod tests {
             false,
             false,
         );
-        bin.add(&mention.view(), [], &mut Interner::default(), 0);
+        bin.add(&mention.view(), [], &mut SourceNames::default(), 0);
         let detail = bin.detail.as_ref().expect("detail");
         assert!(!detail.sources.spilled());
         assert_eq!(spilled_bytes(&detail.sources), 0);
@@ -3673,7 +3776,7 @@ mod tests {
     fn closing_a_bin_merges_its_terms() {
         let mut terms = TermTable::default();
         let mut bin = Bin::empty(0);
-        let mut sources = Interner::default();
+        let mut sources = SourceNames::default();
         let mention = crate::synth::scored(
             "1".into(),
             "acme",
