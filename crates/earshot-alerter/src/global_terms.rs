@@ -58,7 +58,8 @@ impl Default for GlobalTermShares {
 }
 
 impl GlobalTermShares {
-    fn key(&self, name: &str) -> u64 {
+    /// A name's key: the hash of its bytes.
+    fn key(&self, name: &[u8]) -> u64 {
         self.mentions.hasher().hash_one(name)
     }
 
@@ -74,7 +75,7 @@ impl GlobalTermShares {
     ) {
         self.pending_total += u64::from(bin_total);
         for term in bin_terms {
-            let key = self.key(terms.name(names, term.id()));
+            let key = self.key(terms.name_bytes(names, term.id()));
             *self.pending.entry(key).or_default() += u64::from(term.count());
         }
     }
@@ -124,7 +125,7 @@ impl GlobalTermShares {
             return 0.0;
         }
         self.mentions
-            .get(&self.key(name))
+            .get(&self.key(name.as_bytes()))
             .map_or(0.0, |count| (count / self.total).min(1.0))
     }
 

@@ -40,6 +40,21 @@ impl NameRecord {
         }
     }
 
+    /// The name's bytes, unchecked (a key's, where a `str`'s check of a
+    /// short name cost more than hashing it).
+    fn bytes<'names>(&'names self, long_names: &'names str) -> &'names [u8] {
+        let length = usize::from(self.len);
+        if length <= 8 {
+            &self.prefix[..length]
+        } else {
+            let start = self.long_at as usize;
+            long_names
+                .as_bytes()
+                .get(start..start + length)
+                .unwrap_or_default()
+        }
+    }
+
     fn is(&self, long_names: &str, name: &str, prefix: u64) -> bool {
         usize::from(self.len) == name.len()
             && u64::from_le_bytes(self.prefix) == prefix
@@ -104,6 +119,13 @@ impl TermNames {
         self.records
             .get(id as usize)
             .is_some_and(|record| record.is(&self.long_names, name, prefix))
+    }
+
+    /// The bytes of the name of `id` (none for none).
+    pub(crate) fn name_bytes(&self, id: NameId) -> &[u8] {
+        self.records
+            .get(id as usize)
+            .map_or(&[], |record| record.bytes(&self.long_names))
     }
 
     /// The name of `id` ("" for none).

@@ -842,6 +842,13 @@ impl TermTable {
             .map_or("", |entry| names.name(entry.name))
     }
 
+    /// The bytes of [`Self::name`].
+    pub(crate) fn name_bytes<'names>(&self, names: &'names TermNames, id: TermId) -> &'names [u8] {
+        self.entries
+            .get(id as usize)
+            .map_or(&[], |entry| names.name_bytes(entry.name))
+    }
+
     #[cfg(test)]
     pub(crate) fn entry(&self, id: TermId) -> Option<&TermEntry> {
         self.entries.get(id as usize)
