@@ -261,11 +261,16 @@ impl SeenOnceNotes {
     /// Adds `note`, of a hash not noted.
     pub(crate) fn insert(&mut self, note: SeenOnce) {
         if self.len + 1 > self.capacity() {
-            let slots = self.slots.len();
-            self.rebuild((slots + slots / 4 + 1).max(MIN_SLOTS));
+            self.grow();
         }
         self.place(note);
         self.len += 1;
+    }
+
+    /// Grows the table by a quarter.
+    pub(crate) fn grow(&mut self) {
+        let slots = self.slots.len();
+        self.rebuild((slots + slots / 4 + 1).max(MIN_SLOTS));
     }
 
     /// Robin Hood: the note goes before the first one nearer its home
@@ -312,12 +317,17 @@ impl SeenOnceNotes {
             .map(SeenOnce)
     }
 
-    /// Keeps the notes `keep` says, in one pass: each kept note moves back
-    /// to its home or just after the kept note before it, whichever is
-    /// later, which keeps the runs in order (a removal each, shifting its
-    /// run back, cost hundreds of instructions a note at seven eighths
-    /// full). The pass starts after an empty slot, which no run crosses.
-    pub(crate) fn retain(&mut self, keep: impl Fn(&SeenOnce) -> bool) {
+    /// Keeps the notes whose bin `keep` says (given the bin's index, read
+    /// against the newest note's, `newest`), in one pass: each kept note
+    /// moves back to its home or just after the kept note before it,
+    /// whichever is later, which keeps the runs in order (a removal each,
+    /// shifting its run back, cost hundreds of instructions a note at
+    /// seven eighths full). The pass starts after an empty slot, which no
+    /// run crosses, and reads two bytes of most notes (the bin) and one of
+    /// an empty slot (the mark): sweeps read every slot of the table.
+    pub(crate) fn retain_bins(&mut self, newest: i64, keep: impl Fn(i64) -> bool) {
+        const MARK_BYTE: usize = 6;
+        const MARK_BIT: u8 = (NOTE_MARK >> 48) as u8;
         let count = self.slots.len();
         let Some(empty) = self.slots.iter().position(|slot| *slot == [0; 7]) else {
             return;
@@ -328,20 +338,24 @@ impl SeenOnceNotes {
         let mut free = 0;
         for position in 0..count {
             slot = self.next(slot);
-            let note = self.load(slot);
-            if note == 0 {
+            let bytes = self.slots[slot];
+            if bytes[MARK_BYTE] & MARK_BIT == 0 {
                 free = position + 1;
-            } else if !keep(&SeenOnce(note)) {
-                self.store(slot, 0);
+                continue;
+            }
+            let bin = u64::from(u16::from_le_bytes([bytes[0], bytes[1]]));
+            if !keep(SeenOnce(bin).bin_index(newest)) {
+                self.slots[slot] = [0; 7];
                 self.len -= 1;
             } else if free == position {
                 // Nothing before it in its run was taken out: it stays.
                 free += 1;
             } else {
+                let note = from_slot(bytes);
                 let target = (position - self.distance(slot, note)).max(free);
                 let target_slot = (empty + 1 + target) % count;
-                self.store(slot, 0);
-                self.store(target_slot, note);
+                self.slots[slot] = [0; 7];
+                self.slots[target_slot] = bytes;
                 free = target + 1;
             }
         }
@@ -396,7 +410,7 @@ mod tests {
                         model.remove(&hash);
                     }
                     (3, _) => {
-                        notes.retain(|note| note.bin_index(1000) % 3 != bin % 3);
+                        notes.retain_bins(1000, |index| index % 3 != bin % 3);
                         model.retain(|_, kept| *kept % 3 != bin % 3);
                     }
                     (4, _) => notes.shrink_to_fit(),
@@ -443,7 +457,8 @@ mod tests {
     fn the_table_grows_by_a_quarter_and_shrinks_to_fit() {
         let mut notes = SeenOnceNotes::default();
         for index in 0..1000u64 {
-            notes.insert(SeenOnce::new(index.wrapping_mul(0x9E37_79B9_7F4A_7C15), 0));
+            let hash = index.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            notes.insert(SeenOnce::new(hash, (index % 4) as i64));
         }
         // Seven eighths full at most, and over two thirds after growing.
         assert!(notes.len() <= notes.capacity());
@@ -453,7 +468,8 @@ mod tests {
             "{} slots",
             notes.slots()
         );
-        notes.retain(|note| note.0 % 4 == 0);
+        notes.retain_bins(3, |index| index == 0);
+        assert_eq!(notes.len(), 250);
         let remaining = notes.len();
         notes.shrink_to_fit();
         assert!(notes.slots() <= remaining + remaining / 5 + 1);

@@ -605,9 +605,15 @@ impl TermTable {
                 limit => limit,
             };
             if self.seen_once.len() >= self.seen_once.capacity().min(note_limit) {
+                let capacity = self.seen_once.capacity();
                 self.drop_stale_notes_once_per_bin();
                 if self.seen_once.len() >= note_limit {
                     self.drop_older_notes();
+                } else if self.seen_once.len() + capacity / 16 > capacity && capacity < note_limit {
+                    // The sweep freed under a sixteenth (a busy brand's notes
+                    // of one bin, once a minute): growing now spares a sweep
+                    // of the whole table at each of the next bins.
+                    self.seen_once.grow();
                 }
             }
             self.note(hash, bin_index);
@@ -729,7 +735,7 @@ impl TermTable {
             return;
         }
         self.seen_once
-            .retain(|seen| seen.bin_index(newest) >= oldest_kept);
+            .retain_bins(newest, |bin_index| bin_index >= oldest_kept);
         self.note_span =
             (!self.seen_once.is_empty() && newest >= oldest_kept).then_some((oldest_kept, newest));
     }
@@ -789,8 +795,7 @@ impl TermTable {
         // in one bin: they all go).
         let keep_middle = starts.iter().any(|start| *start < cutoff);
         let before = self.seen_once.len();
-        self.seen_once.retain(|seen| {
-            let start = seen.bin_index(newest);
+        self.seen_once.retain_bins(newest, |start| {
             start > cutoff || (keep_middle && start == cutoff)
         });
         self.note_span = (!self.seen_once.is_empty()).then_some((cutoff, newest));

@@ -781,9 +781,30 @@ mod tests {
     /// surrogate, bad hex, an unknown escape, a raw control character, a
     /// backslash at the end of the string).
     const PIECES: &[&str] = &[
-        "plain", " ", "é", "😡", r"\n", r#"\""#, r"\\", r"\/", r"\b", r"\f", r"\r", r"\t",
-        r"\u0041", r"\u00e9", r"\uFFFF", r"\u0000", r"\ud83d\ude00", r"\ud83d", r"\udc00",
-        r"\u12G4", r"\u12", r"\x", "\u{1}", "\\",
+        "plain",
+        " ",
+        "é",
+        "😡",
+        r"\n",
+        r#"\""#,
+        r"\\",
+        r"\/",
+        r"\b",
+        r"\f",
+        r"\r",
+        r"\t",
+        r"\u0041",
+        r"\u00e9",
+        r"\uFFFF",
+        r"\u0000",
+        r"\ud83d\ude00",
+        r"\ud83d",
+        r"\udc00",
+        r"\u12G4",
+        r"\u12",
+        r"\x",
+        "\u{1}",
+        "\\",
     ];
     const DECODED_PIECES: usize = 16;
 
