@@ -2002,6 +2002,43 @@ mod tests {
         assert_eq!(table.seen_once.len(), fresh + 201);
     }
 
+    /// A sweep at capacity that frees under a sixteenth of the notes (a
+    /// busy brand's oldest bin, each minute) grows the table too, or each
+    /// next bin would sweep the whole table again for as little.
+    #[test]
+    fn a_sweep_that_frees_little_grows_the_notes_at_once() {
+        let mut table = TermTable::default();
+        let mut names = TermNames::default();
+        let kept = |start: i64| start >= 60;
+        let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin_start: i64| {
+            table.start_mention();
+            table.sight(names, name, prefix_of(name), bin_start, kept)
+        };
+        for index in 0..2 {
+            sight(&mut table, &mut names, &format!("old{index}"), 0);
+        }
+        let mut fresh = 0;
+        while fresh < 250 {
+            sight(&mut table, &mut names, &format!("new{fresh}"), 60);
+            fresh += 1;
+        }
+        // A regular sweep that frees nothing: the next waits for a quarter
+        // more, past the table's capacity.
+        table.sweep_seen_once(0);
+        while table.seen_once.len() < table.seen_once.capacity() {
+            sight(&mut table, &mut names, &format!("new{fresh}"), 60);
+            fresh += 1;
+        }
+        let size = table.seen_once.slots();
+        // Bin 0 leaves: two notes of over 250 are stale.
+        table.sweep_seen_once(60);
+        assert_eq!(table.seen_once_bin(&names, "old0"), Some(0));
+        assert_eq!(sight(&mut table, &mut names, "fresh", 60), Sighting::First);
+        assert_eq!(table.seen_once_bin(&names, "old0"), None);
+        assert_eq!(table.seen_once.len(), fresh + 1);
+        assert!(table.seen_once.slots() > size, "{size} slots");
+    }
+
     /// A note is found by the top 39 bits of its hash only, and gives
     /// back its bin's index against any newer one under 2^16 bins away,
     /// also across the wraps of the stored 16 bits and below zero.
