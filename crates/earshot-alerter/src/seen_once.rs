@@ -73,6 +73,15 @@ fn to_slot(note: u64) -> Slot {
     ]
 }
 
+/// Whether a slot holds a note: its mark, one byte's bit (scans for an
+/// empty slot and sweeps read every slot on their way).
+#[inline(always)]
+fn is_taken(slot: Slot) -> bool {
+    const MARK_BYTE: usize = 6;
+    const MARK_BIT: u8 = (NOTE_MARK >> (8 * MARK_BYTE)) as u8;
+    slot[MARK_BYTE] & MARK_BIT != 0
+}
+
 /// Three loads (4, 2 and 1 bytes), not a byte-wise copy: notes are read at
 /// every step of every lookup.
 #[inline(always)]
@@ -294,7 +303,7 @@ impl SeenOnceNotes {
             distance += 1;
         }
         let mut empty = self.next(slot);
-        while self.slots[empty] != [0; 7] {
+        while is_taken(self.slots[empty]) {
             empty = self.next(empty);
         }
         self.shift_on(slot, empty);
@@ -326,8 +335,6 @@ impl SeenOnceNotes {
     /// run crosses, and reads two bytes of most notes (the bin) and one of
     /// an empty slot (the mark): sweeps read every slot of the table.
     pub(crate) fn retain_bins(&mut self, newest: i64, keep: impl Fn(i64) -> bool) {
-        const MARK_BYTE: usize = 6;
-        const MARK_BIT: u8 = (NOTE_MARK >> 48) as u8;
         let count = self.slots.len();
         let Some(empty) = self.slots.iter().position(|slot| *slot == [0; 7]) else {
             return;
@@ -339,7 +346,7 @@ impl SeenOnceNotes {
         for position in 0..count {
             slot = self.next(slot);
             let bytes = self.slots[slot];
-            if bytes[MARK_BYTE] & MARK_BIT == 0 {
+            if !is_taken(bytes) {
                 free = position + 1;
                 continue;
             }
