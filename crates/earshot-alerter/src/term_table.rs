@@ -1960,6 +1960,21 @@ mod tests {
         assert_eq!(table.take_losses(), (0, 0));
     }
 
+    /// A mention of `name` alone in the bin starting at `bin_start`, the
+    /// bins from `first_kept` on kept.
+    fn sight_alone(
+        table: &mut TermTable,
+        names: &mut TermNames,
+        name: &str,
+        bin_start: i64,
+        first_kept: i64,
+    ) -> Sighting {
+        table.start_mention();
+        table.sight(names, name, prefix_of(name), bin_start, |start| {
+            start >= first_kept
+        })
+    }
+
     /// Notes of bins no longer kept make room before the notes grow: the
     /// table would otherwise keep the size of the day's busiest hour plus
     /// its stale notes.
@@ -1967,10 +1982,8 @@ mod tests {
     fn stale_notes_make_room_before_the_notes_grow() {
         let mut table = TermTable::default();
         let mut names = TermNames::default();
-        let kept = |start: i64| start >= 60;
         let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin_start: i64| {
-            table.start_mention();
-            table.sight(names, name, prefix_of(name), bin_start, kept)
+            sight_alone(table, names, name, bin_start, 60)
         };
         for index in 0..100 {
             sight(&mut table, &mut names, &format!("old{index}"), 0);
@@ -2009,10 +2022,8 @@ mod tests {
     fn a_sweep_that_frees_little_grows_the_notes_at_once() {
         let mut table = TermTable::default();
         let mut names = TermNames::default();
-        let kept = |start: i64| start >= 60;
         let sight = |table: &mut TermTable, names: &mut TermNames, name: &str, bin_start: i64| {
-            table.start_mention();
-            table.sight(names, name, prefix_of(name), bin_start, kept)
+            sight_alone(table, names, name, bin_start, 60)
         };
         for index in 0..2 {
             sight(&mut table, &mut names, &format!("old{index}"), 0);
