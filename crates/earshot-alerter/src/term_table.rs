@@ -386,6 +386,37 @@ impl TermWindows {
         TermWindows(packed)
     }
 
+    /// A quiet term's count in window `slot` (0 for a busy one).
+    fn quiet_count(self, slot: usize) -> u32 {
+        if self.0 & QUIET == 0 {
+            return 0;
+        }
+        (self.0 >> (slot as u32 * QUIET_COUNT_BITS)) & QUIET_COUNT_MASK
+    }
+
+    /// A quiet term's counts with `count` more in each of the first
+    /// `slots` windows, each staying under [`MIN_TERM_COUNT`] (one add to
+    /// the packed fields, not an unpacking: every closing bin's terms).
+    fn plus_in_first(self, slots: usize, count: u32) -> Self {
+        debug_assert!(self.0 & QUIET != 0 && slots <= MAX_WINDOWS);
+        let spread = (0..slots).fold(0, |spread, slot| {
+            spread | 1 << (slot as u32 * QUIET_COUNT_BITS)
+        });
+        let sum = TermWindows(self.0 + count * spread);
+        debug_assert!(sum
+            .quiet_counts()
+            .iter()
+            .all(|count| *count < MIN_TERM_COUNT));
+        sum
+    }
+
+    /// A quiet term's counts with `count` fewer in window `slot` (which
+    /// holds at least that many).
+    fn minus_in(self, slot: usize, count: u32) -> Self {
+        debug_assert!(self.0 & QUIET != 0 && self.quiet_count(slot) >= count);
+        TermWindows(self.0 - (count << (slot as u32 * QUIET_COUNT_BITS)))
+    }
+
     /// A quiet term's counts (zeros for a busy one: see the busy list).
     fn quiet_counts(self) -> [u32; MAX_WINDOWS] {
         let mut counts = [0; MAX_WINDOWS];
@@ -1070,6 +1101,13 @@ impl TermTable {
                 }
                 continue;
             }
+            if entry.windows.busy_position().is_none()
+                && entry.windows.quiet_count(longest) + count < MIN_TERM_COUNT
+            {
+                // Still quiet in every window (the longest holds the most).
+                entry.windows = entry.windows.plus_in_first(slots, count);
+                continue;
+            }
             let mut counts = entry.windows.quiet_counts();
             for in_window in counts.iter_mut().take(slots) {
                 *in_window += count;
@@ -1099,9 +1137,7 @@ impl TermTable {
             };
             let count = term.count();
             let Some(position) = entry.windows.busy_position() else {
-                let mut counts = entry.windows.quiet_counts();
-                counts[slot] -= count;
-                entry.windows = TermWindows::quiet(counts);
+                entry.windows = entry.windows.minus_in(slot, count);
                 continue;
             };
             let Some(busy) = self.busy.get_mut(position) else {
