@@ -2,13 +2,14 @@
 //! mention: the alerter's backtest spends most of its decoding time in
 //! serde's generic machinery (key matching, visitors, escape handling).
 //!
-//! It reads a subset of JSON — strings without escapes (but for the text's
-//! common ones), numbers of at most 15 digits without an exponent, objects and arrays nested at most
-//! [`MAX_DEPTH`] deep — and fills the same [`RawScored`] that serde would.
-//! Whatever lies outside that subset (an escape, a duplicate field, a
-//! number it cannot read exactly as serde_json does) makes it give up with
-//! `None`, never guess: the serde decoder then decides. A property test holds
-//! it to that: whenever it answers, serde answers the same.
+//! It reads a subset of JSON — strings without escapes (the text may have
+//! any but an escaped surrogate), numbers of at most 15 digits without an
+//! exponent, objects and arrays nested at most [`MAX_DEPTH`] deep — and
+//! fills the same [`RawScored`] that serde would. Whatever lies outside
+//! that subset (an escape elsewhere, a duplicate field, a number it cannot
+//! read exactly as serde_json does) makes it give up with `None`, never
+//! guess: the serde decoder then decides. Property tests hold it to that:
+//! whenever it answers, serde answers the same.
 
 use std::borrow::Cow;
 
