@@ -1682,9 +1682,9 @@ impl Detector {
             }
         };
         for state in self.brands.values() {
+            // A sample's source is one of its bin's.
             for bin in state.open_bins.values().chain(&state.closed) {
                 bin.sources().for_each(|(id, _)| mark(*id));
-                bin.samples().for_each(|sample| mark(sample.source));
             }
         }
         self.shared.sources.keep_only(&used);

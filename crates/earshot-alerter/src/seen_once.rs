@@ -8,11 +8,12 @@
 //! number of slots, grown by a quarter at seven eighths full: 7 bytes a
 //! slot, 70% to 88% full (grown by an eighth at nine tenths, the moves and
 //! shifts cost the backtest a tenth more instructions; at four fifths, the
-//! notes of 10k brands' peak took 4 MiB more). Robin Hood placement keeps each run in order of the
-//! notes' home slots, so a lookup for a term not noted (most are) stops as
-//! soon as it passes where the note would be, not at the run's end (plain
-//! linear probing at four fifths full made the backtest 10% slower).
-//! Removal shifts the run after the slot back (no tombstones).
+//! notes of 10k brands' peak took 4 MiB more). Robin Hood placement keeps
+//! each run in order of the notes' home slots, so a lookup for a term not
+//! noted (most are) stops as soon as it passes where the note would be,
+//! not at the run's end (plain linear probing at four fifths full made the
+//! backtest 10% slower). Removal shifts the run after the slot back (no
+//! tombstones).
 
 /// The bits of a note that hold its bin.
 pub(crate) const NOTE_BIN_MASK: u64 = (1 << 16) - 1;
@@ -336,7 +337,7 @@ impl SeenOnceNotes {
     /// an empty slot (the mark): sweeps read every slot of the table.
     pub(crate) fn retain_bins(&mut self, newest: i64, keep: impl Fn(i64) -> bool) {
         let count = self.slots.len();
-        let Some(empty) = self.slots.iter().position(|slot| *slot == [0; 7]) else {
+        let Some(empty) = self.slots.iter().position(|slot| !is_taken(*slot)) else {
             return;
         };
         // Positions in the pass's order: position 0 is the slot after the

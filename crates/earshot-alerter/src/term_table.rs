@@ -2064,11 +2064,10 @@ mod tests {
         for index in 0..2 {
             sight(&mut table, &mut names, &format!("old{index}"), 0);
         }
-        let mut fresh = 0;
-        while fresh < 250 {
-            sight(&mut table, &mut names, &format!("new{fresh}"), 60);
-            fresh += 1;
+        for index in 0..250 {
+            sight(&mut table, &mut names, &format!("new{index}"), 60);
         }
+        let mut fresh = 250;
         // A regular sweep that frees nothing: the next waits for a quarter
         // more, past the table's capacity.
         table.sweep_seen_once(0);
