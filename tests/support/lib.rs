@@ -520,6 +520,7 @@ pub fn crisis_stream(
             mentions_per_hour: 90.0,
             negative_share: 0.25,
             toxic_share: 0.02,
+            thread_share: 0.0,
         })
         .collect();
     let events = [SynthEvent {

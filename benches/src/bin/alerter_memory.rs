@@ -54,6 +54,7 @@ fn main() {
                 mentions_per_hour: 2.0 * 500f64.powf(position.powi(4)),
                 negative_share: 0.25,
                 toxic_share: 0.03,
+                thread_share: 0.0,
             }
         })
         .collect();

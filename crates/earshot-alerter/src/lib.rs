@@ -86,6 +86,11 @@ pub struct SynthArgs {
     /// words from a built-in list.
     #[arg(long)]
     pub texts: Option<PathBuf>,
+    /// Share of each brand's mentions that continue the thread of its
+    /// previous mention and take its labels (0 to 1): shares that swing
+    /// further from window to window, as real streams' do.
+    #[arg(long, default_value_t = 0.0)]
+    pub thread_share: f64,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -530,6 +535,7 @@ pub fn synth_scenario(
             mentions_per_hour,
             negative_share: 0.25,
             toxic_share: 0.03,
+            thread_share: 0.0,
         });
         if minutes > 2 * 24 * 60 {
             let shape = shapes[(index + seed as usize) % shapes.len()];
@@ -567,13 +573,21 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Synth(args) => {
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&args.thread_share),
+                "--thread-share must be between 0 and 1, not {}",
+                args.thread_share
+            );
             let minutes = (args.days * 24.0 * 60.0) as i64;
-            let (brands, events) = synth_scenario(
+            let (mut brands, events) = synth_scenario(
                 args.brands,
                 args.min_per_hour..=args.max_per_hour,
                 minutes,
                 args.seed,
             );
+            for brand in &mut brands {
+                brand.thread_share = args.thread_share;
+            }
             let start = chrono::DateTime::from_timestamp(1_793_577_600, 0).unwrap_or_default();
             let pool = args
                 .texts

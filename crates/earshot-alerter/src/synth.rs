@@ -17,6 +17,12 @@ pub struct SynthBrand {
     pub mentions_per_hour: f64,
     pub negative_share: f64,
     pub toxic_share: f64,
+    /// Share of its mentions that continue the thread of its previous one
+    /// (a reply, a quote, a repost) and take its labels: the shares stay
+    /// the same on average but swing further from window to window, as
+    /// real streams' do. 0 draws nothing for it, so a seed gives the
+    /// streams it gave before.
+    pub thread_share: f64,
 }
 
 /// What happens during an event.
@@ -330,9 +336,11 @@ pub fn generate_with_texts(
     let mut stream = Vec::new();
     let mut deferred: Vec<(i64, ScoredMention)> = Vec::new();
     let mut next_id: u64 = 0;
+    // Each brand's previous mention's labels (negative, toxic, positive).
+    let mut previous_labels: Vec<Option<(bool, bool, bool)>> = vec![None; brands.len()];
     for minute in 0..minutes {
         let minute_start = start + Duration::minutes(minute);
-        for brand in brands {
+        for (brand, previous_labels) in brands.iter().zip(previous_labels.iter_mut()) {
             let active: Vec<&SynthEvent> = events
                 .iter()
                 .filter(|event| {
@@ -390,9 +398,18 @@ pub fn generate_with_texts(
             for index in 0..(count + toxic_count) {
                 let brigade = index >= count;
                 let created_at = minute_start + Duration::seconds(rng.gen_range(0..60));
-                let negative = brigade || rng.gen::<f64>() < negative_share;
-                let toxic = brigade || rng.gen::<f64>() < brand.toxic_share;
-                let positive = !negative && (positive_boost || rng.gen::<f64>() < 0.3);
+                let threaded =
+                    !brigade && brand.thread_share > 0.0 && rng.gen::<f64>() < brand.thread_share;
+                let (negative, toxic, positive) = match *previous_labels {
+                    Some(labels) if threaded => labels,
+                    _ => {
+                        let negative = brigade || rng.gen::<f64>() < negative_share;
+                        let toxic = brigade || rng.gen::<f64>() < brand.toxic_share;
+                        let positive = !negative && (positive_boost || rng.gen::<f64>() < 0.3);
+                        (negative, toxic, positive)
+                    }
+                };
+                *previous_labels = Some((negative, toxic, positive));
                 // Without a pool, the draws are those of earlier versions:
                 // a seed gives the same stream as before.
                 let mut words: Vec<&str> = match texts {
@@ -461,6 +478,7 @@ mod tests {
             mentions_per_hour: 600.0,
             negative_share: 0.25,
             toxic_share: 0.03,
+            thread_share: 0.0,
         }];
         let events = [SynthEvent {
             brand: "acme".into(),
@@ -507,12 +525,54 @@ mod tests {
     }
 
     #[test]
+    fn threads_keep_the_shares_and_repeat_labels() {
+        let acme = |thread_share| SynthBrand {
+            name: "acme".into(),
+            mentions_per_hour: 600.0,
+            negative_share: 0.25,
+            toxic_share: 0.03,
+            thread_share,
+        };
+        let start = DateTime::from_timestamp(1_793_577_600, 0).expect("start");
+        // (negative share, share of mentions negative like the previous one
+        // and the previous one negative too).
+        let read = |thread_share| {
+            let stream = generate(&[acme(thread_share)], &[], start, 24 * 60, 4);
+            let negative: Vec<bool> = stream
+                .iter()
+                .map(|mention| mention.sentiment.label == earshot_schema::SentimentLabel::Negative)
+                .collect();
+            let share = negative.iter().filter(|&&n| n).count() as f64 / negative.len() as f64;
+            let runs = negative
+                .windows(2)
+                .filter(|pair| pair[0] && pair[1])
+                .count() as f64
+                / negative.len() as f64;
+            (share, runs)
+        };
+        let (independent_share, independent_runs) = read(0.0);
+        let (threaded_share, threaded_runs) = read(0.5);
+        assert!(
+            (independent_share - 0.25).abs() < 0.01,
+            "{independent_share}"
+        );
+        assert!((threaded_share - 0.25).abs() < 0.02, "{threaded_share}");
+        // 0.25 * 0.25 apart; 0.25 * (0.5 + 0.5 * 0.25) taking labels on.
+        assert!(
+            (independent_runs - 0.0625).abs() < 0.01,
+            "{independent_runs}"
+        );
+        assert!((threaded_runs - 0.156).abs() < 0.015, "{threaded_runs}");
+    }
+
+    #[test]
     fn a_stream_without_a_pool_is_the_word_list_stream() {
         let brands = [SynthBrand {
             name: "acme".into(),
             mentions_per_hour: 300.0,
             negative_share: 0.25,
             toxic_share: 0.03,
+            thread_share: 0.0,
         }];
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("start");
         let plain = generate(&brands, &[], start, 30, 9);

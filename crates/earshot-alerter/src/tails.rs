@@ -71,7 +71,7 @@ pub fn negative_binomial_z(observed: f64, mean: f64, dispersion: f64) -> f64 {
         return normal_z;
     }
     // With r = dispersion and q = mean / (r + mean), P(X >= k) = I_q(k, r).
-    let successes = observed.round();
+    let successes = observed;
     if successes < 1.0 {
         return z_from_log_tail(0.0);
     }
@@ -90,7 +90,6 @@ pub fn binomial_exact_z(successes: f64, trials: f64, share: f64) -> f64 {
     if successes <= mean || trials > MAX_EXACT_COUNT {
         return normal_z;
     }
-    let (successes, trials) = (successes.round(), trials.round());
     if successes < 1.0 {
         return z_from_log_tail(0.0);
     }

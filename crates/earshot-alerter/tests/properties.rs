@@ -18,6 +18,7 @@ fn stream(seed: u64, shape: u8) -> Vec<ScoredMention> {
             mentions_per_hour: *per_hour,
             negative_share: 0.25,
             toxic_share: 0.02,
+            thread_share: 0.0,
         })
         .collect();
     let shape = match shape % 4 {
