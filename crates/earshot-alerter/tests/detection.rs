@@ -561,8 +561,9 @@ fn a_calm_week_across_brands_of_all_sizes_pages_nobody() {
 /// each brand's mentions take the labels of its previous one, so the
 /// shares are the same on average but swing much further from window to
 /// window. The detector learns that spread and reads the counts as that
-/// many fewer independent mentions: 3 pages in these four brand-weeks
-/// (toxic threads of 6 to 14 posts), 21 without it.
+/// many fewer independent mentions: 1 page in these four brand-weeks (a
+/// toxic thread of 6 posts), 3 when toxic counts are read only by their
+/// own spread (a rare label's is learned from few mentions), 21 without.
 #[test]
 fn a_calm_week_of_threaded_conversations_pages_rarely() {
     let brands = [
@@ -578,7 +579,7 @@ fn a_calm_week_of_threaded_conversations_pages_rarely() {
     let alerts = run(&brands, &[], 7 * DAY, 37);
     let pages = paging(&alerts);
     assert!(
-        pages.len() <= 6,
+        pages.len() <= 2,
         "{} false pages in a calm threaded week: {:?}",
         pages.len(),
         pages.iter().map(|alert| &alert.summary).collect::<Vec<_>>()
