@@ -521,6 +521,7 @@ pub fn crisis_stream(
             negative_share: 0.25,
             toxic_share: 0.02,
             thread_share: 0.0,
+            repost_share: 0.0,
         })
         .collect();
     let events = [SynthEvent {

@@ -55,6 +55,7 @@ fn main() {
                 negative_share: 0.25,
                 toxic_share: 0.03,
                 thread_share: 0.0,
+                repost_share: 0.0,
             }
         })
         .collect();

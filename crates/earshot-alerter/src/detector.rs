@@ -2126,7 +2126,7 @@ fn readings(
     // A thread carries every label its first post had, so toxic counts
     // spread at least as the negative ones do; a rare label's own spread
     // is learned from few mentions and read low (on streams where threads
-    // take a third of the mentions, toxic false pages went from 87 to 49).
+    // take 30% of the mentions, toxic false pages went from 87 to 49).
     let negative_inflation = baseline.negative_spread.inflation(windows.counts[0]);
     let inflations = Inflations {
         negative: negative_inflation,
@@ -2841,6 +2841,7 @@ mod tests {
             negative_share: 0.25,
             toxic_share: 0.03,
             thread_share: 0.0,
+            repost_share: 0.0,
         }];
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
         let mut detector = Detector::new(DetectorConfig::default());
@@ -2902,6 +2903,7 @@ mod tests {
                 negative_share: 0.25,
                 toxic_share: 0.03,
                 thread_share: 0.0,
+                repost_share: 0.0,
             }]
         };
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
@@ -3150,6 +3152,7 @@ mod tests {
                 negative_share: 0.3,
                 toxic_share: 0.05,
                 thread_share: 0.0,
+                repost_share: 0.0,
             })
             .collect();
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");

@@ -91,6 +91,10 @@ pub struct SynthArgs {
     /// further from window to window, as real streams' do.
     #[arg(long, default_value_t = 0.0)]
     pub thread_share: f64,
+    /// Share of each brand's mentions that repost its previous mention:
+    /// the same text and labels (0 to 1).
+    #[arg(long, default_value_t = 0.0)]
+    pub repost_share: f64,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -536,6 +540,7 @@ pub fn synth_scenario(
             negative_share: 0.25,
             toxic_share: 0.03,
             thread_share: 0.0,
+            repost_share: 0.0,
         });
         if minutes > 2 * 24 * 60 {
             let shape = shapes[(index + seed as usize) % shapes.len()];
@@ -573,11 +578,15 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Synth(args) => {
-            anyhow::ensure!(
-                (0.0..=1.0).contains(&args.thread_share),
-                "--thread-share must be between 0 and 1, not {}",
-                args.thread_share
-            );
+            for (flag, share) in [
+                ("--thread-share", args.thread_share),
+                ("--repost-share", args.repost_share),
+            ] {
+                anyhow::ensure!(
+                    (0.0..=1.0).contains(&share),
+                    "{flag} must be between 0 and 1, not {share}"
+                );
+            }
             let minutes = (args.days * 24.0 * 60.0) as i64;
             let (mut brands, events) = synth_scenario(
                 args.brands,
@@ -587,6 +596,7 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
             );
             for brand in &mut brands {
                 brand.thread_share = args.thread_share;
+                brand.repost_share = args.repost_share;
             }
             let start = chrono::DateTime::from_timestamp(1_793_577_600, 0).unwrap_or_default();
             let pool = args

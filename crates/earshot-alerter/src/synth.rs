@@ -23,6 +23,9 @@ pub struct SynthBrand {
     /// real streams' do. 0 draws nothing for it, so a seed gives the
     /// streams it gave before.
     pub thread_share: f64,
+    /// Share of its mentions that repost its previous one: the same text
+    /// and labels (a repost is not also drawn as a thread's reply).
+    pub repost_share: f64,
 }
 
 /// What happens during an event.
@@ -309,6 +312,15 @@ pub(crate) fn scored(
     }
 }
 
+/// A brand's previous mention, for threads and reposts to take on.
+#[derive(Debug, Clone, Default)]
+struct Previous {
+    /// (negative, toxic, positive).
+    labels: Option<(bool, bool, bool)>,
+    /// Kept only for a brand with reposts.
+    text: Option<String>,
+}
+
 /// Generates `minutes` of stream from `start`, in arrival order, with texts
 /// of six words from a built-in list.
 pub fn generate(
@@ -337,10 +349,10 @@ pub fn generate_with_texts(
     let mut deferred: Vec<(i64, ScoredMention)> = Vec::new();
     let mut next_id: u64 = 0;
     // Each brand's previous mention's labels (negative, toxic, positive).
-    let mut previous_labels: Vec<Option<(bool, bool, bool)>> = vec![None; brands.len()];
+    let mut previous: Vec<Previous> = vec![Previous::default(); brands.len()];
     for minute in 0..minutes {
         let minute_start = start + Duration::minutes(minute);
-        for (brand, previous_labels) in brands.iter().zip(previous_labels.iter_mut()) {
+        for (brand, previous) in brands.iter().zip(previous.iter_mut()) {
             let active: Vec<&SynthEvent> = events
                 .iter()
                 .filter(|event| {
@@ -398,37 +410,53 @@ pub fn generate_with_texts(
             for index in 0..(count + toxic_count) {
                 let brigade = index >= count;
                 let created_at = minute_start + Duration::seconds(rng.gen_range(0..60));
-                let threaded =
-                    !brigade && brand.thread_share > 0.0 && rng.gen::<f64>() < brand.thread_share;
-                let (negative, toxic, positive) = match *previous_labels {
-                    Some(labels) if threaded => labels,
+                // A share of 0 draws nothing: a seed gives the same stream
+                // as before these existed.
+                let drawn = |share: f64, rng: &mut StdRng| {
+                    !brigade && share > 0.0 && rng.gen::<f64>() < share
+                };
+                let reposted = drawn(brand.repost_share, &mut rng);
+                let threaded = !reposted && drawn(brand.thread_share, &mut rng);
+                let (labels, text) = match (&previous.labels, &previous.text) {
+                    (Some(labels), Some(text)) if reposted => (*labels, text.clone()),
                     _ => {
-                        let negative = brigade || rng.gen::<f64>() < negative_share;
-                        let toxic = brigade || rng.gen::<f64>() < brand.toxic_share;
-                        let positive = !negative && (positive_boost || rng.gen::<f64>() < 0.3);
-                        (negative, toxic, positive)
+                        let (negative, toxic, positive) = match previous.labels {
+                            Some(labels) if threaded || reposted => labels,
+                            _ => {
+                                let negative = brigade || rng.gen::<f64>() < negative_share;
+                                let toxic = brigade || rng.gen::<f64>() < brand.toxic_share;
+                                let positive =
+                                    !negative && (positive_boost || rng.gen::<f64>() < 0.3);
+                                (negative, toxic, positive)
+                            }
+                        };
+                        // Without a pool, the draws are those of earlier
+                        // versions: a seed gives the same stream as before.
+                        let mut words: Vec<&str> = match texts {
+                            Some(pool) => vec![pool.pick(&mut rng, negative, toxic, positive)],
+                            None => (0..6)
+                                .map(|_| NORMAL_WORDS[rng.gen_range(0..NORMAL_WORDS.len())])
+                                .collect(),
+                        };
+                        let term = event_term.clone().filter(|_| {
+                            (negative || positive_boost || brigade) && rng.gen::<f64>() < 0.7
+                        });
+                        if let Some(term) = &term {
+                            words.push(term);
+                        }
+                        ((negative, toxic, positive), words.join(" "))
                     }
                 };
-                *previous_labels = Some((negative, toxic, positive));
-                // Without a pool, the draws are those of earlier versions:
-                // a seed gives the same stream as before.
-                let mut words: Vec<&str> = match texts {
-                    Some(pool) => vec![pool.pick(&mut rng, negative, toxic, positive)],
-                    None => (0..6)
-                        .map(|_| NORMAL_WORDS[rng.gen_range(0..NORMAL_WORDS.len())])
-                        .collect(),
-                };
-                let term = event_term
-                    .clone()
-                    .filter(|_| (negative || positive_boost || brigade) && rng.gen::<f64>() < 0.7);
-                if let Some(term) = &term {
-                    words.push(term);
+                previous.labels = Some(labels);
+                if brand.repost_share > 0.0 {
+                    previous.text = Some(text.clone());
                 }
+                let (negative, toxic, positive) = labels;
                 next_id += 1;
                 let mention = scored(
                     format!("synth-{next_id}"),
                     &brand.name,
-                    words.join(" "),
+                    text,
                     created_at,
                     negative,
                     toxic,
@@ -479,6 +507,7 @@ mod tests {
             negative_share: 0.25,
             toxic_share: 0.03,
             thread_share: 0.0,
+            repost_share: 0.0,
         }];
         let events = [SynthEvent {
             brand: "acme".into(),
@@ -532,6 +561,7 @@ mod tests {
             negative_share: 0.25,
             toxic_share: 0.03,
             thread_share,
+            repost_share: 0.0,
         };
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("start");
         // (negative share, share of mentions negative like the previous one
@@ -566,6 +596,35 @@ mod tests {
     }
 
     #[test]
+    fn reposts_repeat_their_brands_previous_mention() {
+        let acme = |repost_share| SynthBrand {
+            name: "acme".into(),
+            mentions_per_hour: 600.0,
+            negative_share: 0.25,
+            toxic_share: 0.03,
+            thread_share: 0.0,
+            repost_share,
+        };
+        let start = DateTime::from_timestamp(1_793_577_600, 0).expect("start");
+        let repeated = |repost_share| {
+            let stream = generate(&[acme(repost_share)], &[], start, 12 * 60, 6);
+            let pairs = stream.windows(2).count() as f64;
+            let same = stream
+                .windows(2)
+                .filter(|pair| {
+                    pair[0].mention.text == pair[1].mention.text
+                        && pair[0].sentiment.label == pair[1].sentiment.label
+                        && pair[0].toxicity.label == pair[1].toxicity.label
+                })
+                .count() as f64;
+            same / pairs
+        };
+        // Six words of twenty, drawn afresh, repeat by chance 1 time in 64M.
+        assert!(repeated(0.0) < 0.001, "{}", repeated(0.0));
+        assert!((repeated(0.4) - 0.4).abs() < 0.02, "{}", repeated(0.4));
+    }
+
+    #[test]
     fn a_stream_without_a_pool_is_the_word_list_stream() {
         let brands = [SynthBrand {
             name: "acme".into(),
@@ -573,6 +632,7 @@ mod tests {
             negative_share: 0.25,
             toxic_share: 0.03,
             thread_share: 0.0,
+            repost_share: 0.0,
         }];
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("start");
         let plain = generate(&brands, &[], start, 30, 9);

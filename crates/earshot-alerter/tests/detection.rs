@@ -21,6 +21,7 @@ fn brand(name: &str, per_hour: f64) -> SynthBrand {
         negative_share: 0.25,
         toxic_share: 0.02,
         thread_share: 0.0,
+        repost_share: 0.0,
     }
 }
 
@@ -557,7 +558,7 @@ fn a_calm_week_across_brands_of_all_sizes_pages_nobody() {
     );
 }
 
-/// Replies, quotes and reposts carry their thread's mood: here a third of
+/// Replies, quotes and reposts carry their thread's mood: here 30% of
 /// each brand's mentions take the labels of its previous one, so the
 /// shares are the same on average but swing much further from window to
 /// window. The detector learns that spread and reads the counts as that

@@ -19,6 +19,7 @@ fn stream(seed: u64, shape: u8) -> Vec<ScoredMention> {
             negative_share: 0.25,
             toxic_share: 0.02,
             thread_share: 0.0,
+            repost_share: 0.0,
         })
         .collect();
     let shape = match shape % 4 {

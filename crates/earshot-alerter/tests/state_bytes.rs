@@ -57,6 +57,7 @@ fn state_bytes_are_what_the_state_asked_of_the_allocator() {
             negative_share: 0.25,
             toxic_share: 0.03,
             thread_share: 0.0,
+            repost_share: 0.0,
         })
         .collect();
     let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
