@@ -1,5 +1,6 @@
-"""The recall a detector that knew every brand's true baseline could reach at
-a given false-page rate: an upper bound on any detector's recall.
+"""The recall a detector of counts that knew every brand's true baseline
+could reach at a given false-page rate: a bound on the recall any detector
+gets from counts alone.
 
 Usage: alerter_ceiling.py SCORED.jsonl TRUTH.jsonl [SCORED TRUTH ...]
 
@@ -20,9 +21,11 @@ negative share against its binomial one) and keeps the strongest z.
   false page.
 
 Printed per threshold: the oracle's false pages per brand-week and its
-recall. The oracle sees more than any real detector (the baseline without
-learning it, windows aligned with each onset, events never read as calm),
-so its recall at a false-page rate bounds the recall of any detector at it.
+recall. The oracle sees more than any real detector of counts (the
+baseline without learning it, windows aligned with each onset, events
+never read as calm), so its recall at a false-page rate bounds theirs at
+it. A crisis's words are evidence it does not read: earshot's emerging
+terms, backing a surge, page some crises whose counts say little.
 """
 import json
 import sys

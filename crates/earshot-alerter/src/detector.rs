@@ -510,7 +510,7 @@ struct ShareSpread {
     binomial_variance: f32,
 }
 
-/// EWMA weight of a bin close in a [`ShareSpread`]: about a day of them.
+/// EWMA weight of a bin close in a [`ShareSpread`]: about two days of them.
 const SPREAD_ALPHA: f64 = 1.0 / 2880.0;
 /// A window deviates at most 4 sigma's worth in a [`ShareSpread`], so one
 /// outlier the anomaly flags missed does not blunt the brand for a day.
@@ -523,7 +523,7 @@ const SPREAD_MAX_RATIO: f64 = 16.0;
 const SPREAD_SIGMAS: f64 = 2.0;
 /// Binomial variance at the ratio 1 every spread starts from and keeps: a
 /// quiet brand's few mentions a window scatter its estimate most, and its
-/// sums stay small (a day of 5 mentions an hour sums to about 200).
+/// sums stay small (5 mentions an hour sum to about 450 over two days).
 const SPREAD_PRIOR: f64 = 100.0;
 /// The widest a spread reads as.
 const SPREAD_MAX: f64 = 10.0;

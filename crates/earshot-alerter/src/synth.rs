@@ -18,13 +18,14 @@ pub struct SynthBrand {
     pub negative_share: f64,
     pub toxic_share: f64,
     /// Share of its mentions that continue the thread of its previous one
-    /// (a reply, a quote, a repost) and take its labels: the shares stay
+    /// (a reply, a quote) and take its labels: the shares stay
     /// the same on average but swing further from window to window, as
     /// real streams' do. 0 draws nothing for it, so a seed gives the
     /// streams it gave before.
     pub thread_share: f64,
     /// Share of its mentions that repost its previous one: the same text
-    /// and labels (a repost is not also drawn as a thread's reply).
+    /// and labels (a repost is not also drawn as a thread's reply); 0
+    /// draws nothing for it either.
     pub repost_share: f64,
 }
 
@@ -348,7 +349,7 @@ pub fn generate_with_texts(
     let mut stream = Vec::new();
     let mut deferred: Vec<(i64, ScoredMention)> = Vec::new();
     let mut next_id: u64 = 0;
-    // Each brand's previous mention's labels (negative, toxic, positive).
+    // Each brand's previous mention, for threads and reposts.
     let mut previous: Vec<Previous> = vec![Previous::default(); brands.len()];
     for minute in 0..minutes {
         let minute_start = start + Duration::minutes(minute);

@@ -62,7 +62,10 @@ pub fn family_z(z: f64, tests: usize) -> f64 {
 }
 
 /// Over-dispersed count: `observed` against a negative binomial with this
-/// mean and variance `mean + mean^2 / dispersion`.
+/// mean and variance `mean + mean^2 / dispersion`. Counts may be
+/// fractional (the detector divides a thread-heavy brand's counts by how
+/// much wider they spread): the incomplete beta takes them as they are,
+/// between the tails of the whole counts either side.
 pub fn negative_binomial_z(observed: f64, mean: f64, dispersion: f64) -> f64 {
     let mean = mean.max(1e-9);
     let variance = mean + mean * mean / dispersion;
@@ -79,7 +82,8 @@ pub fn negative_binomial_z(observed: f64, mean: f64, dispersion: f64) -> f64 {
     z_from_log_tail(ln_regularized_incomplete_beta(q, successes, dispersion))
 }
 
-/// Share: `successes` of `trials` against a binomial with probability `share`.
+/// Share: `successes` of `trials` against a binomial with probability
+/// `share`; fractional counts as in [`negative_binomial_z`].
 pub fn binomial_exact_z(successes: f64, trials: f64, share: f64) -> f64 {
     if trials <= 0.0 {
         return 0.0;
@@ -277,6 +281,20 @@ pub fn inverse_normal_cdf(p: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fractional_counts_lie_between_the_whole_ones() {
+        for (low, high) in [(3.0, 4.0), (9.0, 10.0)] {
+            let middle = (low + high) / 2.0;
+            let nb = |k: f64| negative_binomial_z(k, 2.0, 15.0);
+            assert!(nb(low) < nb(middle) && nb(middle) < nb(high), "{low}");
+            let binomial = |k: f64| binomial_exact_z(k, 20.0, 0.2);
+            assert!(binomial(low) < binomial(middle) && binomial(middle) < binomial(high));
+        }
+        let fewer_trials = binomial_exact_z(6.0, 12.5, 0.2);
+        assert!(binomial_exact_z(6.0, 13.0, 0.2) < fewer_trials);
+        assert!(fewer_trials < binomial_exact_z(6.0, 12.0, 0.2));
+    }
 
     #[test]
     fn the_strongest_of_many_readings_reads_as_one() {
