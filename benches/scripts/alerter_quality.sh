@@ -2,15 +2,20 @@
 # Detection quality and speed of the alerter against the two commercial
 # anchor rules, on one labeled synthetic stream; prints a table for
 # BENCHMARKS.md.
-#   benches/scripts/alerter_quality.sh [BRANDS] [DAYS] [SEED] [TEXTS]
-#   (default 40 14 3 real). TEXTS: `real` draws each mention's text from
+#   benches/scripts/alerter_quality.sh [BRANDS] [DAYS] [SEED] [TEXTS] [THREADS] [REPOSTS]
+#   (default 40 14 3 real 0 0). TEXTS: `real` draws each mention's text from
 #   real brand tweets and insults by its labels (alerter_text_pool.py),
-#   `words` from the generator's built-in twenty-word list.
+#   `words` from the generator's built-in twenty-word list. THREADS and
+#   REPOSTS: the share of each brand's mentions that take its previous
+#   mention's labels, or repeat it whole (`synth --thread-share`,
+#   `--repost-share`; BENCHMARKS.md, stop 41).
 source "$(dirname "$0")/../../scripts/common.sh"
 BRANDS="${1:-40}"
 DAYS="${2:-14}"
 SEED="${3:-3}"
 TEXTS="${4:-real}"
+THREADS="${5:-0}"
+REPOSTS="${6:-0}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 ALERTER="$ROOT/target/release/earshot-alerter"
@@ -22,9 +27,10 @@ case "$TEXTS" in
   words) ;;
   *) die "TEXTS must be real or words, not $TEXTS" ;;
 esac
-step "synthetic stream: $BRANDS brands, $DAYS days, seed $SEED, $TEXTS texts"
+step "synthetic stream: $BRANDS brands, $DAYS days, seed $SEED, $TEXTS texts, threads $THREADS, reposts $REPOSTS"
 "$ALERTER" synth --output "$WORK/scored.jsonl" --truth "$WORK/truth.jsonl" \
-  --brands "$BRANDS" --days "$DAYS" --seed "$SEED" "${TEXT_ARGS[@]}"
+  --brands "$BRANDS" --days "$DAYS" --seed "$SEED" "${TEXT_ARGS[@]}" \
+  --thread-share "$THREADS" --repost-share "$REPOSTS"
 step "earshot-alerter backtest (balanced preset)"
 "$ALERTER" backtest --input "$WORK/scored.jsonl" --output "$WORK/earshot.jsonl" 2> "$WORK/backtest.log"
 cat "$WORK/backtest.log" >&2
