@@ -503,8 +503,9 @@ struct Baseline {
 /// share to their binomial variance (1 for independent mentions, in
 /// expectation, at any count), read at every bin close; a window read as
 /// anomalous is not learned from, or a crisis would excuse the next.
-/// Single precision: one pair per kind per brand.
-#[derive(Debug, Clone, Copy)]
+/// Single precision: one pair per kind per brand; a new brand's sums are
+/// empty (the prior in [`ShareSpread::inflation`] reads them as 1).
+#[derive(Debug, Clone, Copy, Default)]
 struct ShareSpread {
     squared_deviations: f32,
     binomial_variance: f32,
@@ -529,13 +530,6 @@ const SPREAD_PRIOR: f64 = 100.0;
 const SPREAD_MAX: f64 = 10.0;
 
 impl ShareSpread {
-    fn new() -> Self {
-        ShareSpread {
-            squared_deviations: 0.0,
-            binomial_variance: 0.0,
-        }
-    }
-
     fn learn(&mut self, part: u32, total: u32, share: f64) {
         let share = share.clamp(0.01, 0.98);
         let total = f64::from(total);
@@ -578,8 +572,8 @@ impl Baseline {
             toxic_share: 0.05,
             mentions_observed: 0.0,
             bins_observed: 0,
-            negative_spread: ShareSpread::new(),
-            toxic_spread: ShareSpread::new(),
+            negative_spread: ShareSpread::default(),
+            toxic_spread: ShareSpread::default(),
         }
     }
 

@@ -421,8 +421,10 @@ pub fn generate_with_texts(
                 let (labels, text) = match (&previous.labels, &previous.text) {
                     (Some(labels), Some(text)) if reposted => (*labels, text.clone()),
                     _ => {
+                        // (A repost lands here only as its brand's first
+                        // mention: a repost's brand keeps every text.)
                         let (negative, toxic, positive) = match previous.labels {
-                            Some(labels) if threaded || reposted => labels,
+                            Some(labels) if threaded => labels,
                             _ => {
                                 let negative = brigade || rng.gen::<f64>() < negative_share;
                                 let toxic = brigade || rng.gen::<f64>() < brand.toxic_share;
