@@ -133,6 +133,13 @@ pub struct DetectorConfig {
     /// Whatever it is (0 included), a brand keeps at most 524,288 terms:
     /// bins name terms by 20-bit ids.
     pub max_terms_per_brand: usize,
+    /// Whether a copy of one of a brand's texts from within the longest
+    /// term window (a repost, a retweet, a pasted text) brings its words
+    /// again. Off by default: emerging terms are read from distinct texts,
+    /// so one complaint reposted many times is one text's words (copies
+    /// still count as mentions towards volume, negative and toxic). On, a
+    /// copypasta campaign's hashtag can emerge on its copies alone.
+    pub terms_from_copies: bool,
     pub default_thresholds: Thresholds,
     pub brand_thresholds: HashMap<String, Thresholds>,
 }
@@ -155,6 +162,7 @@ impl Default for DetectorConfig {
             cooldown_bins: 30,
             forget_idle_bins: 7 * 24 * 60,
             max_terms_per_brand: DEFAULT_MAX_TERMS_PER_BRAND,
+            terms_from_copies: false,
             default_thresholds: Thresholds::default(),
             brand_thresholds: HashMap::new(),
         }
@@ -191,6 +199,8 @@ struct ConfigFile {
     forget_idle_brands_hours: Option<f64>,
     /// Terms a brand holds at most (0: no limit).
     max_terms_per_brand: Option<usize>,
+    /// Whether copies of a brand's recent texts bring their words again.
+    terms_from_copies: Option<bool>,
     /// Windows of the emerging-terms detector and of the volume, negative
     /// and toxicity detectors, in minutes.
     term_windows_minutes: Option<Vec<usize>>,
@@ -248,6 +258,9 @@ impl DetectorConfig {
         }
         if let Some(limit) = parsed.max_terms_per_brand {
             config.max_terms_per_brand = limit;
+        }
+        if let Some(terms_from_copies) = parsed.terms_from_copies {
+            config.terms_from_copies = terms_from_copies;
         }
         let bin_minutes = (config.bin_seconds / 60).max(1) as usize;
         let to_bins = |minutes: Vec<usize>| -> Vec<usize> {
@@ -314,7 +327,7 @@ mod tests {
             r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
                 "count_windows_minutes": [5, 10, 20, 60], "term_windows_minutes": [15, 60],
                 "forget_idle_brands_hours": 48,
-                "max_terms_per_brand": 512,
+                "max_terms_per_brand": 512, "terms_from_copies": true,
                 "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80, "corroborated_z": 3.25}}}"#,
         )
         .expect("write");
@@ -324,6 +337,8 @@ mod tests {
         assert_eq!(config.windows, [15, 60]);
         assert_eq!(config.forget_idle_bins, 48 * 60);
         assert_eq!(config.max_terms_per_brand, 512);
+        assert!(config.terms_from_copies);
+        assert!(!DetectorConfig::default().terms_from_copies);
         assert_eq!(DetectorConfig::default().forget_idle_bins, 7 * 24 * 60);
         assert_eq!(config.thresholds_for("other").warning_z, 6.0);
         assert_eq!(config.thresholds_for("acme").min_warning_count, 3);

@@ -25,6 +25,7 @@ use smallvec::SmallVec;
 
 use crate::config::{DetectorConfig, Thresholds};
 use crate::global_terms::GlobalTermShares;
+use crate::recent_texts::RecentTexts;
 use crate::tails;
 use crate::term_names::TermNames;
 use crate::term_table::{
@@ -1040,6 +1041,9 @@ pub struct DetectorStats {
     pub terms_shed: u64,
     /// Term tables that gave back the room of a busier hour.
     pub term_tables_fitted: u64,
+    /// Mentions whose text copied one of their brand's within the longest
+    /// term window (reposts, retweets): counted, their words not read again.
+    pub text_copies: u64,
     /// Watermark advances that ran the hourly tidy for at least one brand:
     /// when a service may hand the room given back to the system (see
     /// `heap`).
@@ -1067,12 +1071,15 @@ pub struct StateBytes {
     pub bins: usize,
     /// The brand map, brand states, names and source names.
     pub brands: usize,
+    /// The table of brands' recent texts, for telling copies: fixed, 4 MiB
+    /// a detector (none with `terms_from_copies`).
+    pub recent_texts: usize,
 }
 
 impl StateBytes {
     /// Each part with its name, as the `part` label of
     /// `earshot_alerter_state_bytes`.
-    pub fn parts(&self) -> [(&'static str, usize); 8] {
+    pub fn parts(&self) -> [(&'static str, usize); 9] {
         [
             ("term_entries", self.term_entries),
             ("term_names", self.term_names),
@@ -1082,6 +1089,7 @@ impl StateBytes {
             ("samples", self.samples),
             ("bins", self.bins),
             ("brands", self.brands),
+            ("recent_texts", self.recent_texts),
         ]
     }
 
@@ -1099,6 +1107,7 @@ impl StateBytes {
         self.samples += other.samples;
         self.bins += other.bins;
         self.brands += other.brands;
+        self.recent_texts += other.recent_texts;
     }
 }
 
@@ -1264,6 +1273,9 @@ pub struct Detector {
     /// The watermark at which idle brands were last looked for.
     idle_checked_at: Option<i64>,
     shared: Shared,
+    /// Copies of brands' recent texts, whose words are not read again
+    /// (none with `terms_from_copies`).
+    recent_texts: Option<RecentTexts>,
     pub stats: DetectorStats,
 }
 
@@ -1281,9 +1293,10 @@ const MAX_FUTURE_SUSPECTS: usize = 1000;
 impl Detector {
     pub fn new(config: DetectorConfig) -> Self {
         let windows = Windows::new(&config);
+        let recent_texts = (!config.terms_from_copies)
+            .then(|| RecentTexts::new(windows.terms[windows.longest_term]));
         Detector {
             config,
-            windows,
             brands: BrandMap::default(),
             watermark: None,
             max_event_time: None,
@@ -1293,6 +1306,8 @@ impl Detector {
             merge_positions: Vec::new(),
             idle_checked_at: None,
             shared: Shared::default(),
+            recent_texts,
+            windows,
             stats: DetectorStats::default(),
         }
     }
@@ -1310,6 +1325,10 @@ impl Detector {
                 + self.shared.sources.heap_bytes(),
             term_names: self.shared.names.heap_bytes(),
             term_other: self.shared.shares.heap_bytes(),
+            recent_texts: self
+                .recent_texts
+                .as_ref()
+                .map_or(0, RecentTexts::heap_bytes),
             ..StateBytes::default()
         };
         for (_, brand_bytes) in self.state_bytes_by_brand() {
@@ -1459,40 +1478,47 @@ impl Detector {
             last_closed,
             ..
         } = &mut **state;
+        // A copy counts as a mention; its words are no new evidence.
+        let copy = self.recent_texts.as_mut().is_some_and(|recent| {
+            recent.is_copy(brand_lower, &mention.text, bin_start / config.bin_seconds)
+        });
+        self.stats.text_copies += u64::from(copy);
         brand_terms.start_mention();
         let negative = mention.sentiment == SentimentLabel::Negative;
         let toxic = mention.toxic;
-        for_each_term(
-            &mention.text,
-            brand_lower,
-            &mut self.term_scratch,
-            |word, prefix| {
-                let is_live = |start: i64| {
-                    open_bins.contains_key(&start)
-                        || closed.binary_search_by_key(&start, |bin| bin.start).is_ok()
-                };
-                let id = match brand_terms.sight(term_names, word, prefix, bin_start, is_live) {
-                    Sighting::Known(id) => id,
-                    Sighting::First => return,
-                    Sighting::Second { id, first_bin } => {
-                        place_first_mention(
-                            brand_terms,
-                            open_bins,
-                            closed,
-                            *last_closed,
-                            &self.windows,
-                            id,
-                            first_bin,
-                        );
-                        brand_terms.start_mood(id, negative, toxic);
-                        id
+        if !copy {
+            for_each_term(
+                &mention.text,
+                brand_lower,
+                &mut self.term_scratch,
+                |word, prefix| {
+                    let is_live = |start: i64| {
+                        open_bins.contains_key(&start)
+                            || closed.binary_search_by_key(&start, |bin| bin.start).is_ok()
+                    };
+                    let id = match brand_terms.sight(term_names, word, prefix, bin_start, is_live) {
+                        Sighting::Known(id) => id,
+                        Sighting::First => return,
+                        Sighting::Second { id, first_bin } => {
+                            place_first_mention(
+                                brand_terms,
+                                open_bins,
+                                closed,
+                                *last_closed,
+                                &self.windows,
+                                id,
+                                first_bin,
+                            );
+                            brand_terms.start_mood(id, negative, toxic);
+                            id
+                        }
+                    };
+                    if brand_terms.hold_once(id, negative, toxic) {
+                        terms.push(id);
                     }
-                };
-                if brand_terms.hold_once(id, negative, toxic) {
-                    terms.push(id);
-                }
-            },
-        );
+                },
+            );
+        }
         open_bins
             .entry(bin_start)
             .or_insert_with(|| Bin::empty(bin_start))
@@ -2922,14 +2948,19 @@ mod tests {
         let mut fitted_and_checked = 0;
         for (index, mention) in stream.iter().enumerate() {
             let fitted = detector.stats.term_tables_fitted;
-            let late = detector.stats.late;
+            let (late, copies) = (detector.stats.late, detector.stats.text_copies);
             detector.ingest(mention);
             if detector.stats.late == late {
                 let time = mention.mention.created_at.timestamp();
+                // A copy of a recent text is placed without its words.
+                let copied = detector.stats.text_copies > copies;
                 placed
                     .entry(("viral".into(), time - time.rem_euclid(bin_seconds)))
                     .or_default()
-                    .push(crate::terms::terms_of(&mention.mention.text, "viral"));
+                    .push(match copied {
+                        true => Vec::new(),
+                        false => crate::terms::terms_of(&mention.mention.text, "viral"),
+                    });
             }
             let state = &detector.brands["viral"];
             if mention.mention.created_at < quiet_from {
@@ -2972,7 +3003,8 @@ mod tests {
         assert!(
             bytes.term_entries * 4 < busiest_bytes.term_entries
                 && bytes.term_notes * 4 < busiest_bytes.term_notes
-                && bytes.total() * 2 < busiest_bytes.total(),
+                && (bytes.total() - bytes.recent_texts) * 2
+                    < busiest_bytes.total() - busiest_bytes.recent_texts,
             "quiet hours: {bytes:?}, busy hour: {busiest_bytes:?}"
         );
     }
@@ -3166,15 +3198,20 @@ mod tests {
         let mut checked = 0;
         for (index, mention) in stream.iter().enumerate() {
             let left_out = |stats: &DetectorStats| stats.late + stats.future_outliers;
-            let before = left_out(&detector.stats);
+            let (before, copies) = (left_out(&detector.stats), detector.stats.text_copies);
             detector.ingest(mention);
             if left_out(&detector.stats) == before {
                 let time = mention.mention.created_at.timestamp();
                 let brand = mention.mention.brand.clone();
+                // A copy of a recent text is placed without its words.
+                let copied = detector.stats.text_copies > copies;
                 placed
                     .entry((brand.clone(), time - time.rem_euclid(bin_seconds)))
                     .or_default()
-                    .push(crate::terms::terms_of(&mention.mention.text, &brand));
+                    .push(match copied {
+                        true => Vec::new(),
+                        false => crate::terms::terms_of(&mention.mention.text, &brand),
+                    });
             }
             if index % 13 != 0 {
                 continue;
@@ -3633,7 +3670,8 @@ mod tests {
             let mention = crate::synth::scored(
                 index.to_string(),
                 "solo",
-                "walrusgate again".into(),
+                // Distinct texts (a copy's words count once an hour).
+                format!("walrusgate again {index}"),
                 time,
                 false,
                 false,
@@ -3666,7 +3704,9 @@ mod tests {
             let mention = crate::synth::scored(
                 index.to_string(),
                 brand,
-                text.into(),
+                // Each its own post (a copy's words count once an hour); a
+                // handle is no term.
+                format!("{text} @user{index}"),
                 time,
                 false,
                 false,

@@ -8,6 +8,7 @@ pub mod heap;
 mod lines;
 pub mod notify;
 pub mod rebuild;
+mod recent_texts;
 mod seen_once;
 pub mod synth;
 pub mod tails;
@@ -156,6 +157,8 @@ pub struct BacktestSummary {
     pub mentions: u64,
     pub invalid: u64,
     pub late: u64,
+    /// Mentions copying a recent text of their brand's (words not re-read).
+    pub text_copies: u64,
     pub alerts: u64,
 }
 
@@ -202,6 +205,7 @@ pub fn backtest(
     writer.flush()?;
     summary.mentions = detector.stats.mentions;
     summary.late = detector.stats.late;
+    summary.text_copies = detector.stats.text_copies;
     Ok(summary)
 }
 
@@ -213,6 +217,7 @@ struct AlerterMetrics {
     terms_shed: IntCounter,
     brands_forgotten: IntCounter,
     term_tables_fitted: IntCounter,
+    text_copies: IntCounter,
     heap_trims: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
@@ -249,6 +254,10 @@ impl AlerterMetrics {
                 "alerter_term_tables_fitted_total",
                 "Brand term tables that gave back the room of a busier hour (a fifth of their entries free at the hourly tidy, half at any bin close, or a quarter of their notes in use).",
             )?,
+            text_copies: IntCounter::new(
+                "alerter_text_copies_total",
+                "Mentions whose text copied one of their brand's within the longest term window (reposts, retweets): counted, their words not read again.",
+            )?,
             heap_trims: IntCounter::new(
                 "alerter_heap_trims_total",
                 "Times the free heap was handed back to the system (after each hourly tidy of the term tables, and after a rebuild).",
@@ -284,6 +293,7 @@ impl AlerterMetrics {
         registry.register(Box::new(metrics.terms_shed.clone()))?;
         registry.register(Box::new(metrics.brands_forgotten.clone()))?;
         registry.register(Box::new(metrics.term_tables_fitted.clone()))?;
+        registry.register(Box::new(metrics.text_copies.clone()))?;
         registry.register(Box::new(metrics.heap_trims.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
@@ -431,6 +441,9 @@ impl BatchProcessor for AlertProcessor {
             self.metrics
                 .term_tables_fitted
                 .inc_by(after.term_tables_fitted - before.term_tables_fitted);
+            self.metrics
+                .text_copies
+                .inc_by(after.text_copies - before.text_copies);
             current.measure_due |= after.hourly_tidies > before.hourly_tidies;
             let records = alerts
                 .iter()
@@ -572,8 +585,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                     .await??;
             let seconds = started.elapsed().as_secs_f64().max(1e-9);
             eprintln!(
-                "backtest: {} mentions ({} invalid, {} late), {} alert state changes, {:.0} mentions/s",
-                summary.mentions, summary.invalid, summary.late, summary.alerts, summary.mentions as f64 / seconds
+                "backtest: {} mentions ({} invalid, {} late, {} text copies), {} alert state changes, {:.0} mentions/s",
+                summary.mentions, summary.invalid, summary.late, summary.text_copies, summary.alerts, summary.mentions as f64 / seconds
             );
             Ok(())
         }

@@ -705,3 +705,62 @@ fn a_negative_turn_backed_by_an_emerging_term_pages_sooner() {
         assert_eq!(delay_of(&tagged_alone), untagged_delay, "seed {seed}");
     }
 }
+
+/// Thirty posts of one hashtag in ten minutes on a brand of 60 an hour:
+/// thirty people saying it is news, one post reposted thirty times is
+/// one text's words (its copies still count as mentions).
+#[test]
+fn a_hashtag_emerges_from_distinct_posts_not_from_copies_of_one() {
+    let onset = 2 * DAY + 10 * 60;
+    let onset_time = start() + Duration::minutes(onset);
+    let calm = generate(&[brand("acme", 60.0)], &[], start(), onset + 90, 29);
+    let template = calm
+        .iter()
+        .find(|mention| mention.sentiment.label != earshot_schema::SentimentLabel::Negative)
+        .expect("a calm mention")
+        .clone();
+    let with_burst = |text_of: &dyn Fn(i64) -> String| {
+        let mut stream = calm.clone();
+        for index in 0..30 {
+            let mut post = template.clone();
+            post.mention.id = format!("burst-{index}");
+            post.mention.text = text_of(index);
+            post.mention.created_at = onset_time + Duration::seconds(20 * index);
+            stream.push(post);
+        }
+        stream.sort_by_key(|mention| mention.mention.created_at);
+        let mut detector = Detector::new(DetectorConfig::default());
+        let mut alerts = Vec::new();
+        for mention in &stream {
+            alerts.extend(detector.ingest(mention));
+        }
+        alerts.extend(detector.flush());
+        (alerts, detector.stats.text_copies)
+    };
+    let heard = |alerts: &[Alert]| {
+        alerts.iter().any(|alert| {
+            alert.kind == AlertKind::EmergingTerms
+                && alert.status == AlertStatus::Firing
+                && alert.detected_at >= onset_time
+                && leading_term(alert) == Some("#deadpixels")
+        })
+    };
+    let (distinct, distinct_copies) =
+        with_burst(&|index| format!("screen number{index} arrived with #deadpixels"));
+    assert!(
+        heard(&distinct),
+        "{:?}",
+        summaries(&distinct.iter().collect::<Vec<_>>())
+    );
+    assert_eq!(distinct_copies, 0);
+    let (reposted, reposted_copies) = with_burst(&|index| match index % 2 {
+        0 => "my screen arrived with #deadpixels".into(),
+        _ => "RT @dana: my screen arrived with #deadpixels".into(),
+    });
+    assert!(
+        !heard(&reposted),
+        "{:?}",
+        summaries(&reposted.iter().collect::<Vec<_>>())
+    );
+    assert_eq!(reposted_copies, 29);
+}

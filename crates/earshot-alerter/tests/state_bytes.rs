@@ -62,8 +62,9 @@ fn state_bytes_are_what_the_state_asked_of_the_allocator() {
         .collect();
     let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
     let stream = generate_with_texts(&brands, &[], start, 3 * 60, 5, Some(&pool));
-    let mut detector = Detector::new(DetectorConfig::default());
+    // From before the detector: its table of recent texts is allocated new.
     let before = LIVE_BYTES.load(Ordering::Relaxed);
+    let mut detector = Detector::new(DetectorConfig::default());
     for mention in &stream {
         drop(detector.ingest(mention));
     }
