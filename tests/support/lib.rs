@@ -104,7 +104,12 @@ impl TestBroker {
         let url = format!("tcp://127.0.0.1:{}", self.port);
         // tansu resolves the sqlite path against its working directory.
         let storage = "sqlite://broker.db";
-        let log = std::fs::File::create(self.data_dir.path().join("tansu.log")).expect("log file");
+        // Appended to, so a restarted broker's log follows its first run's.
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data_dir.path().join("tansu.log"))
+            .expect("log file");
         let child = Command::new(tansu_binary())
             .args([
                 "broker",
@@ -161,6 +166,12 @@ impl TestBroker {
 
     pub fn brokers(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The broker's log (both runs, across a restart): its last 8 KiB.
+    pub fn log_tail(&self) -> String {
+        let log = std::fs::read(self.data_dir.path().join("tansu.log")).unwrap_or_default();
+        String::from_utf8_lossy(&log[log.len().saturating_sub(8192)..]).into_owned()
     }
 
     pub fn kafka_args(&self) -> KafkaArgs {

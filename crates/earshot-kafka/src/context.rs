@@ -1,5 +1,8 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use earshot_service::Health;
-use rdkafka::consumer::ConsumerContext;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::statistics::Statistics;
 use rdkafka::ClientContext;
@@ -13,6 +16,8 @@ pub struct ClientHealthContext {
     metrics: KafkaMetrics,
     health: Health,
     component: &'static str,
+    /// Whether the consumer's partitions are held paused (back-pressure).
+    held: Arc<AtomicBool>,
 }
 
 impl ClientHealthContext {
@@ -22,7 +27,14 @@ impl ClientHealthContext {
             metrics,
             health,
             component,
+            held: Arc::new(AtomicBool::new(false)),
         }
+    }
+
+    /// Says whether the consumer's partitions are held paused, so that a
+    /// rebalance meanwhile pauses or resumes what it assigns to match.
+    pub fn hold_partitions(&self, held: bool) {
+        self.held.store(held, Ordering::SeqCst);
     }
 }
 
@@ -89,4 +101,30 @@ impl ClientContext for ClientHealthContext {
     }
 }
 
-impl ConsumerContext for ClientHealthContext {}
+impl ConsumerContext for ClientHealthContext {
+    /// librdkafka keeps a partition's pause across a rebalance (its issue
+    /// 1849). A partition paused for back-pressure, revoked (a session
+    /// timeout while the broker was down) and assigned again would stay
+    /// paused for good, the resume that followed having named it while it
+    /// was not assigned: a consumer idle with lag. Every assignment starts
+    /// as the pipeline is: held paused or not.
+    fn post_rebalance(&self, base_consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                let held = self.held.load(Ordering::SeqCst);
+                let result = match held {
+                    true => base_consumer.pause(partitions),
+                    false => base_consumer.resume(partitions),
+                };
+                if let Err(error) = result {
+                    tracing::warn!(%error, held, "cannot set assigned partitions' pause");
+                }
+                tracing::info!(partitions = partitions.count(), held, "partitions assigned");
+            }
+            Rebalance::Revoke(partitions) => {
+                tracing::info!(partitions = partitions.count(), "partitions revoked");
+            }
+            Rebalance::Error(error) => tracing::warn!(%error, "rebalance error"),
+        }
+    }
+}

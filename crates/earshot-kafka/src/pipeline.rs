@@ -442,9 +442,11 @@ async fn send_with_backpressure(
         Ok(permit) => permit,
         Err(mpsc::error::TrySendError::Closed(())) => return false,
         Err(mpsc::error::TrySendError::Full(())) => {
-            let paused = consumer.assignment().ok();
-            if let Some(partitions) = &paused {
-                if let Err(error) = consumer.pause(partitions) {
+            // Held before the pause: a rebalance from here on pauses what
+            // it assigns too.
+            consumer.context().hold_partitions(true);
+            if let Ok(partitions) = consumer.assignment() {
+                if let Err(error) = consumer.pause(&partitions) {
                     tracing::warn!(%error, "cannot pause partitions");
                 }
             }
@@ -465,8 +467,11 @@ async fn send_with_backpressure(
                     }
                 }
             };
-            if let Some(partitions) = &paused {
-                if let Err(error) = consumer.resume(partitions) {
+            // What is assigned now, not what was paused: a rebalance may
+            // have changed it meanwhile.
+            consumer.context().hold_partitions(false);
+            if let Ok(partitions) = consumer.assignment() {
+                if let Err(error) = consumer.resume(&partitions) {
                     tracing::warn!(%error, "cannot resume partitions");
                 }
             }
