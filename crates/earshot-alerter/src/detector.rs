@@ -1480,7 +1480,7 @@ impl Detector {
         } = &mut **state;
         // A copy counts as a mention; its words are no new evidence.
         let copy = self.recent_texts.as_mut().is_some_and(|recent| {
-            recent.is_copy(brand_lower, &mention.text, bin_start / config.bin_seconds)
+            recent.is_copy(brand, &mention.text, bin_start / config.bin_seconds)
         });
         self.stats.text_copies += u64::from(copy);
         brand_terms.start_mention();
