@@ -108,7 +108,7 @@ impl TestBroker {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(self.data_dir.path().join("tansu.log"))
+            .open(self.log_path())
             .expect("log file");
         let child = Command::new(tansu_binary())
             .args([
@@ -168,9 +168,13 @@ impl TestBroker {
         format!("127.0.0.1:{}", self.port)
     }
 
+    fn log_path(&self) -> std::path::PathBuf {
+        self.data_dir.path().join("tansu.log")
+    }
+
     /// The broker's log (both runs, across a restart): its last 8 KiB.
     pub fn log_tail(&self) -> String {
-        let log = std::fs::read(self.data_dir.path().join("tansu.log")).unwrap_or_default();
+        let log = std::fs::read(self.log_path()).unwrap_or_default();
         String::from_utf8_lossy(&log[log.len().saturating_sub(8192)..]).into_owned()
     }
 

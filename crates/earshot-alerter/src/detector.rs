@@ -1483,10 +1483,10 @@ impl Detector {
             recent.is_copy(brand, &mention.text, bin_start / config.bin_seconds)
         });
         self.stats.text_copies += u64::from(copy);
-        brand_terms.start_mention();
-        let negative = mention.sentiment == SentimentLabel::Negative;
-        let toxic = mention.toxic;
         if !copy {
+            brand_terms.start_mention();
+            let negative = mention.sentiment == SentimentLabel::Negative;
+            let toxic = mention.toxic;
             for_each_term(
                 &mention.text,
                 brand_lower,
@@ -2952,15 +2952,11 @@ mod tests {
             detector.ingest(mention);
             if detector.stats.late == late {
                 let time = mention.mention.created_at.timestamp();
-                // A copy of a recent text is placed without its words.
                 let copied = detector.stats.text_copies > copies;
                 placed
                     .entry(("viral".into(), time - time.rem_euclid(bin_seconds)))
                     .or_default()
-                    .push(match copied {
-                        true => Vec::new(),
-                        false => crate::terms::terms_of(&mention.mention.text, "viral"),
-                    });
+                    .push(terms_placed(&mention.mention.text, "viral", copied));
             }
             let state = &detector.brands["viral"];
             if mention.mention.created_at < quiet_from {
@@ -3007,6 +3003,15 @@ mod tests {
                     < busiest_bytes.total() - busiest_bytes.recent_texts,
             "quiet hours: {bytes:?}, busy hour: {busiest_bytes:?}"
         );
+    }
+
+    /// The terms a mention places in its bin, for the recounts: none for a
+    /// copy of a recent text.
+    fn terms_placed(text: &str, brand: &str, copied: bool) -> Vec<String> {
+        match copied {
+            true => Vec::new(),
+            false => crate::terms::terms_of(text, brand),
+        }
     }
 
     /// The windows' sums and the term table's holds and busy list, recounted
@@ -3203,15 +3208,11 @@ mod tests {
             if left_out(&detector.stats) == before {
                 let time = mention.mention.created_at.timestamp();
                 let brand = mention.mention.brand.clone();
-                // A copy of a recent text is placed without its words.
                 let copied = detector.stats.text_copies > copies;
                 placed
                     .entry((brand.clone(), time - time.rem_euclid(bin_seconds)))
                     .or_default()
-                    .push(match copied {
-                        true => Vec::new(),
-                        false => crate::terms::terms_of(&mention.mention.text, &brand),
-                    });
+                    .push(terms_placed(&mention.mention.text, &brand, copied));
             }
             if index % 13 != 0 {
                 continue;
