@@ -1923,25 +1923,40 @@ fn over_dispersed_z(observed: f64, expected: f64, dispersion: f64) -> f64 {
     tails::negative_binomial_z(observed, mean, dispersion)
 }
 
-fn binomial_z(successes: f64, trials: f64, share: f64) -> f64 {
+/// A share's reading: `successes` of `trials` against `share`, for
+/// mentions that spread `inflation` times wider than independent ones
+/// (threads; 1 for independent mentions).
+fn binomial_z(successes: f64, trials: f64, share: f64, inflation: f64) -> f64 {
     let share = share.clamp(0.01, 0.98);
     if trials <= 0.0 {
         return 0.0;
     }
-    let normal_z = (successes - trials * share) / (trials * share * (1.0 - share)).sqrt();
+    let normal_z =
+        (successes - trials * share) / (inflation * trials * share * (1.0 - share)).sqrt();
     if normal_z < EXACT_TAIL_FROM_Z {
         return normal_z;
     }
-    tails::binomial_exact_z(successes, trials, share)
+    tails::clustered_binomial_z(successes, trials, share, inflation)
+}
+
+/// A label's count against what the expected volume holds of it,
+/// over-dispersed, for mentions in threads as in [`binomial_z`].
+fn clustered_count_z(observed: f64, expected: f64, dispersion: f64, inflation: f64) -> f64 {
+    let mean = expected.max(0.5);
+    let normal_z = (observed - mean) / (inflation * mean + mean * mean / dispersion).sqrt();
+    if normal_z < EXACT_TAIL_FROM_Z {
+        return normal_z;
+    }
+    tails::clustered_negative_binomial_z(observed, mean, dispersion, inflation)
 }
 
 /// The stronger of a share surge (binomial: `part` of `total` against the
 /// usual share) and a count surge (`part` against the usual share of the
 /// expected volume, over-dispersed); returns (z, expected part). Mentions
-/// that come in threads are read as that many fewer independent ones: the
-/// counts are divided by the brand's learned [`ShareSpread`] (`inflation`,
-/// the variance over the binomial's), which divides the share's binomial
-/// variance by it and leaves the volume's over-dispersion as it was.
+/// that come in threads spread wider: the brand's learned [`ShareSpread`]
+/// (`inflation`, the variance over the binomial's) sets how long its
+/// threads run, and both tails are read for counts summed over threads
+/// of geometric length ([`tails::clustered_binomial_z`]).
 fn surge_reading(
     part: f64,
     total: f64,
@@ -1950,13 +1965,9 @@ fn surge_reading(
     inflation: f64,
     thresholds: &Thresholds,
 ) -> (f64, f64) {
-    let share_z = binomial_z(part / inflation, total / inflation, share);
+    let share_z = binomial_z(part, total, share, inflation);
     let count_expected = expected_total * share;
-    let count_z = over_dispersed_z(
-        part / inflation,
-        count_expected / inflation,
-        thresholds.dispersion,
-    );
+    let count_z = clustered_count_z(part, count_expected, thresholds.dispersion, inflation);
     if count_z > share_z {
         (count_z, count_expected)
     } else {
@@ -3342,9 +3353,22 @@ mod tests {
             independent > 4.0 && threaded < 3.0,
             "{independent} {threaded}"
         );
-        // Read as half as many independent mentions, half of them negative.
+        // Threads of geometric length have a heavier tail than half as
+        // many independent mentions, half of them negative (the design
+        // effect, which this read before), though the variance is the same.
         let halved = surge_reading(15.0, 30.0, 30.0, 0.25, 1.0, &thresholds).0;
-        assert!((threaded - halved).abs() < 1e-9, "{threaded} {halved}");
+        assert!(threaded < halved - 0.05, "{threaded} {halved}");
+        // A toxic run: 14 of 60 against 5% reads 4.7 sigma for independent
+        // mentions; where threads double the spread, 3.0 (3.25 read as 7
+        // of 30).
+        let independent = surge_reading(14.0, 60.0, 60.0, 0.05, 1.0, &thresholds).0;
+        let threaded = surge_reading(14.0, 60.0, 60.0, 0.05, 2.0, &thresholds).0;
+        let halved = surge_reading(7.0, 30.0, 30.0, 0.05, 1.0, &thresholds).0;
+        assert!(independent > 4.5, "{independent}");
+        assert!(
+            threaded < 3.1 && threaded < halved - 0.2,
+            "{threaded} {halved}"
+        );
     }
 
     #[test]

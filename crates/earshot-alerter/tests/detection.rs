@@ -558,15 +558,16 @@ fn a_calm_week_across_brands_of_all_sizes_pages_nobody() {
     );
 }
 
-/// Replies and quotes carry their thread's mood: here 30% of
-/// each brand's mentions take the labels of its previous one, so the
-/// shares are the same on average but swing much further from window to
-/// window. The detector learns that spread and reads the counts as that
-/// many fewer independent mentions: 1 page in these four brand-weeks (a
-/// toxic thread of 6 posts), 3 when toxic counts are read only by their
-/// own spread (a rare label's is learned from few mentions), 21 without.
+/// Replies and quotes carry their thread's mood: here 30% of each brand's
+/// mentions take the labels of its previous one, so the shares are the
+/// same on average but swing much further from window to window, in runs.
+/// The detector learns that spread and reads each count as a sum over
+/// threads of geometric length: 8 pages in these 24 brand-weeks (mostly
+/// toxic runs on the big brand), 19 when the counts were read as that
+/// many fewer independent mentions (the same variance, a lighter tail),
+/// 21 in one week of them when the spread was not learned at all.
 #[test]
-fn a_calm_week_of_threaded_conversations_pages_rarely() {
+fn calm_weeks_of_threaded_conversations_page_under_half_a_time_per_brand_week() {
     let brands = [
         brand("big", 600.0),
         brand("mid", 120.0),
@@ -577,13 +578,16 @@ fn a_calm_week_of_threaded_conversations_pages_rarely() {
         thread_share: 0.3,
         ..brand
     });
-    let alerts = run(&brands, &[], 7 * DAY, 37);
-    let pages = paging(&alerts);
+    let mut summaries = Vec::new();
+    for seed in 37..43 {
+        let alerts = run(&brands, &[], 7 * DAY, seed);
+        summaries.extend(paging(&alerts).iter().map(|alert| alert.summary.clone()));
+    }
+    let brand_weeks = 6 * brands.len();
     assert!(
-        pages.len() <= 2,
-        "{} false pages in a calm threaded week: {:?}",
-        pages.len(),
-        pages.iter().map(|alert| &alert.summary).collect::<Vec<_>>()
+        summaries.len() * 2 <= brand_weeks,
+        "{} false pages in {brand_weeks} calm threaded brand-weeks: {summaries:?}",
+        summaries.len(),
     );
 }
 
