@@ -1915,12 +1915,7 @@ impl Detector {
 const EXACT_TAIL_FROM_Z: f64 = 1.5;
 
 fn over_dispersed_z(observed: f64, expected: f64, dispersion: f64) -> f64 {
-    let mean = expected.max(0.5);
-    let normal_z = (observed - mean) / (mean + mean * mean / dispersion).sqrt();
-    if normal_z < EXACT_TAIL_FROM_Z {
-        return normal_z;
-    }
-    tails::negative_binomial_z(observed, mean, dispersion)
+    clustered_count_z(observed, expected, dispersion, 1.0)
 }
 
 /// A share's reading: `successes` of `trials` against `share`, for
@@ -1939,8 +1934,8 @@ fn binomial_z(successes: f64, trials: f64, share: f64, inflation: f64) -> f64 {
     tails::clustered_binomial_z(successes, trials, share, inflation)
 }
 
-/// A label's count against what the expected volume holds of it,
-/// over-dispersed, for mentions in threads as in [`binomial_z`].
+/// A count against what the expected volume holds of it, over-dispersed,
+/// for mentions in threads as in [`binomial_z`] (1: independent).
 fn clustered_count_z(observed: f64, expected: f64, dispersion: f64, inflation: f64) -> f64 {
     let mean = expected.max(0.5);
     let normal_z = (observed - mean) / (inflation * mean + mean * mean / dispersion).sqrt();

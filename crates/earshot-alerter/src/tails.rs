@@ -120,7 +120,8 @@ pub fn binomial_exact_z(successes: f64, trials: f64, share: f64) -> f64 {
 /// brand-week (BENCHMARKS.md, stop 43).
 #[derive(Debug, Clone, Copy)]
 enum Threads {
-    /// `trials` thread starts, each of the label with probability `share`.
+    /// Each of `trials` mentions starts a thread of the label with
+    /// probability `share`.
     Binomial { trials: f64, share: f64 },
     /// Threads start as a negative binomial of this mean and size.
     NegativeBinomial { mean: f64, size: f64 },
@@ -180,8 +181,10 @@ const MAX_RECURSION_COUNT: f64 = 64.0;
 /// too many digits; the saddlepoint, far out, is good.
 const MIN_RECURSION_TAIL: f64 = 1e-10;
 
-/// The z of `P(X >= observed)` for a clustered count.
+/// The z of `P(X >= observed)` for a clustered count (a fractional one
+/// is read as the next whole count).
 fn clustered_z(observed: f64, threads: Threads, continuation: f64) -> f64 {
+    let observed = observed.ceil();
     if observed <= MAX_RECURSION_COUNT {
         let tail = clustered_tail_by_recursion(observed as usize, threads, continuation);
         if tail >= MIN_RECURSION_TAIL {
