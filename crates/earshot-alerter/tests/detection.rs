@@ -562,10 +562,11 @@ fn a_calm_week_across_brands_of_all_sizes_pages_nobody() {
 /// mentions take the labels of its previous one, so the shares are the
 /// same on average but swing much further from window to window, in runs.
 /// The detector learns that spread and reads each count as a sum over
-/// threads of geometric length: 8 pages in these 24 brand-weeks (mostly
-/// toxic runs on the big brand), 19 when the counts were read as that
-/// many fewer independent mentions (the same variance, a lighter tail),
-/// 21 in one week of them when the spread was not learned at all.
+/// threads of geometric length: 8 pages in these 24 brand-weeks (4 toxic
+/// runs on the big brand, 3 negative ones on the small), 19 when the
+/// counts were read as that many fewer independent mentions (the same
+/// variance, a lighter tail), and 21 in the first week alone when the
+/// spread was not learned at all.
 #[test]
 fn calm_weeks_of_threaded_conversations_page_under_half_a_time_per_brand_week() {
     let brands = [
