@@ -7,7 +7,8 @@
 //! binomial for shares) into the z a normal variable would need for the same
 //! probability, and thresholds keep one meaning at every volume. Mentions
 //! that come in threads sum geometric runs of one label, whose tails are
-//! read by saddlepoint ([`clustered_binomial_z`]).
+//! exact by recursion for small counts and read by saddlepoint past them
+//! ([`clustered_binomial_z`]).
 
 /// Beyond this count (or number of trials) the normal approximation is
 /// close enough; the exact tail is kept to where it changes decisions.
@@ -234,8 +235,10 @@ fn clustered_tail_by_recursion(observed: usize, threads: Threads, continuation: 
 /// form that gives the z directly (within 0.02 of the exact tail's z past
 /// [`MAX_RECURSION_COUNT`]; tests check it).
 fn clustered_saddlepoint_z(observed: f64, threads: Threads, continuation: f64) -> f64 {
+    debug_assert!(continuation > 0.0 && continuation < 1.0);
     let target = observed - 0.5;
-    // t below which both generating functions are finite.
+    // t below which both generating functions are finite (finite itself:
+    // callers only cluster counts that spread wider, so c > 0).
     let mut high = -continuation.ln();
     let s_limit = threads.s_limit();
     if s_limit.is_finite() {
@@ -250,7 +253,7 @@ fn clustered_saddlepoint_z(observed: f64, threads: Threads, continuation: f64) -
     }
     // Newton inside a shrinking bracket: K' rises from the mean at 0 to
     // infinity at `high`.
-    let mut t = if high.is_finite() { high / 2.0 } else { 1.0 };
+    let mut t = high / 2.0;
     for _ in 0..100 {
         let (_, first, second) = clustered_cumulants(threads, continuation, t);
         if first > target {
@@ -264,10 +267,8 @@ fn clustered_saddlepoint_z(observed: f64, threads: Threads, continuation: f64) -
         let newton = t - (first - target) / second;
         t = if newton > low && newton < high {
             newton
-        } else if high.is_finite() {
-            (low + high) / 2.0
         } else {
-            2.0 * t
+            (low + high) / 2.0
         };
     }
     let (k, _, second) = clustered_cumulants(threads, continuation, t);
