@@ -100,6 +100,9 @@ impl Default for Thresholds {
 /// See [`DetectorConfig::max_terms_per_brand`]; chosen in BENCHMARKS.md.
 pub const DEFAULT_MAX_TERMS_PER_BRAND: usize = 16_384;
 
+/// See [`DetectorConfig::term_sample_per_hour`]; chosen in BENCHMARKS.md.
+pub const DEFAULT_TERM_SAMPLE_PER_HOUR: f64 = 300.0;
+
 /// Everything the detector needs.
 #[derive(Debug, Clone)]
 pub struct DetectorConfig {
@@ -140,6 +143,18 @@ pub struct DetectorConfig {
     /// still count as mentions towards volume, negative and toxic). On, a
     /// copypasta campaign's hashtag can emerge on its copies alone.
     pub terms_from_copies: bool,
+    /// Mentions an hour a brand's terms are read from at least (0: every
+    /// mention). A busier brand's terms are read from a fixed sample of
+    /// its mentions (1 in 2, 4, 8, ... by a hash of the mention id, so a
+    /// replay or a rebuild reads the same ones), sized to keep it between
+    /// this rate and twice it: a term's counts in the sample are a thinned
+    /// count, read against its thinned rate, so the test stays exact and
+    /// only its power shrinks to what this many mentions give. Reading
+    /// every word of every mention is most of the detector's time, and a
+    /// brand of 3,000 an hour needs no more than a few hundred of them to
+    /// hear its new terms. Volume, negative and toxic counts always read
+    /// every mention.
+    pub term_sample_per_hour: f64,
     pub default_thresholds: Thresholds,
     pub brand_thresholds: HashMap<String, Thresholds>,
 }
@@ -163,6 +178,7 @@ impl Default for DetectorConfig {
             forget_idle_bins: 7 * 24 * 60,
             max_terms_per_brand: DEFAULT_MAX_TERMS_PER_BRAND,
             terms_from_copies: false,
+            term_sample_per_hour: DEFAULT_TERM_SAMPLE_PER_HOUR,
             default_thresholds: Thresholds::default(),
             brand_thresholds: HashMap::new(),
         }
@@ -201,6 +217,8 @@ struct ConfigFile {
     max_terms_per_brand: Option<usize>,
     /// Whether copies of a brand's recent texts bring their words again.
     terms_from_copies: Option<bool>,
+    /// Mentions an hour a brand's terms are read from at least (0: all).
+    term_sample_per_hour: Option<f64>,
     /// Windows of the emerging-terms detector and of the volume, negative
     /// and toxicity detectors, in minutes.
     term_windows_minutes: Option<Vec<usize>>,
@@ -261,6 +279,9 @@ impl DetectorConfig {
         }
         if let Some(terms_from_copies) = parsed.terms_from_copies {
             config.terms_from_copies = terms_from_copies;
+        }
+        if let Some(per_hour) = parsed.term_sample_per_hour {
+            config.term_sample_per_hour = per_hour.max(0.0);
         }
         let bin_minutes = (config.bin_seconds / 60).max(1) as usize;
         let to_bins = |minutes: Vec<usize>| -> Vec<usize> {
@@ -327,7 +348,7 @@ mod tests {
             r#"{"preset": "conservative", "warmup_hours": 2, "thresholds": {"critical_z": 8.5},
                 "count_windows_minutes": [5, 10, 20, 60], "term_windows_minutes": [15, 60],
                 "forget_idle_brands_hours": 48,
-                "max_terms_per_brand": 512, "terms_from_copies": true,
+                "max_terms_per_brand": 512, "terms_from_copies": true, "term_sample_per_hour": 0,
                 "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80, "corroborated_z": 3.25}}}"#,
         )
         .expect("write");
@@ -338,6 +359,11 @@ mod tests {
         assert_eq!(config.forget_idle_bins, 48 * 60);
         assert_eq!(config.max_terms_per_brand, 512);
         assert!(config.terms_from_copies);
+        assert_eq!(config.term_sample_per_hour, 0.0);
+        assert_eq!(
+            DetectorConfig::default().term_sample_per_hour,
+            DEFAULT_TERM_SAMPLE_PER_HOUR
+        );
         assert!(!DetectorConfig::default().terms_from_copies);
         assert_eq!(DetectorConfig::default().forget_idle_bins, 7 * 24 * 60);
         assert_eq!(config.thresholds_for("other").warning_z, 6.0);

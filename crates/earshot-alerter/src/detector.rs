@@ -799,6 +799,127 @@ fn kind_slot(kind: AlertKind) -> usize {
     }
 }
 
+/// Terms of a brand are read from 1 in 2^this of its mentions at most.
+const MAX_TERM_SAMPLE_SHIFT: u8 = 12;
+
+/// Which of a brand's mentions its terms are read from
+/// ([`DetectorConfig::term_sample_per_hour`]): those whose id hashes to 0
+/// modulo 2^`shift`, a fixed sample (a replay or a rebuild reads the same
+/// mentions), sized from the brand's deseasonalised level so that about
+/// the configured rate to twice it are read. A term's count in the
+/// sample is its count thinned by 2^-`shift`, and it is read against its
+/// rate (learned in whole mentions) thinned alike, so a count test stays
+/// exact; it only has the power of the mentions read. The sample changes
+/// only once every bin the longest term window held is of the current
+/// one, and term readings wait until the window is whole again (its
+/// counts mix two samples until then).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct TermSampling {
+    shift: u8,
+    /// The shift of the bins before `since`.
+    previous_shift: u8,
+    /// The first bin of the current sample.
+    since: i64,
+}
+
+impl Default for TermSampling {
+    fn default() -> Self {
+        TermSampling {
+            shift: 0,
+            previous_shift: 0,
+            since: i64::MIN,
+        }
+    }
+}
+
+impl TermSampling {
+    /// Whether the mention of this id, in the bin starting at `bin_start`,
+    /// is read for terms.
+    fn reads(self, id: &str, bin_start: i64) -> bool {
+        let shift = self.shift_of_bin(bin_start);
+        shift == 0 || sample_hash(id.as_bytes()) >> (64 - u32::from(shift)) == 0
+    }
+
+    /// The shift the bin starting at `start` was read with.
+    fn shift_of_bin(self, start: i64) -> u8 {
+        if start < self.since {
+            self.previous_shift
+        } else {
+            self.shift
+        }
+    }
+
+    /// The share of mentions read: what a term's rate is thinned by.
+    fn share(self) -> f64 {
+        1.0 / sample_scale(self.shift)
+    }
+
+    /// Whether every bin of the window of `window_bins` ending at
+    /// `last_start` was read with the current shift.
+    fn whole(self, last_start: i64, window_bins: usize, bin_seconds: i64) -> bool {
+        self.since <= last_start - (window_bins as i64 - 1) * bin_seconds
+    }
+
+    /// After the bin starting at `start` closed: the shift that keeps the
+    /// sample of a brand of `per_hour` mentions an hour (deseasonalised)
+    /// between `floor_per_hour` and twice it, from the bin `from` on (the
+    /// first not yet open: a bin is read with one shift), once the last
+    /// change has left the window of `window_bins`. Returns whether it
+    /// changed.
+    fn adjust(
+        &mut self,
+        per_hour: f64,
+        floor_per_hour: f64,
+        (start, from): (i64, i64),
+        window_bins: usize,
+        bin_seconds: i64,
+    ) -> bool {
+        let wanted = if floor_per_hour > 0.0 && per_hour >= 2.0 * floor_per_hour {
+            ((per_hour / floor_per_hour).log2().floor() as u8).min(MAX_TERM_SAMPLE_SHIFT)
+        } else {
+            0
+        };
+        let sampled = per_hour / sample_scale(self.shift);
+        // Hysteresis: the sample stays between the floor and twice it
+        // (a fall below half the floor lowers the shift).
+        let change = wanted > self.shift || (wanted < self.shift && sampled < floor_per_hour / 2.0);
+        if !change || !self.whole(start, window_bins, bin_seconds) {
+            return false;
+        }
+        *self = TermSampling {
+            shift: wanted,
+            previous_shift: self.shift,
+            since: from.max(start + bin_seconds),
+        };
+        true
+    }
+}
+
+/// How many mentions one read at `shift` stands for.
+fn sample_scale(shift: u8) -> f64 {
+    f64::from(1u32 << shift)
+}
+
+/// A mention id's hash for [`TermSampling`]: fixed across runs, machines
+/// and versions of any hashing crate (a rebuild must read the same
+/// mentions as the run before it), its top bits well mixed.
+fn sample_hash(bytes: &[u8]) -> u64 {
+    const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut hash = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        hash = (hash ^ u64::from_le_bytes(word)).wrapping_mul(MULTIPLIER);
+        hash ^= hash >> 29;
+    }
+    let mut tail = [0u8; 8];
+    tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    hash = (hash ^ u64::from_le_bytes(tail)).wrapping_mul(MULTIPLIER);
+    hash ^= hash >> 32;
+    hash.wrapping_mul(MULTIPLIER)
+}
+
 struct BrandState {
     /// The brand lower-cased, for term extraction.
     brand_lower: String,
@@ -823,6 +944,8 @@ struct BrandState {
     last_active: i64,
     /// Term entries to reserve in a new bin: about the last bin's.
     term_entries_hint: usize,
+    /// Which of its mentions the brand's terms are read from.
+    term_sampling: TermSampling,
     /// Samples in the bins closed since outranked ones were last dropped.
     samples_unpruned: usize,
     /// Boxed: most brands never open one, and inline the two were a fifth
@@ -846,6 +969,7 @@ impl BrandState {
             count_sums: [WindowCounts::default(); MAX_COUNT_WINDOWS],
             last_closed: None,
             term_entries_hint: 0,
+            term_sampling: TermSampling::default(),
             samples_unpruned: 0,
             incidents: Default::default(),
             cooldowns: Default::default(),
@@ -902,7 +1026,8 @@ impl BrandState {
             self.terms
                 .leave_window(leaving.terms(), slot, windows.longest_term);
             if slot == windows.longest_term {
-                learn_from_leaving_bin(&mut self.terms, global, leaving, bin_seconds);
+                let shift = self.term_sampling.shift_of_bin(leaving.start);
+                learn_from_leaving_bin(&mut self.terms, global, leaving, bin_seconds, shift);
             }
         }
         let oldest_kept = newest - (windows.longest as i64 - 1) * bin_seconds;
@@ -1012,7 +1137,8 @@ impl BrandState {
         });
         for gone in self.closed.drain(..) {
             if gone.start > learned_before {
-                learn_from_leaving_bin(&mut self.terms, global, &gone, windows.bin_seconds);
+                let shift = self.term_sampling.shift_of_bin(gone.start);
+                learn_from_leaving_bin(&mut self.terms, global, &gone, windows.bin_seconds, shift);
             }
             self.terms.clear_windows(gone.terms());
             self.terms.release_closed(gone.terms());
@@ -1044,6 +1170,9 @@ pub struct DetectorStats {
     /// Mentions whose text copied one of their brand's within the longest
     /// term window (reposts, retweets): counted, their words not read again.
     pub text_copies: u64,
+    /// Mentions of busy brands whose terms were not read: outside their
+    /// brand's sample (`DetectorConfig::term_sample_per_hour`).
+    pub terms_unread: u64,
     /// Watermark advances that ran the hourly tidy for at least one brand:
     /// when a service may hand the room given back to the system (see
     /// `heap`).
@@ -1476,14 +1605,19 @@ impl Detector {
             brand_lower,
             term_entries_hint,
             last_closed,
+            term_sampling,
             ..
         } = &mut **state;
+        // A busy brand's terms are read from a sample of its mentions.
+        let read = term_sampling.reads(&mention.id, bin_start);
+        self.stats.terms_unread += u64::from(!read);
         // A copy counts as a mention; its words are no new evidence.
-        let copy = self.recent_texts.as_mut().is_some_and(|recent| {
-            recent.is_copy(brand, &mention.text, bin_start / config.bin_seconds)
-        });
+        let copy = read
+            && self.recent_texts.as_mut().is_some_and(|recent| {
+                recent.is_copy(brand, &mention.text, bin_start / config.bin_seconds)
+            });
         self.stats.text_copies += u64::from(copy);
-        if !copy {
+        if read && !copy {
             brand_terms.start_mention();
             let negative = mention.sentiment == SentimentLabel::Negative;
             let toxic = mention.toxic;
@@ -1534,18 +1668,26 @@ impl Detector {
 /// What a bin leaving the longest term window teaches (it leaves by age,
 /// or all at once after a gap longer than any window): its brand's term
 /// rates, and every brand's shares, both at the same bins.
-fn learn_from_leaving_bin(terms: &mut TermTable, global: &mut Shared, bin: &Bin, bin_seconds: i64) {
-    learn_term_rates(terms, bin, bin_seconds);
+/// `shift`: the bin's terms were read from 1 in 2^shift of its mentions
+/// ([`TermSampling`]); rates and shares learn what all of them would say.
+fn learn_from_leaving_bin(
+    terms: &mut TermTable,
+    global: &mut Shared,
+    bin: &Bin,
+    bin_seconds: i64,
+    shift: u8,
+) {
+    learn_term_rates(terms, bin, bin_seconds, shift);
     global
         .shares
-        .learn_bin(terms, &global.names, bin.total, bin.terms());
+        .learn_bin(terms, &global.names, bin.total, bin.terms(), shift);
 }
 
 /// Folds a bin that has just left the longest term window into its terms'
 /// rates, deseasonalised and weighted as the baseline learned it: a rate
 /// never counts the windows it is read against, or a quiet brand's new
 /// hashtag absorbed its own burst before it could read as emerging.
-fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64) {
+fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64, shift: u8) {
     let Some((factor, alpha)) = bin
         .detail
         .as_ref()
@@ -1574,9 +1716,11 @@ fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64) {
         }
         if let Some(entry) = terms.entry_mut(id) {
             // Deseasonalised like the level: evening chatter is not an emerging term.
-            entry
-                .rate
-                .learn(f64::from(count) / factor, alpha, bin_index);
+            entry.rate.learn(
+                f64::from(count) * sample_scale(shift) / factor,
+                alpha,
+                bin_index,
+            );
         }
     }
 }
@@ -1676,6 +1820,7 @@ impl Detector {
                     terms,
                     thresholds,
                     count_sums,
+                    term_sampling,
                     ..
                 } = &mut **state;
                 // An empty bin is learned from (as no mentions) but not kept.
@@ -1687,6 +1832,19 @@ impl Detector {
                 baseline.learn(newest, thresholds.dispersion, &anomalies);
                 if *closed_bins >= windows.counts[0] {
                     baseline.learn_spread(&count_sums[0], &anomalies);
+                }
+                let unopened = open_bins.last_key_value().map_or(next, |(start, _)| *start)
+                    + config.bin_seconds;
+                // Not from the first hour's running mean: a brand of 20 an
+                // hour with two mentions in its first minute reads as 120.
+                if baseline.bins_observed >= 60 {
+                    term_sampling.adjust(
+                        baseline.level * 3600.0 / config.bin_seconds as f64,
+                        config.term_sample_per_hour,
+                        (next, unopened),
+                        windows.terms[windows.longest_term],
+                        config.bin_seconds,
+                    );
                 }
                 terms.evict(
                     &mut shared.names,
@@ -2038,12 +2196,17 @@ fn readings(
         return best;
     };
     let rate_bin_index = windows.term_rate_bin_index(last_start);
-    // Per window: bins held, and what a term expects per unit of rate.
+    // Per window: bins held, what a term expects per unit of rate in the
+    // mentions read, and how many mentions were read.
+    let sampled = state.term_sampling.share();
     let mut held = [0usize; MAX_WINDOWS];
     let mut per_rate = [0f64; MAX_WINDOWS];
+    let mut mentions_read = [0f64; MAX_WINDOWS];
     for (slot, &window) in windows.terms.iter().enumerate() {
         held[slot] = state.closed_bins.min(window);
-        per_rate[slot] = expected_per_rate(baseline, state.windows[slot].total, held[slot]);
+        per_rate[slot] =
+            sampled * expected_per_rate(baseline, state.windows[slot].total, held[slot]);
+        mentions_read[slot] = sampled * f64::from(state.windows[slot].total);
     }
     // The strongest new term per window: (z, count, expected, term). Only
     // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
@@ -2052,7 +2215,11 @@ fn readings(
     let mut terms_tested = 0;
     // Term rates learn a window late: until a brand's terms have learned
     // from a window's worth of bins, every term reads as new.
-    let terms_ready = baseline.bins_observed >= 2 * windows.terms[windows.longest_term] as u64;
+    let longest_term_bins = windows.terms[windows.longest_term];
+    let terms_ready = baseline.bins_observed >= 2 * longest_term_bins as u64
+        && state
+            .term_sampling
+            .whole(last_start, longest_term_bins, config.bin_seconds);
     for (busy, entry) in state.terms.busy_terms().filter(|_| terms_ready) {
         terms_tested += 1;
         let (id, in_windows) = (busy.id, &busy.in_windows);
@@ -2077,7 +2244,7 @@ fn readings(
             expected = global.shares.at_least_share(
                 expected,
                 state.terms.name(&global.names, id),
-                state.windows[slot].total,
+                mentions_read[slot],
             );
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
@@ -2624,13 +2791,17 @@ fn build_alert(
 ) -> Alert {
     let window_counts = reading.counts;
     let last_start = state.last_closed.unwrap_or(0);
-    let per_rate = expected_per_rate(
-        &state.baseline,
-        state.windows[reading.term_window].total,
-        reading.term_window_bins,
-    );
+    // Term counts are of the mentions read; the evidence reports what they
+    // stand for, all of the window's mentions.
+    let sampled = state.term_sampling.share();
+    let per_rate = sampled
+        * expected_per_rate(
+            &state.baseline,
+            state.windows[reading.term_window].total,
+            reading.term_window_bins,
+        );
     let rate_bin_index = windows.term_rate_bin_index(last_start);
-    let window_total = state.windows[reading.term_window].total;
+    let mentions_read = sampled * f64::from(state.windows[reading.term_window].total);
     let mut terms: Vec<TermEvidence> = state
         .terms
         .busy_terms()
@@ -2644,11 +2815,16 @@ fn build_alert(
                 expected: global.shares.at_least_share(
                     entry.rate.at(rate_bin_index) * per_rate,
                     name,
-                    window_total,
+                    mentions_read,
                 ),
             }
         })
         .filter(|term| term.observed > 2.0 * (term.expected + 0.5))
+        .map(|term| TermEvidence {
+            observed: term.observed / sampled,
+            expected: term.expected / sampled,
+            ..term
+        })
         .collect();
     // An emerging-terms alert leads with its own term (the one its summary
     // names); the rest by excess, which in a volume surge favours the
@@ -2677,21 +2853,29 @@ fn build_alert(
     let negative_share = (total > 0.0).then(|| f64::from(window_counts.negative) / total);
     let toxicity_share = (total > 0.0).then(|| f64::from(window_counts.toxic) / total);
     let window_minutes = window_seconds / 60;
-    let observed = |noun: &str| {
-        format!(
-            "{} {noun} in {window_minutes} min vs {:.1} expected",
-            reading.observed, reading.expected
-        )
+    let (observed, expected) = match reading.kind {
+        AlertKind::EmergingTerms => (reading.observed / sampled, reading.expected / sampled),
+        _ => (reading.observed, reading.expected),
     };
+    // Where a term's count stands for mentions not read, the summary says so.
+    let sample_note = if sampled < 1.0 {
+        format!(" (terms read in 1 of {:.0} mentions)", 1.0 / sampled)
+    } else {
+        String::new()
+    };
+    let observed_text =
+        |noun: &str| format!("{observed} {noun} in {window_minutes} min vs {expected:.1} expected");
     let reading_text = match reading.kind {
-        AlertKind::VolumeSpike => observed("mentions"),
-        AlertKind::NegativeSurge => observed("negative mentions"),
-        AlertKind::ToxicitySurge => observed("toxic mentions"),
+        AlertKind::VolumeSpike => observed_text("mentions"),
+        AlertKind::NegativeSurge => observed_text("negative mentions"),
+        AlertKind::ToxicitySurge => observed_text("toxic mentions"),
         AlertKind::EmergingTerms => match reading.top_term {
-            Some(term) => observed(&format!(
-                "mentions of \"{}\"",
-                state.terms.name(&global.names, term)
-            )),
+            Some(term) => {
+                observed_text(&format!(
+                    "mentions of \"{}\"",
+                    state.terms.name(&global.names, term)
+                )) + &sample_note
+            }
             // A calm reading (how an emerging-terms incident resolves).
             None => format!("no term above its usual rate in {window_minutes} min"),
         },
@@ -2709,7 +2893,7 @@ fn build_alert(
     // expectation: the same window, rate and mentions.
     let corroboration = match terms.first() {
         Some(term) if reading.corroborated && Some(term.term.as_str()) == leading => format!(
-            ", with \"{}\" {} times vs {:.1} expected",
+            ", with \"{}\" {} times vs {:.1} expected{sample_note}",
             term.term, term.observed, term.expected
         ),
         _ => String::new(),
@@ -2734,8 +2918,8 @@ fn build_alert(
         onset_at: DateTime::from_timestamp(incident.onset_at, 0).unwrap_or_default(),
         detected_at: DateTime::from_timestamp(decision_time, 0).unwrap_or_default(),
         metrics: AlertMetrics {
-            observed: reading.observed,
-            expected: reading.expected,
+            observed,
+            expected,
             score: (reading.z * 100.0).round() / 100.0,
             probability: Some(upper_tail_probability(reading.z)),
             negative_share,
@@ -2844,7 +3028,7 @@ mod tests {
     /// closed bins after every bin close, including after a long gap.
     #[test]
     fn incremental_window_sums_equal_recomputed_ones() {
-        check_incremental_sums(None, 0);
+        check_incremental_sums(None, 0, 0.0);
     }
 
     /// The same with a vocabulary of thousands of words, long and short,
@@ -2852,7 +3036,15 @@ mod tests {
     /// list, are forgotten as too rare, and long names are compacted.
     #[test]
     fn incremental_window_sums_hold_with_a_large_vocabulary() {
-        check_incremental_sums(Some(&TextPool::made_up(23, 4000, 300)), 0);
+        check_incremental_sums(Some(&TextPool::made_up(23, 4000, 300)), 0, 0.0);
+    }
+
+    /// The same with the busier brand's terms read from a sample of its
+    /// mentions (1 in 4 once its level is learned, all before): the
+    /// windows and holds count exactly the mentions read.
+    #[test]
+    fn incremental_window_sums_hold_when_terms_are_sampled() {
+        check_incremental_sums(Some(&TextPool::made_up(23, 4000, 300)), 0, 40.0);
     }
 
     /// The same at a term limit far below the brands' vocabulary: terms are
@@ -2860,15 +3052,23 @@ mod tests {
     /// the holds and the busy list stay exact for the terms kept.
     #[test]
     fn incremental_window_sums_hold_when_terms_are_shed() {
-        check_incremental_sums(Some(&TextPool::made_up(23, 4000, 300)), 64);
+        check_incremental_sums(Some(&TextPool::made_up(23, 4000, 300)), 64, 0.0);
     }
 
     /// A busy brand tests a thousand terms at every bin close: the
     /// strongest of them must read as one reading, or by chance alone one
     /// reaches the watch z most minutes, and emerging-terms incidents open
-    /// every few hours (measured: 5 a day per brand on real texts).
+    /// every few hours (measured: 5 a day per brand on real texts). The
+    /// same with its terms read from a sample of its mentions.
     #[test]
     fn a_large_vocabulary_does_not_make_emerging_terms_chatty() {
+        // Every mention read: hundreds of terms tested at each close.
+        check_a_large_vocabulary_is_quiet(0.0, 200);
+        // 1 in 4 read (375 an hour): fewer terms, the same quiet.
+        check_a_large_vocabulary_is_quiet(DetectorConfig::default().term_sample_per_hour, 20);
+    }
+
+    fn check_a_large_vocabulary_is_quiet(term_sample_per_hour: f64, min_busy_terms: usize) {
         let pool = TextPool::made_up(29, 30_000, 3000);
         let brands = [SynthBrand {
             name: "busy".into(),
@@ -2879,13 +3079,20 @@ mod tests {
             repost_share: 0.0,
         }];
         let start = DateTime::from_timestamp(1_793_577_600, 0).expect("time");
-        let mut detector = Detector::new(DetectorConfig::default());
+        let mut detector = Detector::new(DetectorConfig {
+            term_sample_per_hour,
+            ..DetectorConfig::default()
+        });
         let mut alerts = Vec::new();
         for mention in generate_with_texts(&brands, &[], start, 2 * 24 * 60, 13, Some(&pool)) {
             alerts.extend(detector.ingest(&mention));
         }
         let busy_terms = detector.brands["busy"].terms.busy_terms().count();
-        assert!(busy_terms > 200, "{busy_terms} terms tested");
+        assert!(busy_terms > min_busy_terms, "{busy_terms} terms tested");
+        assert_eq!(
+            detector.brands["busy"].term_sampling.shift,
+            if term_sample_per_hour > 0.0 { 2 } else { 0 }
+        );
         // After the first day (every word is new at first), hardly any
         // incident. Read term by term, the strongest of hundreds of terms
         // reaches the watch z by chance every few hours and the resolve z
@@ -2952,8 +3159,10 @@ mod tests {
             18,
             Some(&pool),
         ));
+        // Every mention read: the test places each one's terms itself.
         let mut detector = Detector::new(DetectorConfig {
             max_terms_per_brand: 0,
+            term_sample_per_hour: 0.0,
             ..DetectorConfig::default()
         });
         let bin_seconds = detector.config.bin_seconds;
@@ -3182,10 +3391,66 @@ mod tests {
         }
     }
 
+    /// A busy brand's terms are read from 1 in 2^shift of its mentions,
+    /// chosen by id alone; the shift keeps the sample between the floor
+    /// and twice it, and changes only once the last change has left the
+    /// window.
+    #[test]
+    fn a_term_sample_reads_its_share_and_moves_with_hysteresis() {
+        for shift in 0..=4u8 {
+            let sampling = TermSampling {
+                shift,
+                ..TermSampling::default()
+            };
+            let read = (0..100_000)
+                .filter(|index| sampling.reads(&format!("synth-{index}"), 0))
+                .count();
+            let expected = 100_000.0 * sampling.share();
+            assert!(
+                (read as f64 - expected).abs() < 4.0 * expected.sqrt() + 1.0,
+                "shift {shift}: {read} read, {expected} expected"
+            );
+            // The same ids, the same sample.
+            assert_eq!(sampling.reads("synth-7", 0), sampling.reads("synth-7", 60));
+        }
+        let (window, bin) = (60, 60);
+        let mut sampling = TermSampling::default();
+        // Under twice the floor: every mention.
+        assert!(!sampling.adjust(590.0, 300.0, (0, 60), window, bin));
+        assert_eq!(sampling.shift, 0);
+        // 3,000 an hour: 1 in 8 (375 an hour), from the first bin not
+        // yet open on (two are).
+        assert!(sampling.adjust(3000.0, 300.0, (0, 180), window, bin));
+        assert_eq!((sampling.shift, sampling.since), (3, 180));
+        assert_eq!(sampling.shift_of_bin(120), 0);
+        assert_eq!(sampling.shift_of_bin(180), 3);
+        assert!(sampling.reads("any", 120));
+        // Not again until the window holds only bins of this sample.
+        assert!(!sampling.whole(60 * 60, window, bin));
+        assert!(!sampling.adjust(30_000.0, 300.0, (60 * 60, 61 * 60), window, bin));
+        assert!(sampling.whole(62 * 60, window, bin));
+        // Within the floor and twice it (and above half of it): kept.
+        for per_hour in [1300.0, 2000.0, 4700.0] {
+            assert!(!sampling.adjust(per_hour, 300.0, (62 * 60, 63 * 60), window, bin));
+        }
+        // Below half the floor: down to what keeps it above the floor.
+        assert!(sampling.adjust(1000.0, 300.0, (62 * 60, 63 * 60), window, bin));
+        assert_eq!((sampling.shift, sampling.previous_shift), (1, 3));
+        // Off: every mention again.
+        let mut sampling = TermSampling::default();
+        assert!(!sampling.adjust(1e6, 0.0, (0, 60), window, bin));
+        assert!(sampling.reads("any", 0));
+    }
+
     /// `term_limit`: the detector's `max_terms_per_brand` (0: none). With
     /// one, terms are shed and counted again from their next mention, so
     /// the counts by name are not checked, only those by id.
-    fn check_incremental_sums(texts: Option<&TextPool>, term_limit: usize) {
+    /// `term_sample_per_hour`: as the detector's (0: every mention read).
+    fn check_incremental_sums(
+        texts: Option<&TextPool>,
+        term_limit: usize,
+        term_sample_per_hour: f64,
+    ) {
         let generate = |brands: &[SynthBrand], start, minutes, seed| {
             generate_with_texts(brands, &[], start, minutes, seed, texts)
         };
@@ -3208,6 +3473,7 @@ mod tests {
         stream.extend(generate(&brands, later, 120, 8));
         let mut detector = Detector::new(DetectorConfig {
             max_terms_per_brand: term_limit,
+            term_sample_per_hour,
             ..DetectorConfig::default()
         });
         let bin_seconds = detector.config.bin_seconds;
@@ -3223,11 +3489,17 @@ mod tests {
             if left_out(&detector.stats) == before {
                 let time = mention.mention.created_at.timestamp();
                 let brand = mention.mention.brand.clone();
-                let copied = detector.stats.text_copies > copies;
+                let bin = time - time.rem_euclid(bin_seconds);
+                // A copy's words, and those of a mention outside its
+                // brand's sample (by its bin's), are not read.
+                let not_read = detector.stats.text_copies > copies
+                    || !detector.brands[brand.as_str()]
+                        .term_sampling
+                        .reads(&mention.mention.id, bin);
                 placed
-                    .entry((brand.clone(), time - time.rem_euclid(bin_seconds)))
+                    .entry((brand.clone(), bin))
                     .or_default()
-                    .push(terms_placed(&mention.mention.text, &brand, copied));
+                    .push(terms_placed(&mention.mention.text, &brand, not_read));
             }
             if index % 13 != 0 {
                 continue;
@@ -3254,6 +3526,16 @@ mod tests {
             }
         }
         assert!(checked > 100);
+        if term_sample_per_hour > 0.0 {
+            // 300 an hour read at 1 in 4 (75 an hour, within 40 to 80)
+            // from its second hour until two days of silence took its
+            // level down, then whole again; 20 an hour read whole.
+            assert!(detector.brands["b1"].term_sampling.previous_shift >= 1);
+            assert_eq!(detector.brands["b1"].term_sampling.shift, 0);
+            assert_eq!(detector.brands["b0"].term_sampling, TermSampling::default());
+            let share = detector.stats.terms_unread as f64 / stream.len() as f64;
+            assert!((0.1..0.75).contains(&share), "{share} of mentions unread");
+        }
         if term_limit > 0 {
             // Shed at each bin close: a bin's new terms over the limit at most.
             assert!(detector.stats.terms_shed > 100, "{:?}", detector.stats);
@@ -4006,7 +4288,7 @@ mod tests {
             term_learning: TermLearning::new(2.0, 0.5),
             ..BinDetail::default()
         }));
-        learn_term_rates(&mut terms, &bin, 60);
+        learn_term_rates(&mut terms, &bin, 60, 0);
         let rate = |id: TermId| terms.entry(id).map(|entry| entry.rate.at(10));
         let sum = f64::from(2 * MAX_PLACE_COUNT + 100);
         assert_eq!(rate(crash), Some(0.5 * sum / 2.0));

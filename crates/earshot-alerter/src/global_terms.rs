@@ -65,18 +65,20 @@ impl GlobalTermShares {
 
     /// Notes a bin's mentions and the mentions of each of its terms
     /// (names from `terms`, the brand's table, in `names`), learned at
-    /// [`Self::learn_pending`].
+    /// [`Self::learn_pending`]. A busy brand's terms were read from 1 in
+    /// 2^`sample_shift` of the bin's mentions: each stands for that many.
     pub(crate) fn learn_bin(
         &mut self,
         terms: &TermTable,
         names: &TermNames,
         bin_total: u32,
         bin_terms: &[BinTerm],
+        sample_shift: u8,
     ) {
         self.pending_total += u64::from(bin_total);
         for term in bin_terms {
             let key = self.key(terms.name_bytes(names, term.id()));
-            *self.pending.entry(key).or_default() += u64::from(term.count());
+            *self.pending.entry(key).or_default() += u64::from(term.count()) << sample_shift;
         }
     }
 
@@ -131,8 +133,8 @@ impl GlobalTermShares {
 
     /// A term's expectation in a window of `window_mentions`: the more of
     /// `own` (from the brand's rate) and this share of the window.
-    pub(crate) fn at_least_share(&self, own: f64, name: &str, window_mentions: u32) -> f64 {
-        own.max(self.share(name) * f64::from(window_mentions))
+    pub(crate) fn at_least_share(&self, own: f64, name: &str, window_mentions: f64) -> f64 {
+        own.max(self.share(name) * window_mentions)
     }
 
     #[cfg(test)]
@@ -157,12 +159,13 @@ mod tests {
         names: &mut TermNames,
         total: u32,
         terms: &[(&str, u32)],
+        sample_shift: u8,
     ) {
         let bin_terms: Vec<BinTerm> = terms
             .iter()
             .map(|(name, count)| BinTerm::new(table.intern(names, name), *count))
             .collect();
-        shares.learn_bin(table, names, total, &bin_terms);
+        shares.learn_bin(table, names, total, &bin_terms, sample_shift);
     }
 
     #[test]
@@ -176,11 +179,12 @@ mod tests {
             &mut names,
             10,
             &[("time", 4), ("rare", 1)],
+            0,
         );
         // Not read until every brand has read its windows.
         assert_eq!(shares.share("time"), 0.0);
         shares.learn_pending();
-        learn(&mut shares, &mut table, &mut names, 10, &[("time", 2)]);
+        learn(&mut shares, &mut table, &mut names, 10, &[("time", 2)], 0);
         shares.learn_pending();
         assert_eq!(shares.share("time"), 6.0 / 20.0);
         assert_eq!(shares.share("rare"), 1.0 / 20.0);
@@ -190,6 +194,34 @@ mod tests {
         assert!((shares.share("time") - 0.3).abs() < 1e-12);
         assert_eq!(shares.share("rare"), 0.0);
         assert_eq!(shares.len(), 1);
+    }
+
+    #[test]
+    fn a_sampled_bins_terms_stand_for_the_mentions_not_read() {
+        let mut shares = GlobalTermShares::default();
+        let mut table = TermTable::default();
+        let mut names = TermNames::default();
+        // 1 in 4 of 400 mentions read, "recall" in 10 of them: 40 of 400.
+        learn(
+            &mut shares,
+            &mut table,
+            &mut names,
+            400,
+            &[("recall", 10)],
+            2,
+        );
+        learn(
+            &mut shares,
+            &mut table,
+            &mut names,
+            100,
+            &[("recall", 10)],
+            0,
+        );
+        shares.learn_pending();
+        assert_eq!(shares.share("recall"), 50.0 / 500.0);
+        assert_eq!(shares.at_least_share(1.0, "recall", 25.0), 2.5);
+        assert_eq!(shares.at_least_share(3.0, "recall", 25.0), 3.0);
     }
 
     #[test]
@@ -205,7 +237,7 @@ mod tests {
             .enumerate()
             .map(|(index, name)| (name.as_str(), if index % 2 == 0 { 5 } else { 2 }))
             .collect();
-        learn(&mut shares, &mut table, &mut names, 1000, &terms);
+        learn(&mut shares, &mut table, &mut names, 1000, &terms, 0);
         shares.learn_pending();
         assert_eq!(shares.len(), MAX_GLOBAL_TERMS / 2 + 1);
         assert!(shares.share("t0") > 0.0);

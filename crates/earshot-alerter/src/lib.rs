@@ -159,6 +159,8 @@ pub struct BacktestSummary {
     pub late: u64,
     /// Mentions copying a recent text of their brand's (words not re-read).
     pub text_copies: u64,
+    /// Mentions outside their busy brand's term sample (words not read).
+    pub terms_unread: u64,
     pub alerts: u64,
 }
 
@@ -206,6 +208,7 @@ pub fn backtest(
     summary.mentions = detector.stats.mentions;
     summary.late = detector.stats.late;
     summary.text_copies = detector.stats.text_copies;
+    summary.terms_unread = detector.stats.terms_unread;
     Ok(summary)
 }
 
@@ -218,6 +221,7 @@ struct AlerterMetrics {
     brands_forgotten: IntCounter,
     term_tables_fitted: IntCounter,
     text_copies: IntCounter,
+    terms_unread: IntCounter,
     heap_trims: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
@@ -258,6 +262,10 @@ impl AlerterMetrics {
                 "alerter_text_copies_total",
                 "Mentions whose text copied one of their brand's within the longest term window (reposts, retweets): counted, their words not read again.",
             )?,
+            terms_unread: IntCounter::new(
+                "alerter_terms_unread_total",
+                "Mentions of busy brands whose terms were not read: outside their brand's sample (term_sample_per_hour); counted towards volume, negative and toxic all the same.",
+            )?,
             heap_trims: IntCounter::new(
                 "alerter_heap_trims_total",
                 "Times the free heap was handed back to the system (after each hourly tidy of the term tables, and after a rebuild).",
@@ -294,6 +302,7 @@ impl AlerterMetrics {
         registry.register(Box::new(metrics.brands_forgotten.clone()))?;
         registry.register(Box::new(metrics.term_tables_fitted.clone()))?;
         registry.register(Box::new(metrics.text_copies.clone()))?;
+        registry.register(Box::new(metrics.terms_unread.clone()))?;
         registry.register(Box::new(metrics.heap_trims.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
@@ -444,6 +453,9 @@ impl BatchProcessor for AlertProcessor {
             self.metrics
                 .text_copies
                 .inc_by(after.text_copies - before.text_copies);
+            self.metrics
+                .terms_unread
+                .inc_by(after.terms_unread - before.terms_unread);
             current.measure_due |= after.hourly_tidies > before.hourly_tidies;
             let records = alerts
                 .iter()
@@ -585,8 +597,8 @@ pub async fn run(cli: Cli, shutdown: CancellationToken) -> anyhow::Result<()> {
                     .await??;
             let seconds = started.elapsed().as_secs_f64().max(1e-9);
             eprintln!(
-                "backtest: {} mentions ({} invalid, {} late, {} text copies), {} alert state changes, {:.0} mentions/s",
-                summary.mentions, summary.invalid, summary.late, summary.text_copies, summary.alerts, summary.mentions as f64 / seconds
+                "backtest: {} mentions ({} invalid, {} late, {} text copies, {} outside their brand's term sample), {} alert state changes, {:.0} mentions/s",
+                summary.mentions, summary.invalid, summary.late, summary.text_copies, summary.terms_unread, summary.alerts, summary.mentions as f64 / seconds
             );
             Ok(())
         }
