@@ -475,6 +475,66 @@ fn emerging_terms_explain_a_slow_burn() {
     );
 }
 
+/// A brand of 3,000 mentions an hour has its terms read from 1 in 8 of
+/// them (`term_sample_per_hour`): its crisis hashtag is still heard, and
+/// the evidence counts what the sample stands for.
+#[test]
+fn a_busy_brands_crisis_term_is_heard_in_its_term_sample() {
+    let onset = 2 * DAY + 14 * 60;
+    let brands = [brand("mega", 3000.0)];
+    let events = [event(
+        "mega",
+        onset,
+        60,
+        EventShape::SuddenCrisis {
+            multiplier: 2.0,
+            negative_share: 0.6,
+        },
+    )];
+    let onset_time = start() + Duration::minutes(onset);
+    let read_all = DetectorConfig {
+        term_sample_per_hour: 0.0,
+        ..DetectorConfig::default()
+    };
+    let mut delays = Vec::new();
+    for config in [DetectorConfig::default(), read_all] {
+        let sampled = config.term_sample_per_hour > 0.0;
+        let alerts = run_with(config, &brands, &events, onset + 90, 41);
+        let page = first_page(&alerts, AlertKind::NegativeSurge).expect("the crisis pages");
+        delays.push((page.detected_at - onset_time).num_minutes());
+        let named = alerts
+            .iter()
+            .filter(|alert| alert.detected_at >= onset_time)
+            .flat_map(|alert| &alert.evidence.top_terms)
+            .find(|term| term.term == "#refundnow")
+            .expect("the hashtag is in the evidence");
+        if sampled {
+            // Each mention read stands for 8.
+            assert_eq!(named.observed % 8.0, 0.0, "{named:?}");
+            let heard = alerts
+                .iter()
+                .find(|alert| {
+                    alert.kind == AlertKind::EmergingTerms
+                        && leading_term(alert) == Some("#refundnow")
+                })
+                .expect("the hashtag emerges");
+            assert!(
+                heard.summary.contains("(terms read in 1 of 8 mentions)"),
+                "{}",
+                heard.summary
+            );
+        }
+        assert!(
+            paging(&alerts)
+                .iter()
+                .all(|alert| alert.detected_at >= onset_time),
+            "false page before the crisis"
+        );
+    }
+    // Volume and negative counts read every mention: the page is as soon.
+    assert!(delays[0] <= delays[1] + 1, "delays {delays:?}");
+}
+
 #[test]
 fn an_emerging_term_is_heard_then_resolves_and_the_next_one_is_heard_too() {
     // Every word is new in the first minutes: the brand's first
