@@ -2792,7 +2792,9 @@ fn build_alert(
     let window_counts = reading.counts;
     let last_start = state.last_closed.unwrap_or(0);
     // Term counts are of the mentions read; the evidence reports what they
-    // stand for, all of the window's mentions.
+    // stand for, all of the window's mentions. (In the window after the
+    // sample changed, its bins mix two samples: terms do not emerge then,
+    // and a surge's evidence scales them by the newer one.)
     let sampled = state.term_sampling.share();
     let per_rate = sampled
         * expected_per_rate(
