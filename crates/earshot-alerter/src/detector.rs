@@ -1026,8 +1026,13 @@ impl BrandState {
             self.terms
                 .leave_window(leaving.terms(), slot, windows.longest_term);
             if slot == windows.longest_term {
-                let shift = self.term_sampling.shift_of_bin(leaving.start);
-                learn_from_leaving_bin(&mut self.terms, global, leaving, bin_seconds, shift);
+                learn_from_leaving_bin(
+                    &mut self.terms,
+                    global,
+                    leaving,
+                    bin_seconds,
+                    self.term_sampling,
+                );
             }
         }
         let oldest_kept = newest - (windows.longest as i64 - 1) * bin_seconds;
@@ -1137,8 +1142,13 @@ impl BrandState {
         });
         for gone in self.closed.drain(..) {
             if gone.start > learned_before {
-                let shift = self.term_sampling.shift_of_bin(gone.start);
-                learn_from_leaving_bin(&mut self.terms, global, &gone, windows.bin_seconds, shift);
+                learn_from_leaving_bin(
+                    &mut self.terms,
+                    global,
+                    &gone,
+                    windows.bin_seconds,
+                    self.term_sampling,
+                );
             }
             self.terms.clear_windows(gone.terms());
             self.terms.release_closed(gone.terms());
@@ -1668,15 +1678,16 @@ impl Detector {
 /// What a bin leaving the longest term window teaches (it leaves by age,
 /// or all at once after a gap longer than any window): its brand's term
 /// rates, and every brand's shares, both at the same bins.
-/// `shift`: the bin's terms were read from 1 in 2^shift of its mentions
-/// ([`TermSampling`]); rates and shares learn what all of them would say.
+/// The bin's terms were read from 1 in 2^shift of its mentions (its shift
+/// in `sampling`); rates and shares learn what all of them would say.
 fn learn_from_leaving_bin(
     terms: &mut TermTable,
     global: &mut Shared,
     bin: &Bin,
     bin_seconds: i64,
-    shift: u8,
+    sampling: TermSampling,
 ) {
+    let shift = sampling.shift_of_bin(bin.start);
     learn_term_rates(terms, bin, bin_seconds, shift);
     global
         .shares
@@ -1833,11 +1844,11 @@ impl Detector {
                 if *closed_bins >= windows.counts[0] {
                     baseline.learn_spread(&count_sums[0], &anomalies);
                 }
-                let unopened = open_bins.last_key_value().map_or(next, |(start, _)| *start)
-                    + config.bin_seconds;
                 // Not from the first hour's running mean: a brand of 20 an
                 // hour with two mentions in its first minute reads as 120.
                 if baseline.bins_observed >= 60 {
+                    let unopened = open_bins.last_key_value().map_or(next, |(start, _)| *start)
+                        + config.bin_seconds;
                     term_sampling.adjust(
                         baseline.level * 3600.0 / config.bin_seconds as f64,
                         config.term_sample_per_hour,
@@ -2161,20 +2172,38 @@ fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severi
     }
 }
 
-/// What a term's baseline expects in a window of `held` bins that holds
-/// `mentions`, per unit of its rate: a term's rate over the brand's level
-/// (both deseasonalised) is its usual share of the brand's mentions, and
-/// it expects that share of the window's mentions. Read against the
-/// brand's expected volume instead, every word of a brand whose volume
-/// runs ahead of its baseline (the daily rise while the seasonal factors
-/// are still being learned, a viral spike) read as emerging: 5 incidents
-/// per brand-week on the word-list streams. (A factor, not a function of
-/// the rate: the busy-term scan multiplies it into every term's rate.)
-fn expected_per_rate(baseline: &Baseline, mentions: u32, held: usize) -> f64 {
-    if baseline.level > 0.0 {
-        f64::from(mentions) / baseline.level
-    } else {
-        held as f64
+/// How a term is read in the term window `slot`, of `held` bins.
+#[derive(Clone, Copy, Default)]
+struct TermWindowScale {
+    /// What a term's baseline expects in the mentions read, per unit of
+    /// its rate: a term's rate over the brand's level (both
+    /// deseasonalised) is its usual share of the brand's mentions, and it
+    /// expects that share of the window's mentions, thinned by the
+    /// brand's term sample. Read against the brand's expected volume
+    /// instead, every word of a brand whose volume runs ahead of its
+    /// baseline (the daily rise while the seasonal factors are still being
+    /// learned, a viral spike) read as emerging: 5 incidents per
+    /// brand-week on the word-list streams. (A factor, not a function of
+    /// the rate: the busy-term scan multiplies it into every term's rate.)
+    per_rate: f64,
+    /// The window's mentions whose terms were read (in expectation): what
+    /// a term's share across brands is a share of.
+    mentions_read: f64,
+}
+
+impl TermWindowScale {
+    fn of(state: &BrandState, slot: usize, held: usize) -> Self {
+        let sampled = state.term_sampling.share();
+        let mentions = f64::from(state.windows[slot].total);
+        let per_rate = if state.baseline.level > 0.0 {
+            mentions / state.baseline.level
+        } else {
+            held as f64
+        };
+        TermWindowScale {
+            per_rate: sampled * per_rate,
+            mentions_read: sampled * mentions,
+        }
     }
 }
 
@@ -2196,17 +2225,12 @@ fn readings(
         return best;
     };
     let rate_bin_index = windows.term_rate_bin_index(last_start);
-    // Per window: bins held, what a term expects per unit of rate in the
-    // mentions read, and how many mentions were read.
-    let sampled = state.term_sampling.share();
+    // Per window: bins held, and how a term is read there.
     let mut held = [0usize; MAX_WINDOWS];
-    let mut per_rate = [0f64; MAX_WINDOWS];
-    let mut mentions_read = [0f64; MAX_WINDOWS];
+    let mut scales = [TermWindowScale::default(); MAX_WINDOWS];
     for (slot, &window) in windows.terms.iter().enumerate() {
         held[slot] = state.closed_bins.min(window);
-        per_rate[slot] =
-            sampled * expected_per_rate(baseline, state.windows[slot].total, held[slot]);
-        mentions_read[slot] = sampled * f64::from(state.windows[slot].total);
+        scales[slot] = TermWindowScale::of(state, slot, held[slot]);
     }
     // The strongest new term per window: (z, count, expected, term). Only
     // terms seen at least 3 times can qualify (count >= 3 (expected + 1)).
@@ -2235,7 +2259,7 @@ fn readings(
         let rate = entry.rate.at(rate_bin_index);
         for slot in 0..windows.terms.len() {
             let count = in_windows[slot];
-            let mut expected = rate * per_rate[slot];
+            let mut expected = rate * scales[slot].per_rate;
             // Most terms run at their usual rate: skip their tails (and the
             // global share's lookup).
             if f64::from(count) < 3.0 * (expected + 1.0) {
@@ -2244,7 +2268,7 @@ fn readings(
             expected = global.shares.at_least_share(
                 expected,
                 state.terms.name(&global.names, id),
-                mentions_read[slot],
+                scales[slot].mentions_read,
             );
             if f64::from(count) < 3.0 * (expected + 1.0) {
                 continue;
@@ -2796,14 +2820,8 @@ fn build_alert(
     // sample changed, its bins mix two samples: terms do not emerge then,
     // and a surge's evidence scales them by the newer one.)
     let sampled = state.term_sampling.share();
-    let per_rate = sampled
-        * expected_per_rate(
-            &state.baseline,
-            state.windows[reading.term_window].total,
-            reading.term_window_bins,
-        );
+    let scale = TermWindowScale::of(state, reading.term_window, reading.term_window_bins);
     let rate_bin_index = windows.term_rate_bin_index(last_start);
-    let mentions_read = sampled * f64::from(state.windows[reading.term_window].total);
     let mut terms: Vec<TermEvidence> = state
         .terms
         .busy_terms()
@@ -2815,9 +2833,9 @@ fn build_alert(
                 observed: f64::from(busy.in_windows[reading.term_window]),
                 // As `readings` reads it.
                 expected: global.shares.at_least_share(
-                    entry.rate.at(rate_bin_index) * per_rate,
+                    entry.rate.at(rate_bin_index) * scale.per_rate,
                     name,
-                    mentions_read,
+                    scale.mentions_read,
                 ),
             }
         })
