@@ -212,16 +212,55 @@ pub fn backtest(
     Ok(summary)
 }
 
+/// Detector stats published as counters: (name, help, the stat). Each
+/// grows by what a mention added to its stat.
+const STAT_COUNTERS: [(&str, &str, fn(&detector::DetectorStats) -> u64); 8] = [
+    (
+        "alerter_mentions_total",
+        "Scored mentions fed to the detector.",
+        |stats| stats.mentions,
+    ),
+    (
+        "alerter_late_mentions_total",
+        "Mentions older than the watermark, not counted in detection.",
+        |stats| stats.late,
+    ),
+    (
+        "alerter_term_notes_dropped_total",
+        "Seen-once term notes dropped for room before their bin left (a brand at twice max_terms_per_brand notes): those first mentions go uncounted.",
+        |stats| stats.term_notes_dropped,
+    ),
+    (
+        "alerter_terms_shed_total",
+        "Terms forgotten for room by brands past max_terms_per_brand (the least mentioned of late); one mentioned again starts over.",
+        |stats| stats.terms_shed,
+    ),
+    (
+        "alerter_brands_forgotten_total",
+        "Brands forgotten after forget_idle_brands_hours (a week by default) without a mention, with nothing open.",
+        |stats| stats.brands_forgotten,
+    ),
+    (
+        "alerter_term_tables_fitted_total",
+        "Brand term tables that gave back the room of a busier hour (a fifth of their entries free at the hourly tidy, half at any bin close, or a quarter of their notes in use).",
+        |stats| stats.term_tables_fitted,
+    ),
+    (
+        "alerter_text_copies_total",
+        "Mentions whose text copied one of their brand's within the longest term window (reposts, retweets): counted, their words not read again.",
+        |stats| stats.text_copies,
+    ),
+    (
+        "alerter_terms_unread_total",
+        "Mentions of busy brands whose terms were not read: outside their brand's sample (term_sample_per_hour); counted towards volume, negative and toxic all the same.",
+        |stats| stats.terms_unread,
+    ),
+];
+
 #[derive(Clone)]
 struct AlerterMetrics {
-    mentions: IntCounter,
-    late: IntCounter,
-    term_notes_dropped: IntCounter,
-    terms_shed: IntCounter,
-    brands_forgotten: IntCounter,
-    term_tables_fitted: IntCounter,
-    text_copies: IntCounter,
-    terms_unread: IntCounter,
+    /// Each of [`STAT_COUNTERS`], with how it reads its stat.
+    stat_counters: Vec<(fn(&detector::DetectorStats) -> u64, IntCounter)>,
     heap_trims: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
@@ -234,38 +273,10 @@ struct AlerterMetrics {
 impl AlerterMetrics {
     fn new(registry: &Registry) -> Result<Self, prometheus::Error> {
         let metrics = AlerterMetrics {
-            mentions: IntCounter::new(
-                "alerter_mentions_total",
-                "Scored mentions fed to the detector.",
-            )?,
-            late: IntCounter::new(
-                "alerter_late_mentions_total",
-                "Mentions older than the watermark, not counted in detection.",
-            )?,
-            term_notes_dropped: IntCounter::new(
-                "alerter_term_notes_dropped_total",
-                "Seen-once term notes dropped for room before their bin left (a brand at twice max_terms_per_brand notes): those first mentions go uncounted.",
-            )?,
-            terms_shed: IntCounter::new(
-                "alerter_terms_shed_total",
-                "Terms forgotten for room by brands past max_terms_per_brand (the least mentioned of late); one mentioned again starts over.",
-            )?,
-            brands_forgotten: IntCounter::new(
-                "alerter_brands_forgotten_total",
-                "Brands forgotten after forget_idle_brands_hours (a week by default) without a mention, with nothing open.",
-            )?,
-            term_tables_fitted: IntCounter::new(
-                "alerter_term_tables_fitted_total",
-                "Brand term tables that gave back the room of a busier hour (a fifth of their entries free at the hourly tidy, half at any bin close, or a quarter of their notes in use).",
-            )?,
-            text_copies: IntCounter::new(
-                "alerter_text_copies_total",
-                "Mentions whose text copied one of their brand's within the longest term window (reposts, retweets): counted, their words not read again.",
-            )?,
-            terms_unread: IntCounter::new(
-                "alerter_terms_unread_total",
-                "Mentions of busy brands whose terms were not read: outside their brand's sample (term_sample_per_hour); counted towards volume, negative and toxic all the same.",
-            )?,
+            stat_counters: STAT_COUNTERS
+                .iter()
+                .map(|(name, help, stat)| Ok((*stat, IntCounter::new(*name, *help)?)))
+                .collect::<Result<_, prometheus::Error>>()?,
             heap_trims: IntCounter::new(
                 "alerter_heap_trims_total",
                 "Times the free heap was handed back to the system (after each hourly tidy of the term tables, and after a rebuild).",
@@ -295,14 +306,9 @@ impl AlerterMetrics {
                 &["part"],
             )?,
         };
-        registry.register(Box::new(metrics.mentions.clone()))?;
-        registry.register(Box::new(metrics.late.clone()))?;
-        registry.register(Box::new(metrics.term_notes_dropped.clone()))?;
-        registry.register(Box::new(metrics.terms_shed.clone()))?;
-        registry.register(Box::new(metrics.brands_forgotten.clone()))?;
-        registry.register(Box::new(metrics.term_tables_fitted.clone()))?;
-        registry.register(Box::new(metrics.text_copies.clone()))?;
-        registry.register(Box::new(metrics.terms_unread.clone()))?;
+        for (_, counter) in &metrics.stat_counters {
+            registry.register(Box::new(counter.clone()))?;
+        }
         registry.register(Box::new(metrics.heap_trims.clone()))?;
         registry.register(Box::new(metrics.alerts.clone()))?;
         registry.register(Box::new(metrics.rebuilds.clone()))?;
@@ -436,26 +442,9 @@ impl BatchProcessor for AlertProcessor {
             let before = detector.stats.clone();
             let alerts = detector.ingest_view(&mention);
             let after = &detector.stats;
-            self.metrics.mentions.inc();
-            self.metrics.late.inc_by(after.late - before.late);
-            self.metrics
-                .term_notes_dropped
-                .inc_by(after.term_notes_dropped - before.term_notes_dropped);
-            self.metrics
-                .terms_shed
-                .inc_by(after.terms_shed - before.terms_shed);
-            self.metrics
-                .brands_forgotten
-                .inc_by(after.brands_forgotten - before.brands_forgotten);
-            self.metrics
-                .term_tables_fitted
-                .inc_by(after.term_tables_fitted - before.term_tables_fitted);
-            self.metrics
-                .text_copies
-                .inc_by(after.text_copies - before.text_copies);
-            self.metrics
-                .terms_unread
-                .inc_by(after.terms_unread - before.terms_unread);
+            for (stat, counter) in &self.metrics.stat_counters {
+                counter.inc_by(stat(after) - stat(&before));
+            }
             current.measure_due |= after.hourly_tidies > before.hourly_tidies;
             let records = alerts
                 .iter()
