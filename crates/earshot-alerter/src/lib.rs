@@ -212,9 +212,12 @@ pub fn backtest(
     Ok(summary)
 }
 
+/// Reads one of the detector's stats.
+type ReadStat = fn(&detector::DetectorStats) -> u64;
+
 /// Detector stats published as counters: (name, help, the stat). Each
 /// grows by what a mention added to its stat.
-const STAT_COUNTERS: [(&str, &str, fn(&detector::DetectorStats) -> u64); 8] = [
+const STAT_COUNTERS: [(&str, &str, ReadStat); 8] = [
     (
         "alerter_mentions_total",
         "Scored mentions fed to the detector.",
@@ -260,7 +263,7 @@ const STAT_COUNTERS: [(&str, &str, fn(&detector::DetectorStats) -> u64); 8] = [
 #[derive(Clone)]
 struct AlerterMetrics {
     /// Each of [`STAT_COUNTERS`], with how it reads its stat.
-    stat_counters: Vec<(fn(&detector::DetectorStats) -> u64, IntCounter)>,
+    stat_counters: Vec<(ReadStat, IntCounter)>,
     heap_trims: IntCounter,
     rebuilds: IntCounter,
     rebuild_mentions: IntCounter,
