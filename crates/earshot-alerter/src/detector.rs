@@ -1725,13 +1725,14 @@ fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64, shift: u
                 .map(|other| other.count())
                 .sum();
         }
-        // Deseasonalised like the level: evening chatter is not an emerging term.
-        terms.learn_rate(
-            id,
-            f64::from(count) * sample_scale(shift) / factor,
-            alpha,
-            bin_index,
-        );
+        if let Some(entry) = terms.entry_mut(id) {
+            // Deseasonalised like the level: evening chatter is not an emerging term.
+            entry.rate.learn(
+                f64::from(count) * sample_scale(shift) / factor,
+                alpha,
+                bin_index,
+            );
+        }
     }
 }
 
@@ -2252,7 +2253,7 @@ fn readings(
     for (busy, entry) in state.terms.busy_terms().filter(|_| terms_ready) {
         terms_tested += 1;
         let (id, in_windows) = (busy.id, &busy.in_windows);
-        let rate = busy.rate.at(rate_bin_index);
+        let rate = entry.rate.at(rate_bin_index);
         // Most terms run at their usual rate in every window: one pass
         // over all windows at once, without branches, skips them (and the
         // global share's lookup); it was most of the scan's time.
@@ -2831,14 +2832,14 @@ fn build_alert(
         .terms
         .busy_terms()
         .filter(|(busy, _)| busy.in_windows[reading.term_window] >= MIN_TERM_COUNT)
-        .map(|(busy, _)| {
+        .map(|(busy, entry)| {
             let name = state.terms.name(&global.names, busy.id);
             TermEvidence {
                 term: name.to_owned(),
                 observed: f64::from(busy.in_windows[reading.term_window]),
                 // As `readings` reads it.
                 expected: global.shares.at_least_share(
-                    busy.rate.at(rate_bin_index) * scale.per_rate,
+                    entry.rate.at(rate_bin_index) * scale.per_rate,
                     name,
                     scale.mentions_read,
                 ),
@@ -3957,8 +3958,8 @@ mod tests {
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
             let id = state.terms.find(&detector.shared.names, name).expect(name);
-            let rate = state.terms.rate(id).expect(name);
-            (rate, state.terms.window_counts(id))
+            let entry = state.terms.entry(id).expect(name).clone();
+            (entry, state.terms.window_counts(id))
         };
         let (quagga, zebra) = (entry("quagga"), entry("zebra"));
         assert_eq!(
@@ -3970,7 +3971,7 @@ mod tests {
         let (quagga, zebra) = (quagga.0, zebra.0);
         let first_bin = (start + first) / bin_seconds;
         assert_eq!(
-            (quagga.at(first_bin), zebra.at(first_bin)),
+            (quagga.rate.at(first_bin), zebra.rate.at(first_bin)),
             (0.0, 0.0)
         );
         assert!(state.terms.find(&detector.shared.names, "okapi").is_none());
@@ -3979,16 +3980,16 @@ mod tests {
         let state = detector.brands.get("acme").expect("brand");
         let entry = |name: &str| {
             let id = state.terms.find(&detector.shared.names, name).expect(name);
-            let rate = state.terms.rate(id).expect(name);
-            (rate, state.terms.window_counts(id))
+            let entry = state.terms.entry(id).expect(name).clone();
+            (entry, state.terms.window_counts(id))
         };
         let (quagga, zebra) = (entry("quagga"), entry("zebra"));
         assert_eq!(quagga.1[..3], [0, 0, 1]);
         let (quagga, zebra) = (quagga.0, zebra.0);
-        assert!(quagga.at(first_bin) > 0.0);
+        assert!(quagga.rate.at(first_bin) > 0.0);
         assert_eq!(
-            (2.0 * quagga.at(first_bin)).to_bits(),
-            zebra.at(first_bin).to_bits()
+            (2.0 * quagga.rate.at(first_bin)).to_bits(),
+            zebra.rate.at(first_bin).to_bits()
         );
     }
 
@@ -4314,7 +4315,7 @@ mod tests {
             ..BinDetail::default()
         }));
         learn_term_rates(&mut terms, &bin, 60, 0);
-        let rate = |id: TermId| terms.rate(id).map(|rate| rate.at(10));
+        let rate = |id: TermId| terms.entry(id).map(|entry| entry.rate.at(10));
         let sum = f64::from(2 * MAX_PLACE_COUNT + 100);
         assert_eq!(rate(crash), Some(0.5 * sum / 2.0));
         assert_eq!(rate(other), Some(0.5 * 2.0 / 2.0));

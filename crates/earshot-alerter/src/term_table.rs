@@ -333,9 +333,7 @@ pub(crate) struct TermEntry {
     /// the term is then held until shed, never forgotten while a bin names
     /// it.
     closed_bins: u16,
-    /// Its rate while not busy (a busy term's is in the busy list: see
-    /// [`TermTable::rate`]).
-    rate: TermRate,
+    pub rate: TermRate,
     /// Entries of open bins naming it (one per mention).
     open_entries: u32,
     /// Its mentions in each detection window (closed bins only), or where
@@ -431,15 +429,12 @@ impl TermWindows {
     }
 }
 
-/// A busy term (see [`TermTable::busy`]), its mentions in each detection
-/// window (closed bins only), and its rate: the busy-term scan reads the
-/// rate of every busy term at every bin close, and from its entry that was
-/// a cache miss each (the entry's own is unused meanwhile).
+/// A busy term (see [`TermTable::busy`]) and its mentions in each
+/// detection window (closed bins only).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BusyTerm {
     pub id: TermId,
     pub in_windows: [u32; MAX_WINDOWS],
-    pub rate: TermRate,
 }
 
 /// The shares of a term's recent mentions (about its last four, each
@@ -895,35 +890,8 @@ impl TermTable {
         self.entries.get(id as usize)
     }
 
-    /// The term's rate, wherever it is kept (the busy list or its entry).
-    #[cfg(test)]
-    pub(crate) fn rate(&self, id: TermId) -> Option<TermRate> {
-        self.entries.get(id as usize).map(|entry| self.rate_of(entry))
-    }
-
-    fn rate_of(&self, entry: &TermEntry) -> TermRate {
-        entry
-            .windows
-            .busy_position()
-            .and_then(|position| self.busy.get(position))
-            .map_or(entry.rate, |busy| busy.rate)
-    }
-
-    /// Folds a bin's (deseasonalised) count into the term's rate (see
-    /// [`TermRate::learn`]).
-    pub(crate) fn learn_rate(&mut self, id: TermId, observed: f64, alpha: f64, bin_index: i64) {
-        let Some(entry) = self.entries.get_mut(id as usize) else {
-            return;
-        };
-        let rate = match entry
-            .windows
-            .busy_position()
-            .and_then(|position| self.busy.get_mut(position))
-        {
-            Some(busy) => &mut busy.rate,
-            None => &mut entry.rate,
-        };
-        rate.learn(observed, alpha, bin_index);
+    pub(crate) fn entry_mut(&mut self, id: TermId) -> Option<&mut TermEntry> {
+        self.entries.get_mut(id as usize)
     }
 
     /// Room held: entry slots (live and free) and allocated, and note slots.
@@ -1146,14 +1114,13 @@ impl TermTable {
             }
             if counts[longest] >= MIN_TERM_COUNT {
                 entry.windows = TermWindows::busy_at(self.busy.len());
-                // 28 bytes each, 455k at 10k brands' busiest hour:
+                // 20 bytes each, 455k at 10k brands' busiest hour:
                 // a sixteenth of room at most, not half.
                 push_with_little_room(
                     &mut self.busy,
                     BusyTerm {
                         id: term.id(),
                         in_windows: counts,
-                        rate: entry.rate,
                     },
                 );
             } else {
@@ -1184,9 +1151,8 @@ impl TermTable {
         }
     }
 
-    /// Takes `id` out of the busy list, its rate back to its entry; returns
-    /// the window counts it had there (its entry's are none until the
-    /// caller sets them).
+    /// Takes `id` out of the busy list; returns the window counts it had
+    /// there (its entry's are none until the caller sets them).
     fn unlist_busy(&mut self, id: TermId) -> [u32; MAX_WINDOWS] {
         let entry = &mut self.entries[id as usize];
         let Some(position) = entry.windows.busy_position() else {
@@ -1197,7 +1163,6 @@ impl TermTable {
             return [0; MAX_WINDOWS];
         }
         let removed = self.busy.swap_remove(position);
-        entry.rate = removed.rate;
         if let Some(moved) = self.busy.get(position) {
             self.entries[moved.id as usize].windows = TermWindows::busy_at(position);
         }
@@ -1213,9 +1178,7 @@ impl TermTable {
             }
         }
         for busy in self.busy.drain(..) {
-            let entry = &mut self.entries[busy.id as usize];
-            entry.windows = TermWindows::NONE;
-            entry.rate = busy.rate;
+            self.entries[busy.id as usize].windows = TermWindows::NONE;
         }
     }
 
@@ -1258,7 +1221,7 @@ impl TermTable {
             if entry.is_held() || entry.is_free() {
                 continue;
             }
-            let rate = self.rate_of(entry).at(bin_index);
+            let rate = entry.rate.at(bin_index);
             if rate < rare_rate {
                 self.forget(names, id as TermId);
             } else {
@@ -1318,7 +1281,7 @@ impl TermTable {
                 .zip(windows)
                 .map(|(count, bins)| f64::from(count + entry.open_entries) / (*bins).max(1) as f64)
                 .fold(0.0, f64::max);
-            ranked.push((of_late, self.rate_of(entry).at(bin_index), id as TermId));
+            ranked.push((of_late, entry.rate.at(bin_index), id as TermId));
         }
         let excess = ranked.len() - limit * 3 / 4;
         let order = |left: &(f64, f64, TermId), right: &(f64, f64, TermId)| {
@@ -1544,8 +1507,7 @@ mod tests {
         rate: f64,
     ) -> TermId {
         let id = table.intern(names, name);
-        // A new term: not busy, its rate in its entry.
-        if let Some(entry) = table.entries.get_mut(id as usize) {
+        if let Some(entry) = table.entry_mut(id) {
             entry.rate = TermRate::new(rate, 0);
         }
         id
@@ -1807,28 +1769,6 @@ mod tests {
         );
     }
 
-    /// A busy term's rate lives in the busy list: it goes there when the
-    /// term is listed, learns there, and goes back to the entry when the
-    /// term leaves (fails if any of the moves is undone).
-    #[test]
-    fn a_busy_terms_rate_moves_with_it() {
-        let mut table = TermTable::default();
-        let mut names = TermNames::default();
-        let id = intern_at_rate(&mut table, &mut names, "refund", 2.0);
-        let bin = vec![BinTerm::new(id, MIN_TERM_COUNT)];
-        table.enter_windows(&bin, 1, 0);
-        let listed: Vec<f64> = table
-            .busy_terms()
-            .map(|(busy, _)| busy.rate.at(0))
-            .collect();
-        assert_eq!(listed, [2.0]);
-        table.learn_rate(id, 4.0, 0.5, 0);
-        assert_eq!(table.rate(id).map(|rate| rate.at(0)), Some(3.0));
-        table.leave_window(&bin, 0, 0);
-        assert_eq!(table.busy_terms().count(), 0);
-        assert_eq!(table.rate(id).map(|rate| rate.at(0)), Some(3.0));
-    }
-
     /// A hold count at its limit stays there: the term is never forgotten
     /// while a bin may name it (fails if it is taken down).
     #[test]
@@ -1836,7 +1776,7 @@ mod tests {
         let mut table = TermTable::default();
         let mut names = TermNames::default();
         let acme = table.intern(&mut names, "acme");
-        if let Some(entry) = table.entries.get_mut(acme as usize) {
+        if let Some(entry) = table.entry_mut(acme) {
             entry.closed_bins = u16::MAX - 1;
         }
         let mut bin = vec![BinTerm::once(acme)];
@@ -1984,7 +1924,7 @@ mod tests {
         };
         // (As stored: in single precision.)
         assert_eq!(
-            table.rate(id).map(|rate| rate.at(100)),
+            table.entry(id).map(|entry| entry.rate.at(100)),
             Some(f64::from(0.1_f32))
         );
         // t5's rate was too rare to remember: it starts with none.
@@ -1992,7 +1932,7 @@ mod tests {
         let Sighting::Second { id, .. } = sight(&mut table, &mut names, "t5", 6000) else {
             panic!("no entry for t5");
         };
-        assert_eq!(table.rate(id).map(|rate| rate.at(100)), Some(0.0));
+        assert_eq!(table.entry(id).map(|entry| entry.rate.at(100)), Some(0.0));
     }
 
     /// At the note limit the older half of the notes goes (whole bins), so
@@ -2352,7 +2292,7 @@ mod tests {
             let id = table.find(&names, &name).expect("kept");
             assert!((id as usize) < 700);
             assert_eq!(table.name(&names, id), name);
-            let rate = table.rate(id).map(|rate| rate.at(0));
+            let rate = table.entry(id).map(|entry| entry.rate.at(0));
             assert_eq!(rate, Some(index as f64));
         }
         assert!(table.find(&names, "term0042").is_none());
@@ -2390,9 +2330,9 @@ mod tests {
         assert_eq!(table.find(&names, "fresh"), Some(fresh));
         // A new term starts at the highest rate forgotten (term05's): it
         // may be one of them back. It decays as any rate does.
-        assert_eq!(table.rate(fresh).map(|rate| rate.at(0)), Some(5.0));
+        assert_eq!(table.entry(fresh).map(|entry| entry.rate.at(0)), Some(5.0));
         assert_eq!(
-            table.rate(fresh).map(|rate| rate.at(100)),
+            table.entry(fresh).map(|entry| entry.rate.at(100)),
             Some(TermRate::new(5.0, 0).at(100))
         );
         assert!(TermRate::new(5.0, 0).at(100) < 5.0);
