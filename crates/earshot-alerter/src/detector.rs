@@ -2173,7 +2173,7 @@ fn severity_for(z: f64, evidence: u32, thresholds: &Thresholds) -> Option<Severi
 }
 
 /// How a term is read in the term window `slot`, of `held` bins.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct TermWindowScale {
     /// What a term's baseline expects in the mentions read, per unit of
     /// its rate: a term's rate over the brand's level (both
@@ -2192,6 +2192,13 @@ struct TermWindowScale {
 }
 
 impl TermWindowScale {
+    /// A window not configured: no term qualifies there (a count is never
+    /// at least infinity, nor NaN).
+    const UNUSED: TermWindowScale = TermWindowScale {
+        per_rate: f64::INFINITY,
+        mentions_read: 0.0,
+    };
+
     fn of(state: &BrandState, slot: usize, held: usize) -> Self {
         let sampled = state.term_sampling.share();
         let mentions = f64::from(state.windows[slot].total);
@@ -2227,7 +2234,7 @@ fn readings(
     let rate_bin_index = windows.term_rate_bin_index(last_start);
     // Per window: bins held, and how a term is read there.
     let mut held = [0usize; MAX_WINDOWS];
-    let mut scales = [TermWindowScale::default(); MAX_WINDOWS];
+    let mut scales = [TermWindowScale::UNUSED; MAX_WINDOWS];
     for (slot, &window) in windows.terms.iter().enumerate() {
         held[slot] = state.closed_bins.min(window);
         scales[slot] = TermWindowScale::of(state, slot, held[slot]);
@@ -2244,12 +2251,6 @@ fn readings(
         && state
             .term_sampling
             .whole(last_start, longest_term_bins, config.bin_seconds);
-    // A window's expectation per unit of rate; windows not configured
-    // never qualify (a count is never at least infinity, nor NaN).
-    let mut per_rate = [f64::INFINITY; MAX_WINDOWS];
-    for (slot, scale) in scales.iter().enumerate().take(windows.terms.len()) {
-        per_rate[slot] = scale.per_rate;
-    }
     for (busy, entry) in state.terms.busy_terms().filter(|_| terms_ready) {
         terms_tested += 1;
         let (id, in_windows) = (busy.id, &busy.in_windows);
@@ -2259,7 +2260,7 @@ fn readings(
         // global share's lookup); it was most of the scan's time.
         let mut over_usual = 0u32;
         for slot in 0..MAX_WINDOWS {
-            let usual = 3.0 * (rate * per_rate[slot] + 1.0);
+            let usual = 3.0 * (rate * scales[slot].per_rate + 1.0);
             over_usual |= u32::from(f64::from(in_windows[slot]) >= usual) << slot;
         }
         if over_usual == 0 {
@@ -2270,7 +2271,7 @@ fn readings(
                 continue;
             }
             let count = in_windows[slot];
-            let mut expected = rate * per_rate[slot];
+            let mut expected = rate * scales[slot].per_rate;
             expected = global.shares.at_least_share(
                 expected,
                 state.terms.name(&global.names, id),
