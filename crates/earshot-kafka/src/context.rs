@@ -10,14 +10,12 @@ use rdkafka::ClientContext;
 use crate::metrics::KafkaMetrics;
 
 /// Client context that turns librdkafka statistics into lag and broker-up
-/// metrics and keeps the service's health entry current.
+/// metrics and keeps the service's health entry current (a producer's).
 #[derive(Clone)]
 pub struct ClientHealthContext {
     metrics: KafkaMetrics,
     health: Health,
     component: &'static str,
-    /// Whether the consumer's partitions are held paused (back-pressure).
-    held: Arc<AtomicBool>,
 }
 
 impl ClientHealthContext {
@@ -27,6 +25,23 @@ impl ClientHealthContext {
             metrics,
             health,
             component,
+        }
+    }
+}
+
+/// A consumer's context: the client's metrics and health, and whether the
+/// pipeline holds the partitions paused, which every assignment follows.
+#[derive(Clone)]
+pub struct ConsumerHealthContext {
+    client: ClientHealthContext,
+    /// Whether the consumer's partitions are held paused (back-pressure).
+    held: Arc<AtomicBool>,
+}
+
+impl ConsumerHealthContext {
+    pub fn new(metrics: KafkaMetrics, health: Health, component: &'static str) -> Self {
+        ConsumerHealthContext {
+            client: ClientHealthContext::new(metrics, health, component),
             held: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -35,6 +50,10 @@ impl ClientHealthContext {
     /// rebalance meanwhile pauses or resumes what it assigns to match.
     pub fn hold_partitions(&self, held: bool) {
         self.held.store(held, Ordering::SeqCst);
+    }
+
+    fn partitions_held(&self) -> bool {
+        self.held.load(Ordering::SeqCst)
     }
 }
 
@@ -101,7 +120,17 @@ impl ClientContext for ClientHealthContext {
     }
 }
 
-impl ConsumerContext for ClientHealthContext {
+impl ClientContext for ConsumerHealthContext {
+    fn stats(&self, statistics: Statistics) {
+        self.client.stats(statistics);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.client.error(error, reason);
+    }
+}
+
+impl ConsumerContext for ConsumerHealthContext {
     /// librdkafka keeps a partition's pause across a rebalance (its issue
     /// 1849). A partition paused for back-pressure, revoked (a session
     /// timeout while the broker was down) and assigned again would stay
@@ -111,7 +140,7 @@ impl ConsumerContext for ClientHealthContext {
     fn post_rebalance(&self, base_consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) => {
-                let held = self.held.load(Ordering::SeqCst);
+                let held = self.partitions_held();
                 let result = match held {
                     true => base_consumer.pause(partitions),
                     false => base_consumer.resume(partitions),

@@ -23,7 +23,7 @@ mod record;
 mod service;
 
 pub use config::{redact_config, KafkaArgs, PipelineArgs};
-pub use context::ClientHealthContext;
+pub use context::{ClientHealthContext, ConsumerHealthContext};
 pub use dlq::{dlq_headers, DLQ_HEADER_PREFIX};
 pub use error::{KafkaPlumbingError, Result};
 pub use metrics::KafkaMetrics;

@@ -27,7 +27,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::PipelineArgs;
-use crate::context::ClientHealthContext;
+use crate::context::ConsumerHealthContext;
 use crate::dlq::dead_letter_record;
 use crate::error::{KafkaPlumbingError, Result};
 use crate::metrics::KafkaMetrics;
@@ -104,7 +104,7 @@ pub struct PipelineReport {
     pub committed: BTreeMap<(String, i32), i64>,
 }
 
-type SharedConsumer = Arc<StreamConsumer<ClientHealthContext>>;
+type SharedConsumer = Arc<StreamConsumer<ConsumerHealthContext>>;
 
 struct ProcessedBatch {
     inputs: Vec<InputRecord>,
@@ -247,8 +247,8 @@ fn create_consumer(
         &settings.stats_interval.as_millis().to_string(),
     );
     tracing::info!(config = ?crate::redact_config(&config), "kafka consumer configuration");
-    let context = ClientHealthContext::new(metrics, health, "kafka_consumer");
-    let consumer: StreamConsumer<ClientHealthContext> = config.create_with_context(context)?;
+    let context = ConsumerHealthContext::new(metrics, health, "kafka_consumer");
+    let consumer: StreamConsumer<ConsumerHealthContext> = config.create_with_context(context)?;
     Ok(Arc::new(consumer))
 }
 
