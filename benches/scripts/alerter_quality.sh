@@ -57,5 +57,6 @@ for rule, row in rows.items():
     if row.get("missed"):
         print(f"{rule} missed: {', '.join(row['missed'])}")
 PY
-step "what earshot's misses left to see (hindsight tests against each brand's same hour on other days)"
-"$VENV/bin/python" "$ROOT/benches/scripts/alerter_misses.py" "$WORK/scored.jsonl" "$WORK/truth.jsonl" "$WORK/earshot.eval.json"
+step "what earshot's misses left to see (hindsight tests against each brand's same hour on other days), and recall on the crises with the minimum evidence"
+"$VENV/bin/python" "$ROOT/benches/scripts/alerter_misses.py" "$WORK/scored.jsonl" "$WORK/truth.jsonl" \
+  "$WORK/earshot.eval.json" meltwater="$WORK/meltwater.eval.json" socialmetrix="$WORK/socialmetrix.eval.json"
