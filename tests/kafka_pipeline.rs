@@ -354,3 +354,80 @@ async fn records_wait_at_most_one_call_behind_a_busy_processor() {
         "a call exceeded the merge limit"
     );
 }
+
+/// librdkafka keeps a pause across a rebalance; the consumers' context
+/// makes every assignment follow the pipeline's hold instead. A consumer
+/// held paused before its first assignment receives nothing, though a
+/// record waits, until it is resumed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignment_while_held_stays_paused() {
+    use earshot_kafka::rdkafka::consumer::{BaseConsumer, Consumer};
+    use earshot_kafka::rdkafka::message::Message;
+    use earshot_kafka::rdkafka::ClientConfig;
+    use earshot_kafka::ConsumerHealthContext;
+
+    const TOPIC: &str = "it.held";
+    let broker = TestBroker::start();
+    broker.create_topics(&[TOPIC], 1).await;
+    broker
+        .producer()
+        .send_all(
+            &[OutputRecord::new(
+                TOPIC,
+                Some(b"brand-0".to_vec()),
+                mention_json(0),
+            )],
+            &CancellationToken::new(),
+        )
+        .await
+        .expect("produce");
+
+    let context = ConsumerHealthContext::new(
+        KafkaMetrics::unregistered(),
+        Health::default(),
+        "kafka_consumer",
+    );
+    context.hold_partitions(true);
+    let consumer: BaseConsumer<ConsumerHealthContext> = ClientConfig::new()
+        .set("bootstrap.servers", broker.brokers())
+        .set("group.id", "it-held")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "100")
+        .create_with_context(context)
+        .expect("consumer");
+    consumer.subscribe(&[TOPIC]).expect("subscribe");
+
+    // Held: the assignment comes, the record does not.
+    let held_until = std::time::Instant::now() + Duration::from_secs(20);
+    let mut assigned_at = None;
+    while std::time::Instant::now() < held_until {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            panic!("a held consumer received {:?}", message.map(|_| ()));
+        }
+        let assigned = consumer.assignment().expect("assignment").count() > 0;
+        match assigned_at {
+            None if assigned => assigned_at = Some(std::time::Instant::now()),
+            // Several fetch waits after the assignment: a resumed
+            // partition would have delivered by now.
+            Some(at) if at.elapsed() > Duration::from_secs(5) => break,
+            _ => {}
+        }
+    }
+    assert!(
+        assigned_at.is_some(),
+        "no assignment in 20 s\n{}",
+        broker.log_tail()
+    );
+
+    consumer.context().hold_partitions(false);
+    let assignment = consumer.assignment().expect("assignment");
+    consumer.resume(&assignment).expect("resume");
+    let resumed_until = std::time::Instant::now() + Duration::from_secs(30);
+    let mut received = None;
+    while received.is_none() && std::time::Instant::now() < resumed_until {
+        received = consumer.poll(Duration::from_millis(200));
+    }
+    let message = received.expect("nothing after resuming").expect("a record");
+    assert_eq!(message.payload(), Some(mention_json(0).as_slice()));
+}
