@@ -8,6 +8,8 @@ incident whose first page falls outside every crisis of its brand (onset to
 end + 30 minutes) is one false alarm, however many updates (escalations,
 de-escalations) it sends afterwards. Later pages of an incident that first
 paged during a crisis are updates of a true alarm, not new alarms.
+`delays_by_crisis` gives each detected crisis's delay by "brand onset", so
+that two rules' delays can be compared on the crises both detect.
 
 An event is explained when an alert of its brand (any kind or severity)
 names the event's term (`term` in the truth; `#issueN` for brand N in
@@ -31,6 +33,7 @@ def main() -> None:
     pages = [a for a in alerts if a["status"] == "firing" and a["severity"] in ("warning", "critical")]
     brands = {a["brand"] for a in alerts} | {t["brand"] for t in truth}
     delays, matched, missed = [], set(), []
+    delays_by_crisis = {}
     for event in truth:
         if not event["crisis"]:
             continue
@@ -39,6 +42,7 @@ def main() -> None:
         if hits:
             first = min(hits, key=lambda p: p["detected_at"])
             delays.append((parse(first["detected_at"]) - onset).total_seconds() / 60)
+            delays_by_crisis[f"{event['brand']} {event['onset_at']}"] = delays[-1]
         else:
             missed.append(f"{event['brand']} {event['shape'].split(' ')[0].split('{')[0]}")
         for p in hits:
@@ -73,6 +77,7 @@ def main() -> None:
         "pages": len(pages), "incidents_paged": len(first_pages), "false_pages": len(false_pages), "false_pages_per_brand_week": round(len(false_pages) / max(brand_weeks, 1e-9), 3),
         "false_page_examples": [p["summary"][:120] for p in false_pages[:5]],
         "missed": missed,
+        "delays_by_crisis": delays_by_crisis,
         "events": len(truth), "explained_within_60_min": len(explain_delays),
         "explain_median_delay_min": statistics.median(explain_delays) if explain_delays else float("nan"),
     }, indent=2))

@@ -41,7 +41,7 @@ for rule in earshot meltwater socialmetrix; do
   "$VENV/bin/python" "$ROOT/scripts/evaluate_alerts.py" "$WORK/truth.jsonl" "$WORK/$rule.jsonl" "$DAYS" > "$WORK/$rule.eval.json"
 done
 "$VENV/bin/python" - "$WORK" "$(grep -o '[0-9]* mentions/s' "$WORK/backtest.log" | cut -d' ' -f1)" <<'PY'
-import json, sys
+import json, statistics, sys
 work, speed = sys.argv[1], sys.argv[2]
 rows = {rule: json.load(open(f"{work}/{rule}.eval.json")) for rule in ("earshot", "meltwater", "socialmetrix")}
 print(f"| figure | earshot | anchor: 1 h > 2x 12 h mean | anchor: 1 h > mean + 3 sd of 7 d |")
@@ -53,6 +53,26 @@ line("p90 detection delay (min)", "p90_delay_min")
 line("false pages", "false_pages")
 line("false pages per brand-week", "false_pages_per_brand_week")
 print(f"\ncrises: {rows['earshot']['crises']}; backtest speed: {speed} mentions/s")
+# Each rule's delays above are over the crises it detects, so a rule that
+# finds only the loudest crises has short delays by that alone; here the
+# delays of earshot and each anchor on the crises both detect.
+def percentiles(delays):
+    # As evaluate_alerts.py reads them.
+    delays = sorted(delays)
+    return statistics.median(delays), delays[min(len(delays) - 1, int(len(delays) * 0.9))]
+ours = rows["earshot"]["delays_by_crisis"]
+for anchor in ("meltwater", "socialmetrix"):
+    theirs = rows[anchor]["delays_by_crisis"]
+    both = sorted(set(ours) & set(theirs))
+    if not both:
+        print(f"{anchor}: no crisis detected by both")
+        continue
+    (our_median, our_p90), (their_median, their_p90) = (
+        percentiles([rule[crisis] for crisis in both]) for rule in (ours, theirs))
+    sooner = sum(ours[crisis] < theirs[crisis] for crisis in both)
+    later = sum(ours[crisis] > theirs[crisis] for crisis in both)
+    print(f"on the {len(both)} crises earshot and {anchor} both detect: median {our_median} vs {their_median} min, "
+          f"p90 {our_p90} vs {their_p90} min; earshot sooner on {sooner}, later on {later}")
 for rule, row in rows.items():
     if row.get("missed"):
         print(f"{rule} missed: {', '.join(row['missed'])}")
