@@ -89,6 +89,12 @@ const SHARE_MEMORY_MENTIONS: f64 = 500.0;
 const ANOMALY_SLOWDOWN: f64 = 0.1;
 /// EWMA weight of a new bin in the seasonal factors.
 const SEASONAL_ALPHA: f64 = 0.05;
+/// A run of empty bins less likely than one in a billion is an ingestion
+/// gap, which the baseline does not learn from ([`Baseline::learn`]): two
+/// empty minutes of a brand of 2,000 an hour, three of one of 600, ten
+/// hours of one of 2. (At a 3-sigma chance, quiet brands' ordinary night
+/// silences of a few hours stopped their learning too.)
+const GAP_LOG_PROBABILITY: f64 = -20.72; // ln(1e-9)
 /// Detection windows a detector evaluates at most (the counts per term are
 /// a fixed array of this size).
 pub const MAX_WINDOWS: usize = 4;
@@ -492,6 +498,10 @@ struct Baseline {
     /// counts of the shortest count window spread around their shares.
     negative_spread: ShareSpread,
     toxic_spread: ShareSpread,
+    /// The log-probability of the current run of empty bins at the
+    /// brand's usual rate (0 after a bin with a mention): below
+    /// [`GAP_LOG_PROBABILITY`], the run is an ingestion gap.
+    empty_run_log_probability: f64,
 }
 
 /// Learns how far a share's counts spread beyond the binomial's: replies,
@@ -575,6 +585,7 @@ impl Baseline {
             bins_observed: 0,
             negative_spread: ShareSpread::default(),
             toxic_spread: ShareSpread::default(),
+            empty_run_log_probability: 0.0,
         }
     }
 
@@ -622,6 +633,22 @@ impl Baseline {
     /// Folds a closed bin in; counts above the expected range are clipped.
     fn learn(&mut self, bin: &mut Bin, dispersion: f64, anomalous: &Anomalies) {
         let expected = self.expected(bin.start);
+        // A run of empty bins the brand's rate makes all but impossible is
+        // an ingestion gap (a collector down, a backlog that comes too
+        // late to count), not a quiet hour: learned, a busy brand's hour
+        // factor lost two thirds within the hour, and the window's
+        // mentions from before the gap read as a spike. The chance of an
+        // empty bin is the over-dispersed count's, (d / (d + mean))^d.
+        if bin.total == 0 && self.bins_observed >= 60 && expected > 0.0 {
+            self.empty_run_log_probability +=
+                dispersion * (dispersion / (dispersion + expected)).ln();
+        } else {
+            self.empty_run_log_probability = 0.0;
+        }
+        if self.empty_run_log_probability < GAP_LOG_PROBABILITY {
+            self.bins_observed += 1;
+            return;
+        }
         let ceiling = expected + 3.0 * (expected + expected * expected / dispersion).sqrt() + 1.0;
         let count = f64::from(bin.total).min(if self.bins_observed < 60 {
             f64::INFINITY
@@ -2997,6 +3024,55 @@ mod tests {
         }
     }
 
+    /// Empty bins that the brand's rate makes all but impossible (an
+    /// ingestion gap) teach the baseline nothing; a quiet brand's ordinary
+    /// silence, and the first empty minute of a busy one, still teach it.
+    #[test]
+    fn an_ingestion_gap_is_not_learned_and_a_quiet_silence_is() {
+        let dispersion = Thresholds::default().dispersion;
+        // A midnight.
+        let start: i64 = 1_793_577_600;
+        // A day at `per_day_bin(minute)` mentions a minute, then `silent`
+        // empty minutes: the level and hour factors before and after them.
+        let learn = |per_day_bin: &dyn Fn(i64) -> u32, silent: i64| {
+            let mut baseline = Baseline::new();
+            let learn_bin = |baseline: &mut Baseline, minute: i64, total: u32| {
+                let mut bin = Bin::empty(start + minute * 60);
+                bin.total = total;
+                baseline.learn(&mut bin, dispersion, &Anomalies::default());
+            };
+            for minute in 0..24 * 60 {
+                learn_bin(&mut baseline, minute, per_day_bin(minute));
+            }
+            let before = (baseline.level, baseline.hour_of_day[0]);
+            for minute in 24 * 60..24 * 60 + silent {
+                learn_bin(&mut baseline, minute, 0);
+            }
+            assert_eq!(baseline.bins_observed, (24 * 60 + silent) as u64);
+            (before, (baseline.level, baseline.hour_of_day[0]))
+        };
+        // 30 a minute, then an hour without one: its first empty minute
+        // (a one-in-14-million chance) is learned, the rest are a gap.
+        let ((level, hour), (level_after, hour_after)) = learn(&|_| 30, 60);
+        let after_one = level * (1.0 - LEVEL_ALPHA);
+        assert!(
+            (level_after - after_one).abs() < 1e-9,
+            "{level} -> {level_after}"
+        );
+        let hour_after_one = hour + SEASONAL_ALPHA * (0.1 - hour);
+        assert!(
+            (hour_after - hour_after_one).abs() < 1e-9,
+            "{hour} -> {hour_after}"
+        );
+        // One a half hour, then three silent hours: ordinary, learned.
+        let ((level, _), (level_after, _)) = learn(&|minute| u32::from(minute % 30 == 0), 180);
+        let after_all = level * (1.0 - LEVEL_ALPHA).powi(180);
+        assert!(
+            (level_after - after_all).abs() < 1e-9,
+            "{level} -> {level_after}"
+        );
+    }
+
     #[test]
     fn seasonal_sum_equals_the_sum_over_bins() {
         let mut baseline = Baseline::new();
@@ -3554,11 +3630,14 @@ mod tests {
         }
         assert!(checked > 100);
         if term_sample_per_hour > 0.0 {
-            // 300 an hour read at 1 in 4 (75 an hour, within 40 to 80)
-            // from its second hour until two days of silence took its
-            // level down, then whole again; 20 an hour read whole.
-            assert!(detector.brands["b1"].term_sampling.previous_shift >= 1);
-            assert_eq!(detector.brands["b1"].term_sampling.shift, 0);
+            // 300 an hour read from a sample from its second hour on (1 in
+            // 2 here, from the level of its first hours): its three silent
+            // days are an ingestion gap, which its level does not learn, so
+            // it comes back read as before (until stop 47 the silence took
+            // its level down, and it came back read whole); 20 an hour read
+            // whole.
+            let sampling = detector.brands["b1"].term_sampling;
+            assert_eq!((sampling.previous_shift, sampling.shift), (0, 1));
             assert_eq!(detector.brands["b0"].term_sampling, TermSampling::default());
             let share = detector.stats.terms_unread as f64 / stream.len() as f64;
             assert!((0.1..0.75).contains(&share), "{share} of mentions unread");

@@ -375,6 +375,35 @@ fn an_ingestion_gap_followed_by_a_backlog_is_not_a_crisis() {
     );
 }
 
+/// A busy brand's ingestion gap whose backlog comes too late to count: its
+/// empty bins say nothing of the hour. Learned as a quiet hour, they cut
+/// the hour's seasonal factor by two thirds within the gap, and the
+/// window's own mentions from before the gap then read as a spike against
+/// it (seed 11 of the benchmark streams: a volume watch mid-gap).
+#[test]
+fn an_ingestion_gap_does_not_teach_the_baseline_a_quiet_hour() {
+    let onset = 2 * DAY + 13 * 60 + 30;
+    let brands = [brand("acme", 2000.0), brand("steady", 120.0)];
+    let events = [event("acme", onset, 60, EventShape::IngestionGap)];
+    let mut detector = Detector::new(DetectorConfig::default());
+    let mut alerts = Vec::new();
+    for mention in generate(&brands, &events, start(), onset + 180, 23) {
+        alerts.extend(detector.ingest(&mention));
+    }
+    assert!(detector.stats.late > 1000, "the backlog came too late");
+    let onset_at = start() + Duration::minutes(onset);
+    let volume: Vec<&str> = alerts
+        .iter()
+        .filter(|alert| {
+            alert.brand == "acme"
+                && alert.kind == AlertKind::VolumeSpike
+                && alert.detected_at >= onset_at
+        })
+        .map(|alert| alert.summary.as_str())
+        .collect();
+    assert!(volume.is_empty(), "the gap read as a spike: {volume:?}");
+}
+
 #[test]
 fn low_volume_brands_need_real_evidence() {
     let onset = 3 * DAY + 14 * 60;
