@@ -55,6 +55,22 @@ fn run_with(
     alerts
 }
 
+/// The alerts of a stream, unflushed, and the detector that made them (for
+/// its counts).
+fn run_unflushed(
+    brands: &[SynthBrand],
+    events: &[SynthEvent],
+    minutes: i64,
+    seed: u64,
+) -> (Detector, Vec<Alert>) {
+    let mut detector = Detector::new(DetectorConfig::default());
+    let mut alerts = Vec::new();
+    for mention in generate(brands, events, start(), minutes, seed) {
+        alerts.extend(detector.ingest(&mention));
+    }
+    (detector, alerts)
+}
+
 fn paging(alerts: &[Alert]) -> Vec<&Alert> {
     alerts
         .iter()
@@ -359,11 +375,7 @@ fn an_ingestion_gap_followed_by_a_backlog_is_not_a_crisis() {
     // A second brand keeps the stream (and the watermark) moving during acme's gap.
     let brands = [brand("acme", 150.0), brand("steady", 120.0)];
     let events = [event("acme", onset, 40, EventShape::IngestionGap)];
-    let mut detector = Detector::new(DetectorConfig::default());
-    let mut alerts = Vec::new();
-    for mention in generate(&brands, &events, start(), onset + 120, 19) {
-        alerts.extend(detector.ingest(&mention));
-    }
+    let (detector, alerts) = run_unflushed(&brands, &events, onset + 120, 19);
     assert!(
         paging(&alerts).is_empty(),
         "backlog paged: {:?}",
@@ -385,11 +397,7 @@ fn an_ingestion_gap_does_not_teach_the_baseline_a_quiet_hour() {
     let onset = 2 * DAY + 13 * 60 + 30;
     let brands = [brand("acme", 2000.0), brand("steady", 120.0)];
     let events = [event("acme", onset, 60, EventShape::IngestionGap)];
-    let mut detector = Detector::new(DetectorConfig::default());
-    let mut alerts = Vec::new();
-    for mention in generate(&brands, &events, start(), onset + 180, 23) {
-        alerts.extend(detector.ingest(&mention));
-    }
+    let (detector, alerts) = run_unflushed(&brands, &events, onset + 180, 23);
     assert!(detector.stats.late > 1000, "the backlog came too late");
     let onset_at = start() + Duration::minutes(onset);
     let volume: Vec<&str> = alerts
