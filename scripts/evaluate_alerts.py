@@ -26,6 +26,21 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def crisis_key(event: dict) -> str:
+    """How `delays_by_crisis` names a crisis of the truth file."""
+    return f"{event['brand']} {event['onset_at']}"
+
+
+def median_and_p90(delays: list) -> tuple:
+    """The usual median (mean of the two middle delays for an even count;
+    until 2026-11-24 this took the upper middle one) and the p90 (the delay
+    at 90% of the sorted list), NaN for none."""
+    if not delays:
+        return float("nan"), float("nan")
+    delays = sorted(delays)
+    return statistics.median(delays), delays[min(len(delays) - 1, int(len(delays) * 0.9))]
+
+
 def main() -> None:
     truth_path, alerts_path, days = sys.argv[1], sys.argv[2], float(sys.argv[3])
     truth = [json.loads(line) for line in open(truth_path)]
@@ -42,7 +57,7 @@ def main() -> None:
         if hits:
             first = min(hits, key=lambda p: p["detected_at"])
             delays.append((parse(first["detected_at"]) - onset).total_seconds() / 60)
-            delays_by_crisis[f"{event['brand']} {event['onset_at']}"] = delays[-1]
+            delays_by_crisis[crisis_key(event)] = delays[-1]
         else:
             missed.append(f"{event['brand']} {event['shape'].split(' ')[0].split('{')[0]}")
         for p in hits:
@@ -65,11 +80,7 @@ def main() -> None:
             explain_delays.append((min(named) - onset).total_seconds() / 60)
     false_pages = [p for p in first_pages.values() if id(p) not in matched and not inside_event(p)]
     crises = sum(1 for e in truth if e["crisis"])
-    delays.sort()
-    # The usual median (mean of the two middle delays for an even count);
-    # until 2026-11-24 this took the upper middle one.
-    median = statistics.median(delays) if delays else float("nan")
-    p90 = delays[min(len(delays) - 1, int(len(delays) * 0.9))] if delays else float("nan")
+    median, p90 = median_and_p90(delays)
     brand_weeks = len(brands) * days / 7
     print(json.dumps({
         "crises": crises, "detected_within_60_min": len(delays), "recall": round(len(delays) / max(crises, 1), 3),

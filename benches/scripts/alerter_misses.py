@@ -2,7 +2,7 @@
 
 Usage: alerter_misses.py SCORED.jsonl TRUTH.jsonl EVAL.json [NAME=EVAL.json ...]
 
-For every crisis that EVAL.json (evaluate_alerts.py) lists as missed, counts
+For every crisis that EVAL.json (evaluate_alerts.py) did not detect, counts
 the brand's mentions, negatives and toxic mentions in the 60 minutes after
 onset, and compares them with the same clock hour on every other day of the
 stream (the brand's true baseline, known only in hindsight). The z of the
@@ -22,7 +22,11 @@ import math
 import sys
 from collections import defaultdict
 from datetime import datetime
+from pathlib import Path
 from statistics import NormalDist
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from evaluate_alerts import crisis_key  # noqa: E402  (after its path)
 
 # The balanced preset's `min_warning_count`: fewest negative (or toxic)
 # mentions a page rests on.
@@ -69,16 +73,14 @@ def brand_of(line: bytes) -> bytes:
 def main() -> None:
     scored_path, truth_path, eval_path = sys.argv[1:4]
     rules = {"earshot": eval_path} | dict(arg.split("=", 1) for arg in sys.argv[4:])
-    missed_by_rule = {rule: set(json.load(open(path)).get("missed", [])) for rule, path in rules.items()}
-    missed = missed_by_rule["earshot"]
+    detected_by_rule = {rule: set(json.load(open(path))["delays_by_crisis"]) for rule, path in rules.items()}
     crises = [json.loads(line) for line in open(truth_path) if line.strip()]
     crises = [c for c in crises if c["crisis"]]
     if not crises:
         return
-    # evaluate_alerts.py names a miss by brand and shape.
     for crisis in crises:
-        crisis["name"] = f"{crisis['brand']} {crisis['shape'].split(' ')[0]}"
-        crisis["missed"] = crisis["name"] in missed
+        crisis["key"] = crisis_key(crisis)
+        crisis["missed"] = crisis["key"] not in detected_by_rule["earshot"]
         crisis["onset"] = minute_of(crisis["onset_at"])
     by_brand = defaultdict(list)
     for crisis in crises:
@@ -106,8 +108,8 @@ def main() -> None:
         f"crises with {MIN_WARNING_COUNT}+ negative or toxic mentions in their first hour: "
         f"{len(with_evidence)} of {len(crises)}"
     )
-    for rule, rule_missed in missed_by_rule.items():
-        paged = sum(c["name"] not in rule_missed for c in with_evidence)
+    for rule, detected in detected_by_rule.items():
+        paged = sum(c["key"] in detected for c in with_evidence)
         print(f"  {rule} paged {paged} of them in time (recall {paged / max(len(with_evidence), 1):.3f})")
 
 

@@ -40,8 +40,10 @@ step "anchor rules (meltwater: 1 h > 2x 12 h mean; socialmetrix: 1 h > mean + 3 
 for rule in earshot meltwater socialmetrix; do
   "$VENV/bin/python" "$ROOT/scripts/evaluate_alerts.py" "$WORK/truth.jsonl" "$WORK/$rule.jsonl" "$DAYS" > "$WORK/$rule.eval.json"
 done
-"$VENV/bin/python" - "$WORK" "$(grep -o '[0-9]* mentions/s' "$WORK/backtest.log" | cut -d' ' -f1)" <<'PY'
-import json, statistics, sys
+"$VENV/bin/python" - "$WORK" "$(grep -o '[0-9]* mentions/s' "$WORK/backtest.log" | cut -d' ' -f1)" "$ROOT/scripts" <<'PY'
+import json, sys
+sys.path.insert(0, sys.argv[3])
+from evaluate_alerts import median_and_p90
 work, speed = sys.argv[1], sys.argv[2]
 rows = {rule: json.load(open(f"{work}/{rule}.eval.json")) for rule in ("earshot", "meltwater", "socialmetrix")}
 print(f"| figure | earshot | anchor: 1 h > 2x 12 h mean | anchor: 1 h > mean + 3 sd of 7 d |")
@@ -56,10 +58,6 @@ print(f"\ncrises: {rows['earshot']['crises']}; backtest speed: {speed} mentions/
 # Each rule's delays above are over the crises it detects, so a rule that
 # finds only the loudest crises has short delays by that alone; here the
 # delays of earshot and each anchor on the crises both detect.
-def percentiles(delays):
-    # As evaluate_alerts.py reads them.
-    delays = sorted(delays)
-    return statistics.median(delays), delays[min(len(delays) - 1, int(len(delays) * 0.9))]
 ours = rows["earshot"]["delays_by_crisis"]
 for anchor in ("meltwater", "socialmetrix"):
     theirs = rows[anchor]["delays_by_crisis"]
@@ -68,7 +66,7 @@ for anchor in ("meltwater", "socialmetrix"):
         print(f"{anchor}: no crisis detected by both")
         continue
     (our_median, our_p90), (their_median, their_p90) = (
-        percentiles([rule[crisis] for crisis in both]) for rule in (ours, theirs))
+        median_and_p90([rule[crisis] for crisis in both]) for rule in (ours, theirs))
     sooner = sum(ours[crisis] < theirs[crisis] for crisis in both)
     later = sum(ours[crisis] > theirs[crisis] for crisis in both)
     print(f"on the {len(both)} crises earshot and {anchor} both detect: median {our_median} vs {their_median} min, "
