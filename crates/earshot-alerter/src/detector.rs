@@ -1433,6 +1433,7 @@ pub struct Detector {
     future_suspects: Vec<ScoredMentionView<'static>>,
     /// Reused for each mention's terms.
     term_scratch: String,
+    mention_words: MentionWords,
     mention_terms: Vec<TermId>,
     /// Reused when a bin's terms are merged ([`TermTable::close_bin`]).
     merge_positions: Vec<u32>,
@@ -1468,6 +1469,7 @@ impl Detector {
             max_event_time: None,
             future_suspects: Vec::new(),
             term_scratch: String::new(),
+            mention_words: MentionWords::default(),
             mention_terms: Vec::new(),
             merge_positions: Vec::new(),
             idle_checked_at: None,
@@ -1658,37 +1660,46 @@ impl Detector {
             brand_terms.start_mention();
             let negative = mention.sentiment == SentimentLabel::Negative;
             let toxic = mention.toxic;
+            // Two passes: every word's table slots are asked for first, so
+            // that their cache misses overlap instead of queueing.
+            let words = &mut self.mention_words;
+            words.clear();
             for_each_term(
                 &mention.text,
                 brand_lower,
                 &mut self.term_scratch,
                 |word, prefix| {
-                    let is_live = |start: i64| {
-                        open_bins.contains_key(&start)
-                            || closed.binary_search_by_key(&start, |bin| bin.start).is_ok()
-                    };
-                    let id = match brand_terms.sight(term_names, word, prefix, bin_start, is_live) {
-                        Sighting::Known(id) => id,
-                        Sighting::First => return,
-                        Sighting::Second { id, first_bin } => {
-                            place_first_mention(
-                                brand_terms,
-                                open_bins,
-                                closed,
-                                *last_closed,
-                                &self.windows,
-                                id,
-                                first_bin,
-                            );
-                            brand_terms.start_mood(id, negative, toxic);
-                            id
-                        }
-                    };
-                    if brand_terms.hold_once(id, negative, toxic) {
-                        terms.push(id);
-                    }
+                    let hash = term_names.hash(word, prefix);
+                    brand_terms.prefetch(hash);
+                    words.push(word, prefix, hash);
                 },
             );
+            for word in words.iter() {
+                let is_live = |start: i64| {
+                    open_bins.contains_key(&start)
+                        || closed.binary_search_by_key(&start, |bin| bin.start).is_ok()
+                };
+                let id = match brand_terms.sight(term_names, word, bin_start, is_live) {
+                    Sighting::Known(id) => id,
+                    Sighting::First => continue,
+                    Sighting::Second { id, first_bin } => {
+                        place_first_mention(
+                            brand_terms,
+                            open_bins,
+                            closed,
+                            *last_closed,
+                            &self.windows,
+                            id,
+                            first_bin,
+                        );
+                        brand_terms.start_mood(id, negative, toxic);
+                        id
+                    }
+                };
+                if brand_terms.hold_once(id, negative, toxic) {
+                    terms.push(id);
+                }
+            }
         }
         open_bins
             .entry(bin_start)
@@ -1699,6 +1710,38 @@ impl Detector {
                 &mut self.shared.sources,
                 *term_entries_hint,
             );
+    }
+}
+
+/// A mention's terms, each with its prefix and name hash, held between
+/// the pass that asks for their table slots and the one that reads them.
+#[derive(Debug, Default)]
+struct MentionWords {
+    /// The terms' bytes, one after the other.
+    text: String,
+    /// Per term: where it ends in `text`, its prefix and its hash.
+    words: Vec<(usize, u64, u64)>,
+}
+
+impl MentionWords {
+    fn clear(&mut self) {
+        self.text.clear();
+        self.words.clear();
+    }
+
+    fn push(&mut self, word: &str, prefix: u64, hash: u64) {
+        self.text.push_str(word);
+        self.words.push((self.text.len(), prefix, hash));
+    }
+
+    /// Each term as `(name, prefix, hash)`, in the order pushed.
+    fn iter(&self) -> impl Iterator<Item = (&str, u64, u64)> {
+        let mut start = 0;
+        self.words.iter().map(move |&(end, prefix, hash)| {
+            let name = self.text.get(start..end).unwrap_or_default();
+            start = end;
+            (name, prefix, hash)
+        })
     }
 }
 

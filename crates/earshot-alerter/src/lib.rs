@@ -6,6 +6,7 @@ pub mod detector;
 mod global_terms;
 pub mod heap;
 mod lines;
+mod prefetch;
 pub mod notify;
 pub mod rebuild;
 mod recent_texts;

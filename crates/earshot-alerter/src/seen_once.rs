@@ -186,6 +186,14 @@ impl SeenOnceNotes {
         self.slots[slot] = to_slot(note);
     }
 
+    /// Asks for the slot a lookup of `hash` starts at (see `prefetch`).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if let Some(slot) = self.slots.get(self.home(SeenOnce::placement_of(hash))) {
+            crate::prefetch::prefetch_read(slot);
+        }
+    }
+
     /// The slot of the note of `hash`, if there is one.
     pub(crate) fn find(&self, hash: u64) -> Option<usize> {
         if self.slots.is_empty() {

@@ -114,6 +114,14 @@ impl TermIndex {
         }
     }
 
+    /// Asks for the slot a lookup of `hash` starts at (see `prefetch`).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, hash: u64) {
+        if let Some(slot) = self.slots.get(self.home(hash)) {
+            crate::prefetch::prefetch_read(slot);
+        }
+    }
+
     /// The id of `hash` whose term `is_it` (its name compared).
     #[inline(always)]
     pub(crate) fn find(&self, hash: u64, mut is_it: impl FnMut(TermId) -> bool) -> Option<TermId> {
