@@ -344,6 +344,9 @@ pub(crate) struct TermEntry {
     pub mood: TermMood,
 }
 
+/// How many busy terms ahead [`TermTable::busy_terms`] asks for an entry.
+const BUSY_PREFETCH_DISTANCE: usize = 8;
+
 /// Bits a quiet term's count takes per window in [`TermWindows`].
 const QUIET_COUNT_BITS: u32 = 7;
 const QUIET_COUNT_MASK: u32 = (1 << QUIET_COUNT_BITS) - 1;
@@ -1067,10 +1070,17 @@ impl TermTable {
 
     /// The terms with [`MIN_TERM_COUNT`] or more mentions in some window,
     /// with their counts.
+    /// (Each entry is asked for a few terms ahead: a busy brand's scan
+    /// at every bin close waited on each entry's rate in turn.)
     pub(crate) fn busy_terms(&self) -> impl Iterator<Item = (&BusyTerm, &TermEntry)> {
-        self.busy
-            .iter()
-            .map(|busy| (busy, &self.entries[busy.id as usize]))
+        self.busy.iter().enumerate().map(|(position, busy)| {
+            if let Some(ahead) = self.busy.get(position + BUSY_PREFETCH_DISTANCE) {
+                if let Some(entry) = self.entries.get(ahead.id as usize) {
+                    crate::prefetch::prefetch_read(entry);
+                }
+            }
+            (busy, &self.entries[busy.id as usize])
+        })
     }
 
     /// The term's mentions in each window (closed bins only).
@@ -2027,9 +2037,7 @@ mod tests {
         first_kept: i64,
     ) -> Sighting {
         table.start_mention();
-        sight_named(table, names, name, bin_start, |start| {
-            start >= first_kept
-        })
+        sight_named(table, names, name, bin_start, |start| start >= first_kept)
     }
 
     /// Notes of bins no longer kept make room before the notes grow: the
