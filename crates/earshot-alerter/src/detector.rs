@@ -1789,7 +1789,8 @@ fn learn_term_rates(terms: &mut TermTable, bin: &Bin, bin_seconds: i64, shift: u
     // Terms named in more than one place (a full place comes first):
     // learned once, from their places' sum.
     let mut learned_in_full: Vec<TermId> = Vec::new();
-    for place in places {
+    for (index, place) in places.iter().enumerate() {
+        terms.prefetch_entry_ahead(places, index);
         let id = place.id();
         let mut count = place.count();
         if learned_in_full.contains(&id) {

@@ -76,7 +76,8 @@ impl GlobalTermShares {
         sample_shift: u8,
     ) {
         self.pending_total += u64::from(bin_total);
-        for term in bin_terms {
+        for (index, term) in bin_terms.iter().enumerate() {
+            terms.prefetch_name_ahead(names, bin_terms, index);
             let key = self.key(terms.name_bytes(names, term.id()));
             *self.pending.entry(key).or_default() += u64::from(term.count()) << sample_shift;
         }

@@ -113,6 +113,14 @@ impl TermNames {
         self.hash(name, prefix_of(name))
     }
 
+    /// Asks for the record of `id` (see `prefetch`).
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, id: NameId) {
+        if let Some(record) = self.records.get(id as usize) {
+            crate::prefetch::prefetch_read(record);
+        }
+    }
+
     /// Whether `id` is `name` (whose prefix is `prefix`).
     #[inline(always)]
     pub(crate) fn is(&self, id: NameId, name: &str, prefix: u64) -> bool {

@@ -344,8 +344,9 @@ pub(crate) struct TermEntry {
     pub mood: TermMood,
 }
 
-/// How many busy terms ahead [`TermTable::busy_terms`] asks for an entry.
-const BUSY_PREFETCH_DISTANCE: usize = 8;
+/// How many terms ahead a loop over terms asks for an entry
+/// ([`TermTable::busy_terms`], [`TermTable::prefetch_entry_ahead`]).
+const PREFETCH_DISTANCE: usize = 8;
 
 /// Bits a quiet term's count takes per window in [`TermWindows`].
 const QUIET_COUNT_BITS: u32 = 7;
@@ -890,6 +891,33 @@ impl TermTable {
     }
 
     /// The bytes of [`Self::name`].
+    /// Asks for the entry of the term [`PREFETCH_DISTANCE`] places after
+    /// `index` in `terms`: loops over a bin's terms read their entries in
+    /// no order the hardware can guess, and waited on each in turn.
+    #[inline(always)]
+    pub(crate) fn prefetch_entry_ahead(&self, terms: &[BinTerm], index: usize) {
+        if let Some(entry) = terms
+            .get(index + PREFETCH_DISTANCE)
+            .and_then(|term| self.entries.get(term.id() as usize))
+        {
+            crate::prefetch::prefetch_read(entry);
+        }
+    }
+
+    /// Asks for the name record of the term half [`PREFETCH_DISTANCE`]
+    /// places after `index` (its entry asked for by
+    /// [`Self::prefetch_entry_ahead`] earlier), and for the entry past it.
+    #[inline(always)]
+    pub(crate) fn prefetch_name_ahead(&self, names: &TermNames, terms: &[BinTerm], index: usize) {
+        self.prefetch_entry_ahead(terms, index);
+        if let Some(entry) = terms
+            .get(index + PREFETCH_DISTANCE / 2)
+            .and_then(|term| self.entries.get(term.id() as usize))
+        {
+            names.prefetch(entry.name);
+        }
+    }
+
     pub(crate) fn name_bytes<'names>(&self, names: &'names TermNames, id: TermId) -> &'names [u8] {
         self.entries
             .get(id as usize)
@@ -1074,7 +1102,7 @@ impl TermTable {
     /// at every bin close waited on each entry's rate in turn.)
     pub(crate) fn busy_terms(&self) -> impl Iterator<Item = (&BusyTerm, &TermEntry)> {
         self.busy.iter().enumerate().map(|(position, busy)| {
-            if let Some(ahead) = self.busy.get(position + BUSY_PREFETCH_DISTANCE) {
+            if let Some(ahead) = self.busy.get(position + PREFETCH_DISTANCE) {
                 if let Some(entry) = self.entries.get(ahead.id as usize) {
                     crate::prefetch::prefetch_read(entry);
                 }
@@ -1104,7 +1132,8 @@ impl TermTable {
     /// A closed bin enters the first `slots` windows; `longest` is the
     /// slot of the longest of them.
     pub(crate) fn enter_windows(&mut self, terms: &[BinTerm], slots: usize, longest: usize) {
-        for term in terms {
+        for (index, term) in terms.iter().enumerate() {
+            self.prefetch_entry_ahead(terms, index);
             let Some(entry) = self.entries.get_mut(term.id() as usize) else {
                 continue;
             };
@@ -1149,7 +1178,8 @@ impl TermTable {
 
     /// A closed bin leaves the window in `slot`; `longest` as above.
     pub(crate) fn leave_window(&mut self, terms: &[BinTerm], slot: usize, longest: usize) {
-        for term in terms {
+        for (index, term) in terms.iter().enumerate() {
+            self.prefetch_entry_ahead(terms, index);
             let Some(entry) = self.entries.get_mut(term.id() as usize) else {
                 continue;
             };
