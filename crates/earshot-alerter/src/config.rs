@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Thresholds of one sensitivity level.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize, Serialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Thresholds {
     /// z-score at or above which a detector reports `watch`.
     pub watch_z: f64,
@@ -43,6 +43,47 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
+    /// Why these thresholds cannot work, if they cannot: a zero dispersion
+    /// divides every variance by zero, and a warning below its watch, or a
+    /// resolve at or above it, breaks the severities' order and hysteresis.
+    pub fn problem(&self) -> Option<String> {
+        let z_order = 0.0 < self.watch_z
+            && self.watch_z <= self.warning_z
+            && self.warning_z <= self.critical_z;
+        if !z_order {
+            return Some(format!(
+                "watch_z, warning_z and critical_z must rise from above 0 (got {}, {}, {})",
+                self.watch_z, self.warning_z, self.critical_z
+            ));
+        }
+        if !(0.0..self.watch_z).contains(&self.resolve_z) {
+            return Some(format!(
+                "resolve_z must be at least 0 and below watch_z {} (got {})",
+                self.watch_z, self.resolve_z
+            ));
+        }
+        let checks = [
+            (self.corroborated_z > 0.0, "corroborated_z must be above 0"),
+            (
+                (0.0..=1.0).contains(&self.min_share_lift),
+                "min_share_lift must be a share, from 0 to 1",
+            ),
+            (
+                self.min_share_ratio >= 1.0,
+                "min_share_ratio must be at least 1",
+            ),
+            (
+                self.min_toxic_excess >= 0.0,
+                "min_toxic_excess must be at least 0",
+            ),
+            (self.dispersion > 0.0, "dispersion must be above 0"),
+        ];
+        checks
+            .iter()
+            .find(|(holds, _)| !holds)
+            .map(|(_, rule)| (*rule).to_owned())
+    }
+
     pub fn preset(name: &str) -> Option<Thresholds> {
         let balanced = Thresholds::default();
         match name {
@@ -199,6 +240,13 @@ pub enum ConfigError {
     },
     #[error("unknown preset {0:?} (expected sensitive, balanced or conservative)")]
     UnknownPreset(String),
+    #[error("invalid thresholds in {path}{brand}: {problem}")]
+    Thresholds {
+        path: String,
+        /// ` for brand "x"`, or empty for the thresholds of every brand.
+        brand: String,
+        problem: String,
+    },
 }
 
 /// The config file: `{"preset": "balanced", "warmup_hours": 6,
@@ -207,6 +255,7 @@ pub enum ConfigError {
 /// "min_warning_count": 5}}}`; `thresholds` overrides the preset for every
 /// brand, a brand's fields override its own preset (or the default).
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigFile {
     preset: Option<String>,
     warmup_hours: Option<f64>,
@@ -263,7 +312,7 @@ impl DetectorConfig {
                 Thresholds::preset(&preset).ok_or(ConfigError::UnknownPreset(preset))?;
         }
         config.default_thresholds =
-            merge_thresholds(config.default_thresholds, parsed.thresholds, &display)?;
+            merge_thresholds(config.default_thresholds, parsed.thresholds, &display, None)?;
         if let Some(hours) = parsed.warmup_hours {
             config.warmup_bins = (hours * 3600.0 / config.bin_seconds as f64).max(0.0) as u64;
         }
@@ -302,7 +351,7 @@ impl DetectorConfig {
                     .ok_or_else(|| ConfigError::UnknownPreset(preset.clone()))?,
                 None => config.default_thresholds,
             };
-            let thresholds = merge_thresholds(base, brand_override.fields, &display)?;
+            let thresholds = merge_thresholds(base, brand_override.fields, &display, Some(&brand))?;
             config.brand_thresholds.insert(brand, thresholds);
         }
         Ok(config)
@@ -316,11 +365,14 @@ impl DetectorConfig {
     }
 }
 
-/// `base` with the given fields replaced; fields not given keep their values.
+/// `base` with the given fields replaced; fields not given keep their
+/// values. Unknown fields (a misspelt name) and thresholds that cannot
+/// work are errors; `brand` names the brand they are for, if one.
 fn merge_thresholds(
     base: Thresholds,
     fields: serde_json::Map<String, serde_json::Value>,
     path: &str,
+    brand: Option<&str>,
 ) -> Result<Thresholds, ConfigError> {
     if fields.is_empty() {
         return Ok(base);
@@ -329,10 +381,19 @@ fn merge_thresholds(
     if let Some(object) = merged.as_object_mut() {
         object.extend(fields);
     }
-    serde_json::from_value(merged).map_err(|source| ConfigError::Parse {
-        path: path.to_owned(),
-        source,
-    })
+    let thresholds: Thresholds =
+        serde_json::from_value(merged).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+    match thresholds.problem() {
+        None => Ok(thresholds),
+        Some(problem) => Err(ConfigError::Thresholds {
+            path: path.to_owned(),
+            brand: brand.map_or_else(String::new, |brand| format!(" for brand {brand:?}")),
+            problem,
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -349,7 +410,7 @@ mod tests {
                 "count_windows_minutes": [5, 10, 20, 60], "term_windows_minutes": [15, 60],
                 "forget_idle_brands_hours": 48,
                 "max_terms_per_brand": 512, "terms_from_copies": true, "term_sample_per_hour": 0,
-                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 9.5, "min_share_ratio": 2.0, "min_toxic_excess": 80, "corroborated_z": 3.25}}}"#,
+                "brands": {"acme": {"preset": "sensitive", "min_warning_count": 3}, "tiny": {"warning_z": 8.0, "min_share_ratio": 2.0, "min_toxic_excess": 80, "corroborated_z": 3.25}}}"#,
         )
         .expect("write");
         let config = DetectorConfig::load("balanced", Some(&path)).expect("config");
@@ -369,7 +430,7 @@ mod tests {
         assert_eq!(config.thresholds_for("other").warning_z, 6.0);
         assert_eq!(config.thresholds_for("acme").min_warning_count, 3);
         assert_eq!(config.thresholds_for("acme").warning_z, 3.5);
-        assert_eq!(config.thresholds_for("tiny").warning_z, 9.5);
+        assert_eq!(config.thresholds_for("tiny").warning_z, 8.0);
         assert_eq!(config.thresholds_for("tiny").min_critical_count, 30);
         assert_eq!(config.thresholds_for("tiny").min_share_ratio, 2.0);
         assert_eq!(config.thresholds_for("acme").min_share_ratio, 1.5);
@@ -387,5 +448,48 @@ mod tests {
         assert_eq!(config.thresholds_for("tiny").critical_z, 8.5);
         assert_eq!(config.thresholds_for("acme").critical_z, 5.5);
         assert!(DetectorConfig::load("reckless", None).is_err());
+    }
+
+    #[test]
+    fn every_preset_is_valid() {
+        for preset in ["sensitive", "balanced", "conservative"] {
+            let thresholds = Thresholds::preset(preset).expect("preset");
+            assert_eq!(thresholds.problem(), None, "{preset}");
+        }
+    }
+
+    /// A config that would run with nonsense (a division by a zero
+    /// dispersion, a warning below its watch) or silently ignore a
+    /// misspelt field is refused, saying what and where.
+    #[test]
+    fn thresholds_that_cannot_work_and_unknown_fields_are_refused() {
+        let directory = tempfile::tempdir().expect("dir");
+        let path = directory.path().join("alerter.json");
+        let load = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            DetectorConfig::load("balanced", Some(&path))
+                .err()
+                .map(|error| error.to_string())
+        };
+        let refused = load(r#"{"brands": {"acme": {"dispersion": 0}}}"#).expect("refused");
+        assert!(
+            refused.contains(r#"for brand "acme""#)
+                && refused.contains("dispersion must be above 0"),
+            "{refused}"
+        );
+        let refused = load(r#"{"thresholds": {"warning_z": 2.5}}"#).expect("refused");
+        assert!(
+            refused.contains("must rise") && !refused.contains("brand"),
+            "{refused}"
+        );
+        let refused = load(r#"{"thresholds": {"resolve_z": 3.0}}"#).expect("refused");
+        assert!(refused.contains("resolve_z"), "{refused}");
+        let refused = load(r#"{"thresholds": {"min_share_lift": 15}}"#).expect("refused");
+        assert!(refused.contains("min_share_lift"), "{refused}");
+        let refused = load(r#"{"brands": {"acme": {"warnign_z": 5}}}"#).expect("refused");
+        assert!(refused.contains("warnign_z"), "{refused}");
+        let refused = load(r#"{"warmup_hour": 2}"#).expect("refused");
+        assert!(refused.contains("warmup_hour"), "{refused}");
+        assert_eq!(load(r#"{"thresholds": {"warning_z": 3.0}}"#), None);
     }
 }
