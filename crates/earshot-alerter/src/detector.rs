@@ -1650,14 +1650,15 @@ impl Detector {
         // A busy brand's terms are read from a sample of its mentions.
         let read = term_sampling.reads(&mention.id, bin_start);
         self.stats.terms_unread += u64::from(!read);
-        if read {
-            // Two passes: the copy table's slot and every word's table slots
-            // are asked for first, so that their cache misses overlap
-            // instead of queueing.
-            let fingerprint = self
-                .recent_texts
-                .as_ref()
-                .map(|recent| recent.fingerprint(brand, &mention.text));
+        // A copy counts as a mention; its words are no new evidence.
+        let copy = read
+            && self.recent_texts.as_mut().is_some_and(|recent| {
+                recent.is_copy(brand, &mention.text, bin_start / config.bin_seconds)
+            });
+        self.stats.text_copies += u64::from(copy);
+        if read && !copy {
+            // Two passes: every word's table slots are asked for first, so
+            // that their cache misses overlap instead of queueing.
             let words = &mut self.mention_words;
             words.clear();
             for_each_term(
@@ -1670,19 +1671,10 @@ impl Detector {
                     words.push(word, prefix, hash);
                 },
             );
-            // A copy counts as a mention; its words are no new evidence.
-            let copy =
-                self.recent_texts
-                    .as_mut()
-                    .zip(fingerprint)
-                    .is_some_and(|(recent, fingerprint)| {
-                        recent.is_copy_of(fingerprint, bin_start / config.bin_seconds)
-                    });
-            self.stats.text_copies += u64::from(copy);
             brand_terms.start_mention();
             let negative = mention.sentiment == SentimentLabel::Negative;
             let toxic = mention.toxic;
-            for word in words.iter().filter(|_| !copy) {
+            for word in words.iter() {
                 let is_live = |start: i64| {
                     open_bins.contains_key(&start)
                         || closed.binary_search_by_key(&start, |bin| bin.start).is_ok()

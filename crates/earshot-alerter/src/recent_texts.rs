@@ -43,26 +43,9 @@ impl RecentTexts {
     /// `bin_index`; if not, it is remembered as seen at `bin_index`. A
     /// text is remembered from when it was last new, not last copied, so
     /// that a text copied all day still brings its words once a window.
-    #[cfg(test)]
     pub(crate) fn is_copy(&mut self, brand: &str, text: &str, bin_index: i64) -> bool {
-        let fingerprint = self.fingerprint(brand, text);
-        self.is_copy_of(fingerprint, bin_index)
-    }
-
-    /// What [`Self::is_copy_of`] tells texts by; asks for its slot too
-    /// (see `prefetch`), so that the miss overlaps the mention's
-    /// tokenizing.
-    pub(crate) fn fingerprint(&self, brand: &str, text: &str) -> u64 {
         let hash = self.hasher.hash_one((brand, copy_key(text)));
-        if let Some(slot) = self.slots.get(slot_of(hash)) {
-            crate::prefetch::prefetch_read(slot);
-        }
-        hash
-    }
-
-    /// [`Self::is_copy`] of the text whose [`Self::fingerprint`] is `hash`.
-    pub(crate) fn is_copy_of(&mut self, hash: u64, bin_index: i64) -> bool {
-        let slot = slot_of(hash);
+        let slot = (hash >> (64 - SLOTS_BITS)) as usize;
         let tag = hash as u32 | 1;
         // Bin indexes wrap at 2^32 minutes (8,000 years of one-minute bins);
         // only differences are read.
@@ -84,10 +67,6 @@ impl RecentTexts {
     pub(crate) fn heap_bytes(&self) -> usize {
         std::mem::size_of_val(&*self.slots)
     }
-}
-
-fn slot_of(hash: u64) -> usize {
-    (hash >> (64 - SLOTS_BITS)) as usize
 }
 
 /// The part of a text that copies share: without surrounding whitespace
