@@ -3,7 +3,8 @@
 //! A mention's words are looked up in tables of up to 16,384 terms per
 //! brand, and most lookups miss the cache. One by one, each word waited
 //! for its own miss; asked for all at once (a pass over the words before
-//! the lookups), the misses overlap.
+//! the lookups), the misses overlap. Loops over a bin's terms likewise ask
+//! for entries a few terms ahead.
 
 /// Hints that `value` will be read soon; changes nothing the program sees.
 #[inline(always)]

@@ -617,8 +617,8 @@ impl TermTable {
     /// mention in a bin no longer kept is out of every window. (Inlined
     /// into its one caller, which the compiler stopped doing by itself:
     /// +5% instructions per mention.)
-    /// `hash` is `names.hash(name, prefix)`, computed beforehand with
-    /// [`Self::prefetch`].
+    /// `hash` is `names.hash(name, prefix)`, computed by the caller when
+    /// it asked for the slots ([`Self::prefetch`]).
     #[inline(always)]
     pub(crate) fn sight(
         &mut self,
@@ -890,7 +890,6 @@ impl TermTable {
             .map_or("", |entry| names.name(entry.name))
     }
 
-    /// The bytes of [`Self::name`].
     /// Asks for the entry of the term [`PREFETCH_DISTANCE`] places after
     /// `index` in `terms`: loops over a bin's terms read their entries in
     /// no order the hardware can guess, and waited on each in turn.
@@ -918,6 +917,7 @@ impl TermTable {
         }
     }
 
+    /// The bytes of [`Self::name`].
     pub(crate) fn name_bytes<'names>(&self, names: &'names TermNames, id: TermId) -> &'names [u8] {
         self.entries
             .get(id as usize)
