@@ -895,10 +895,15 @@ impl TermTable {
     /// no order the hardware can guess, and waited on each in turn.
     #[inline(always)]
     pub(crate) fn prefetch_entry_ahead(&self, terms: &[BinTerm], index: usize) {
-        if let Some(entry) = terms
-            .get(index + PREFETCH_DISTANCE)
-            .and_then(|term| self.entries.get(term.id() as usize))
-        {
+        if let Some(term) = terms.get(index + PREFETCH_DISTANCE) {
+            self.prefetch_entry(term.id());
+        }
+    }
+
+    /// Asks for the entry of `id`, if it has one.
+    #[inline(always)]
+    fn prefetch_entry(&self, id: TermId) {
+        if let Some(entry) = self.entries.get(id as usize) {
             crate::prefetch::prefetch_read(entry);
         }
     }
@@ -1103,9 +1108,7 @@ impl TermTable {
     pub(crate) fn busy_terms(&self) -> impl Iterator<Item = (&BusyTerm, &TermEntry)> {
         self.busy.iter().enumerate().map(|(position, busy)| {
             if let Some(ahead) = self.busy.get(position + PREFETCH_DISTANCE) {
-                if let Some(entry) = self.entries.get(ahead.id as usize) {
-                    crate::prefetch::prefetch_read(entry);
-                }
+                self.prefetch_entry(ahead.id);
             }
             (busy, &self.entries[busy.id as usize])
         })
